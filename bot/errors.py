@@ -1,0 +1,98 @@
+"""Herald's own exceptions; every library exception is mapped to one of these at the edge.
+
+    HeraldError                     anything Herald reports as one line
+    ├── ConfigError                 missing or invalid configuration (names the key)
+    ├── ContentError                an event file that cannot be used (names file and field)
+    ├── ImageError                  an image that cannot be prepared (names the file)
+    ├── LedgerError                 the ledger cannot be opened, migrated or is locked
+    └── PublishError                a platform did not take a post  (.retryable)
+        ├── RateLimited             retry after .retry_after (an aware datetime or None)
+        ├── AuthFailed              credentials missing, wrong or revoked
+        ├── Rejected                the platform refused the content (.platform_message)
+        └── Unavailable             network failure, timeout or 5xx: outcome may be unknown
+
+A `PublishError` never carries a token: adapters build messages from status codes and the
+platform's error text only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class HeraldError(Exception):
+    """Base of every error Herald reports to a user as one line."""
+
+    exit_code = 1
+
+
+class ConfigError(HeraldError):
+    """The configuration is missing, unreadable or has an invalid value."""
+
+    exit_code = 3
+
+
+class ContentError(HeraldError):
+    """An event file cannot be read or has an unusable field."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, field: str | None, message: str):
+        self.source = source
+        self.field = field
+        self.message = message
+        where = f"{source}: {field}" if field else source
+        super().__init__(f"{where}: {message}")
+
+
+class ImageError(HeraldError):
+    """An image cannot be read or prepared for a platform."""
+
+
+class LedgerError(HeraldError):
+    """The ledger cannot be opened, migrated, or is held by another process."""
+
+    exit_code = 5
+
+
+class PublishError(HeraldError):
+    """A platform did not take a post."""
+
+    exit_code = 4
+    retryable = False
+
+    def __init__(self, message: str, *, account: str | None = None):
+        self.account = account
+        super().__init__(f"{account}: {message}" if account else message)
+
+
+class RateLimited(PublishError):
+    """The platform asked us to slow down; try again at `retry_after`."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, account: str | None = None,
+                 retry_after: datetime | None = None):
+        self.retry_after = retry_after
+        super().__init__(message, account=account)
+
+
+class AuthFailed(PublishError):
+    """Credentials are missing, wrong or revoked; retrying will not help."""
+
+    exit_code = 6
+
+
+class Rejected(PublishError):
+    """The platform refused this content; `platform_message` says why."""
+
+    def __init__(self, message: str, *, account: str | None = None,
+                 platform_message: str | None = None):
+        self.platform_message = platform_message
+        super().__init__(message, account=account)
+
+
+class Unavailable(PublishError):
+    """Network failure, timeout or server error: the post may or may not exist."""
+
+    retryable = True

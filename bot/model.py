@@ -1,0 +1,201 @@
+"""Plain data shared by every layer: events, stages, accounts, platform limits and posts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about the content: which file, which field, what was wrong, what Herald did."""
+
+    source: str
+    field: str | None
+    message: str
+    severity: Severity = "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.source}: {self.field}" if self.field else self.source
+        return f"{self.severity}: {where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One language version of one event, as the site shows it.
+
+    `ref` pairs the language versions of one event. `start` is aware and in the site's zone.
+    `image` is the resolved file inside the site, or None when the event has no usable image.
+    """
+
+    ref: str
+    lang: str
+    title: str
+    start: datetime
+    url: str
+    source: str
+    excerpt: str = ""
+    place: str = ""
+    image: Path | None = None
+    image_alt: str | None = None
+    published: bool = True
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a campaign: an announcement or a reminder `before` the start.
+
+    An announcement with `before=None` is due as soon as Herald first sees the event.
+    """
+
+    name: str
+    kind: Literal["announcement", "reminder"]
+    before: timedelta | None = None
+    template: str | None = None
+
+    @property
+    def template_name(self) -> str:
+        return self.template or self.name
+
+
+@dataclass(frozen=True)
+class Account:
+    """A configured account: which platform, which languages, and platform options (no secrets)."""
+
+    name: str
+    platform: str
+    languages: tuple[str, ...]
+    options: dict = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a platform accepts, declared by its adapter and read by the composer and images."""
+
+    platform: str
+    max_chars: int
+    counting: Literal["mastodon", "twitter", "graphemes"]
+    url_weight: int | None = None
+    max_bytes: int | None = None
+    image_bytes: int = 1_000_000
+    image_pixels: int | None = None
+    image_formats: frozenset[str] = frozenset({"JPEG", "PNG"})
+    images_per_post: int = 4
+    alt_chars: int = 1000
+    replies: bool = True
+    edits: bool = False
+    cost_per_post: float = 0.0
+    cost_per_link_post: float = 0.0
+
+
+@dataclass(frozen=True, order=True)
+class PostKey:
+    """The identity of one post: event, stage, account, language. The ledger de-duplicates on it."""
+
+    ref: str
+    stage: str
+    account: str
+    lang: str
+
+    def __str__(self) -> str:
+        return f"{self.ref}/{self.stage}/{self.account}/{self.lang}"
+
+
+@dataclass(frozen=True)
+class PlannedPost:
+    """A post the planner wants, and when. `due` is aware, in the site's zone."""
+
+    key: PostKey
+    due: datetime
+    event_start: datetime
+    stage: Stage
+
+    def is_due(self, now: datetime) -> bool:
+        return self.due <= now
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A post the planner decided not to make, and why."""
+
+    key: PostKey
+    due: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image to attach: the file and its alt text."""
+
+    path: Path
+    alt: str
+
+
+@dataclass(frozen=True)
+class Post:
+    """A composed post: the exact text, its count against the platform's limit, link and image."""
+
+    key: PostKey
+    platform: str
+    due: datetime
+    text: str
+    length: int
+    limit: int
+    link: str
+    title: str
+    excerpt: str = ""
+    image: ImageRef | None = None
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    byte_length: int | None = None
+
+    @property
+    def fits(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Media:
+    """Bytes ready for upload to one platform."""
+
+    data: bytes = field(repr=False)
+    mime: str
+    width: int
+    height: int
+    alt: str
+    filename: str = "image"
+
+
+@dataclass(frozen=True)
+class LinkCard:
+    """An external link card (Bluesky) built from the event itself."""
+
+    url: str
+    title: str
+    description: str
+    thumb: Media | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingPost:
+    """Everything an adapter needs to publish one post."""
+
+    text: str
+    lang: str
+    idempotency_key: str
+    link: str | None = None
+    media: tuple[Media, ...] = ()
+    card: LinkCard | None = None
+    reply_to: str | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    """What the platform answered: its id and the public URL of the post."""
+
+    id: str
+    url: str
