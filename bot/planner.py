@@ -1,0 +1,131 @@
+"""Decide which posts each event's campaign needs, and when: a pure function of its inputs.
+
+The planner never reads the clock, the disk or the ledger: the shell passes `now`, the posts
+already made (`done`) and when each event was first seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .model import Account, Event, PlannedPost, PostKey, Skipped, Stage
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Posts still to make (due now or later, in time order) and the ones skipped, with why."""
+
+    posts: tuple[PlannedPost, ...]
+    skipped: tuple[Skipped, ...]
+
+    def due(self, now: datetime) -> list[PlannedPost]:
+        return [p for p in self.posts if p.is_due(now)]
+
+
+def stage_time(start: datetime, before: timedelta, zone: ZoneInfo) -> datetime:
+    """Return `before` ahead of `start`: whole days on the wall clock, the rest in elapsed time.
+
+    "1 day before 18:00" stays 18:00 the day before even across a daylight-saving change,
+    while "2 hours before" is always two real hours.
+    """
+    local = start.astimezone(zone)
+    days = timedelta(days=before.days)
+    rest = before - days
+    if days:
+        # A wall time inside a DST gap resolves to the instant just after the gap.
+        local = (local.replace(tzinfo=None) - days).replace(tzinfo=zone)
+    return (local.astimezone(ZoneInfo("UTC")) - rest).astimezone(zone)
+
+
+def languages_for(account: Account, versions: Mapping[str, Event]) -> tuple[str, ...]:
+    """The languages an account posts an event in: its languages the event has, else its first."""
+    both = tuple(lang for lang in account.languages if lang in versions)
+    return both or account.languages[:1]
+
+
+def plan(
+    events: Iterable[Mapping[str, Event]],
+    stages: Iterable[Stage],
+    accounts: Iterable[Account],
+    *,
+    now: datetime,
+    grace: timedelta,
+    zone: ZoneInfo,
+    done: Collection[PostKey] = (),
+    first_seen: Mapping[str, datetime] | None = None,
+) -> Plan:
+    """Plan every stage of every upcoming event for every account and language.
+
+    `events` holds one mapping per event, language -> version. A stage whose time has passed
+    by more than `grace` is skipped, a reminder is never planned at or after the start, and
+    when several stages of one event are due at once for one account and language only the
+    most useful one is kept (the announcement, else the latest reminder).
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be time-zone aware")
+    stages = tuple(stages)
+    accounts = tuple(accounts)
+    seen = first_seen or {}
+    posts: list[PlannedPost] = []
+    skipped: list[Skipped] = []
+    for versions in events:
+        if not versions:
+            continue
+        any_version = next(iter(versions.values()))
+        ref, start = any_version.ref, any_version.start
+        if start <= now:
+            continue
+        visible = seen.get(ref, now)
+        for account in accounts:
+            for lang in languages_for(account, versions):
+                due_now: list[PlannedPost] = []
+                for stage in stages:
+                    key = PostKey(ref, stage.name, account.name, lang)
+                    if key in done:
+                        continue
+                    due = _due(stage, start, visible, zone)
+                    if due >= start:
+                        skipped.append(Skipped(key, due, "the event starts before this stage"))
+                        continue
+                    if due < now - grace:
+                        skipped.append(Skipped(
+                            key, due, f"missed: was due {due:%Y-%m-%d %H:%M}, "
+                                      f"more than the grace period of {_human(grace)} ago"))
+                        continue
+                    planned = PlannedPost(key, due, start, stage)
+                    (due_now if due <= now else posts).append(planned)
+                keep, superseded = _most_useful(due_now)
+                posts.extend(keep)
+                skipped.extend(Skipped(p.key, p.due, f"superseded by {keep[0].stage.name}")
+                               for p in superseded)
+    posts.sort(key=lambda p: (p.due, p.key))
+    return Plan(tuple(posts), tuple(skipped))
+
+
+def _due(stage: Stage, start: datetime, visible: datetime, zone: ZoneInfo) -> datetime:
+    if stage.kind == "announcement":
+        if stage.before is None:
+            return visible.astimezone(zone)
+        return max(stage_time(start, stage.before, zone), visible.astimezone(zone))
+    assert stage.before is not None
+    return stage_time(start, stage.before, zone)
+
+
+def _most_useful(due: list[PlannedPost]) -> tuple[list[PlannedPost], list[PlannedPost]]:
+    if len(due) <= 1:
+        return due, []
+    announcements = [p for p in due if p.stage.kind == "announcement"]
+    best = announcements[0] if announcements else max(due, key=lambda p: p.due)
+    return [best], [p for p in due if p is not best]
+
+
+def _human(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes % (60 * 24) == 0:
+        return f"{minutes // (60 * 24)}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
