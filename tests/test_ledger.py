@@ -1,0 +1,421 @@
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import bot
+from bot.errors import LedgerError, RateLimited, Rejected, Unavailable
+from bot.ledger import (MIGRATIONS, AlreadyPosted, Ledger, LedgerConflict, acquire_lock,
+                        default_ledger_path, idempotency_key, lock_path)
+from bot.model import PostKey, Published
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=STOCKHOLM)
+KEY = PostKey("2025-03-10-meetup", "announcement", "mastodon", "sv")
+PROJECT = str(Path(bot.__file__).resolve().parents[1])
+
+
+@pytest.fixture
+def path(tmp_path):
+    return tmp_path / "state" / "ledger.sqlite3"
+
+
+@pytest.fixture
+def ledger(path):
+    with Ledger.open(path) as opened:
+        yield opened
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": PROJECT}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def minutes(n: int) -> datetime:
+    return NOW + timedelta(minutes=n)
+
+
+# --- opening and migrations --------------------------------------------------------------------
+
+def test_opening_creates_the_folder_and_records_every_migration_once(path):
+    with Ledger.open(path) as ledger:
+        assert ledger.applied_migrations() == [name for name, _ in MIGRATIONS]
+    assert path.is_file()
+    with Ledger.open(path) as ledger:
+        assert ledger.applied_migrations() == [name for name, _ in MIGRATIONS]
+    rows = sqlite3.connect(path).execute("SELECT name, applied_at FROM migrations").fetchall()
+    assert len(rows) == len(MIGRATIONS)
+    assert all(applied_at for _, applied_at in rows)
+
+
+def test_reopening_keeps_the_data_and_does_not_apply_migrations_again(path):
+    with Ledger.open(path) as ledger:
+        ledger.skip(KEY, "safe first run", NOW)
+    with Ledger.open(path) as ledger:
+        assert ledger.entry(KEY).state == "skipped"
+
+
+def test_the_ledger_uses_write_ahead_logging(path):
+    with Ledger.open(path):
+        pass
+    mode, = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()
+    assert mode == "wal"
+
+
+def test_a_file_that_is_not_sqlite_raises_a_ledger_error_naming_it(tmp_path):
+    garbage = tmp_path / "ledger.sqlite3"
+    garbage.write_bytes(b"this is not a database, just some text that is long enough" * 20)
+    with pytest.raises(LedgerError) as caught:
+        Ledger.open(garbage)
+    message = str(caught.value)
+    assert str(garbage) in message
+    assert "\n" not in message
+
+
+def test_a_database_of_another_program_is_not_taken_over(tmp_path):
+    other = tmp_path / "other.sqlite3"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+    with pytest.raises(LedgerError, match="not a Herald ledger"):
+        Ledger.open(other)
+    tables = {name for (name,) in sqlite3.connect(other).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"invoices"}
+
+
+def test_a_ledger_from_a_newer_herald_is_refused(path):
+    with Ledger.open(path):
+        pass
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO migrations (name) VALUES ('from_the_future')")
+    with pytest.raises(LedgerError, match="newer Herald") as caught:
+        Ledger.open(path)
+    assert str(path) in str(caught.value)
+
+
+def test_the_default_ledger_lives_in_the_user_data_folder():
+    found = default_ledger_path()
+    assert found.name == "ledger.sqlite3"
+    assert found.parent.name == "herald"
+
+
+# --- idempotency keys --------------------------------------------------------------------------
+
+def test_an_idempotency_key_is_stable_and_differs_by_generation():
+    same = PostKey("2025-03-10-meetup", "announcement", "mastodon", "sv")
+    assert idempotency_key(KEY, 0) == idempotency_key(same, 0)
+    assert len(idempotency_key(KEY, 0)) == 32
+    assert idempotency_key(KEY, 0) != idempotency_key(KEY, 1)
+    assert idempotency_key(KEY, 0) != idempotency_key(PostKey(KEY.ref, KEY.stage, "x", "sv"), 0)
+
+
+# --- reserve, record, fail, skip ---------------------------------------------------------------
+
+def test_a_recorded_post_cannot_be_reserved_again(ledger):
+    reservation = ledger.reserve(KEY, text="Hej!", now=NOW)
+    assert reservation.generation == 0
+    assert reservation.attempts == 1
+    assert not reservation.uncertain
+    ledger.record(reservation, Published("109", "https://m.example/@c/109"), minutes(1))
+    with pytest.raises(AlreadyPosted) as caught:
+        ledger.reserve(KEY, text="Hej!", now=minutes(2))
+    assert caught.value.entry.url == "https://m.example/@c/109"
+    assert "https://m.example/@c/109" in str(caught.value)
+
+
+def test_a_recorded_entry_reads_back_with_aware_times_and_its_key(ledger):
+    reservation = ledger.reserve(KEY, text="Hej!", now=NOW, reply_to="100")
+    ledger.record(reservation, Published("109", "https://m.example/@c/109"), minutes(1))
+    entry = ledger.entry(KEY)
+    assert entry.key == KEY
+    assert entry.state == "posted"
+    assert entry.text == "Hej!"
+    assert entry.platform_id == "109"
+    assert entry.reply_to == "100"
+    assert entry.idempotency_key == idempotency_key(KEY, 0)
+    assert entry.reserved_at == NOW
+    assert entry.posted_at == minutes(1)
+    assert entry.posted_at.tzinfo is not None
+    assert entry.done and not entry.uncertain
+
+
+def test_again_makes_a_new_generation_with_a_different_idempotency_key(ledger):
+    first = ledger.reserve(KEY, text="Hej!", now=NOW)
+    ledger.record(first, Published("1", "https://m.example/1"), NOW)
+    second = ledger.reserve(KEY, text="Hej igen!", now=minutes(5), again=True)
+    assert second.generation == 1
+    assert second.idempotency_key != first.idempotency_key
+    assert second.idempotency_key == idempotency_key(KEY, 1)
+    ledger.record(second, Published("2", "https://m.example/2"), minutes(6))
+    assert ledger.entry(KEY).generation == 1
+    assert ledger.entry(KEY, generation=0).platform_id == "1"
+    with pytest.raises(AlreadyPosted):
+        ledger.reserve(KEY, text="Hej!", now=minutes(7))
+
+
+def test_again_on_a_post_that_never_went_out_retries_the_same_generation(ledger):
+    first = ledger.reserve(KEY, text="Hej!", now=NOW)
+    ledger.fail(first, Rejected("too long", account="mastodon"), minutes(1))
+    retry = ledger.reserve(KEY, text="Hej!", now=minutes(2), again=True)
+    assert retry.generation == 0
+    assert retry.idempotency_key == first.idempotency_key
+
+
+def test_a_reservation_never_recorded_comes_back_uncertain_after_a_crash(path):
+    crashed = run_python("""
+        import os, sys
+        from datetime import datetime, timezone
+        from pathlib import Path
+        from bot.ledger import Ledger
+        from bot.model import PostKey
+        ledger = Ledger.open(Path(sys.argv[1]))
+        r = ledger.reserve(PostKey("2025-03-10-meetup", "announcement", "mastodon", "sv"),
+                           text="Hej!", now=datetime(2025, 3, 1, 11, tzinfo=timezone.utc))
+        print(r.idempotency_key, flush=True)
+        os._exit(1)
+    """, str(path))
+    assert crashed.returncode == 1, crashed.stderr
+    sent_key = crashed.stdout.strip()
+    with Ledger.open(path) as ledger:
+        assert [e.idempotency_key for e in ledger.uncertain()] == [sent_key]
+        again = ledger.reserve(KEY, text="Hej!", now=minutes(10))
+    assert again.uncertain
+    assert again.idempotency_key == sent_key
+    assert again.attempts == 2
+
+
+def test_a_timeout_leaves_the_outcome_unknown_until_the_post_is_reconciled(ledger):
+    first = ledger.reserve(KEY, text="Hej!", now=NOW)
+    ledger.fail(first, Unavailable("timed out", account="mastodon"), minutes(1), minutes(5))
+    assert [e.key for e in ledger.uncertain()] == [KEY]
+    retry = ledger.reserve(KEY, text="Hej!", now=minutes(5))
+    assert retry.uncertain
+    ledger.record(retry, Published("7", "https://m.example/7"), minutes(6))
+    assert ledger.uncertain() == []
+
+
+def test_a_failure_keeps_the_error_the_attempts_and_the_retry_time(ledger):
+    first = ledger.reserve(KEY, text="Hej!", now=NOW)
+    error = RateLimited("rate limited (429)", account="mastodon", retry_after=minutes(15))
+    entry = ledger.fail(first, error, minutes(1), retry_at=minutes(15))
+    assert entry.state == "failed"
+    assert entry.error == "mastodon: rate limited (429)"
+    assert entry.error_kind == "RateLimited"
+    assert entry.attempts == 1
+    assert entry.next_attempt_at == minutes(15)
+    assert not entry.uncertain
+    retry = ledger.reserve(KEY, text="Hej!", now=minutes(15))
+    assert not retry.uncertain
+    assert retry.attempts == 2
+    assert retry.idempotency_key == first.idempotency_key
+    assert [e.key for e in ledger.failures()] == []
+    ledger.fail(retry, error, minutes(16))
+    assert [(e.key, e.attempts) for e in ledger.failures()] == [(KEY, 2)]
+
+
+def test_recording_a_post_clears_its_earlier_error(ledger):
+    first = ledger.reserve(KEY, text="Hej!", now=NOW)
+    ledger.fail(first, Rejected("server said no", account="mastodon"), minutes(1))
+    retry = ledger.reserve(KEY, text="Hej!", now=minutes(2))
+    entry = ledger.record(retry, Published("9", "https://m.example/9"), minutes(3))
+    assert entry.error is None
+    assert entry.attempts == 2
+
+
+def test_recording_the_same_answer_twice_is_harmless_but_a_second_copy_is_reported(ledger):
+    reservation = ledger.reserve(KEY, text="Hej!", now=NOW)
+    ledger.record(reservation, Published("1", "https://m.example/1"), NOW)
+    ledger.record(reservation, Published("1", "https://m.example/1"), minutes(1))
+    with pytest.raises(AlreadyPosted):
+        ledger.record(reservation, Published("2", "https://m.example/2"), minutes(2))
+
+
+def test_a_skipped_post_is_done_and_is_not_sent_without_asking_again(ledger):
+    ledger.skip(KEY, "safe first run", NOW)
+    assert ledger.posted_keys() == {KEY}
+    assert ledger.entry(KEY).reason == "safe first run"
+    with pytest.raises(LedgerConflict):
+        ledger.reserve(KEY, text="Hej!", now=minutes(1))
+    forced = ledger.reserve(KEY, text="Hej!", now=minutes(1), again=True)
+    assert forced.generation == 1
+
+
+def test_a_posted_post_cannot_be_skipped(ledger):
+    reservation = ledger.reserve(KEY, text="Hej!", now=NOW)
+    ledger.record(reservation, Published("1", "https://m.example/1"), NOW)
+    with pytest.raises(AlreadyPosted):
+        ledger.skip(KEY, "missed grace", minutes(1))
+    assert ledger.entry(KEY).state == "posted"
+
+
+def test_a_post_that_may_be_out_cannot_be_skipped(ledger):
+    ledger.reserve(KEY, text="Hej!", now=NOW)
+    with pytest.raises(LedgerConflict, match="reconcile"):
+        ledger.skip(KEY, "missed grace", minutes(1))
+
+
+def test_a_failed_post_can_be_skipped(ledger):
+    reservation = ledger.reserve(KEY, text="Hej!", now=NOW)
+    ledger.fail(reservation, Rejected("no", account="mastodon"), minutes(1))
+    assert ledger.skip(KEY, "missed grace", minutes(2)).state == "skipped"
+    assert ledger.failures() == []
+
+
+def test_only_posted_and_skipped_identities_count_as_done(ledger):
+    other = PostKey(KEY.ref, KEY.stage, "x", "sv")
+    third = PostKey(KEY.ref, "reminder-1d", "mastodon", "sv")
+    ledger.record(ledger.reserve(KEY, text="a", now=NOW), Published("1", "u"), NOW)
+    ledger.skip(other, "safe first run", NOW)
+    ledger.reserve(third, text="c", now=NOW)
+    assert ledger.posted_keys() == {KEY, other}
+
+
+def test_a_ledger_is_new_until_it_first_reserves_or_skips(ledger):
+    assert ledger.is_new()
+    ledger.skip(KEY, "safe first run", NOW)
+    assert not ledger.is_new()
+
+
+def test_naive_times_are_refused(ledger):
+    with pytest.raises(ValueError, match="aware"):
+        ledger.reserve(KEY, text="Hej!", now=datetime(2025, 3, 1, 12))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def test_history_is_in_time_order_and_can_be_limited_to_one_event(ledger):
+    later = PostKey("2025-04-01-hack", "announcement", "mastodon", "en")
+    reminder = PostKey(KEY.ref, "reminder-1d", "mastodon", "sv")
+    ledger.record(ledger.reserve(later, text="b", now=minutes(1)), Published("2", "u2"),
+                  minutes(2))
+    ledger.record(ledger.reserve(KEY, text="a", now=minutes(0)), Published("1", "u1"),
+                  minutes(3))
+    ledger.skip(reminder, "missed grace", minutes(4))
+    assert [e.key for e in ledger.history()] == [later, KEY, reminder]
+    assert [e.key for e in ledger.history(KEY.ref)] == [KEY, reminder]
+    assert ledger.history("no-such-event") == []
+
+
+def test_times_are_stored_in_utc_and_compare_equal_to_the_given_ones(ledger):
+    ledger.skip(KEY, "safe first run", NOW)
+    entry = ledger.entry(KEY)
+    assert entry.updated_at == NOW
+    assert entry.updated_at.utcoffset() == timedelta(0)
+
+
+def test_an_unknown_key_has_no_entry(ledger):
+    assert ledger.entry(KEY) is None
+
+
+def test_first_seen_keeps_the_first_time_an_event_was_seen(ledger, path):
+    assert ledger.first_seen(KEY.ref, NOW) == NOW
+    assert ledger.first_seen(KEY.ref, minutes(30)) == NOW
+    assert ledger.first_seen("other", minutes(30)) == minutes(30)
+    ledger.close()
+    with Ledger.open(path) as reopened:
+        assert reopened.first_seen(KEY.ref, minutes(60)) == NOW
+
+
+# --- concurrency -----------------------------------------------------------------------------
+
+def test_two_connections_reserving_at_once_get_exactly_one_clean_reservation(path):
+    Ledger.open(path).close()
+    workers = 8
+    barrier = threading.Barrier(workers)
+    results = []
+
+    def reserve() -> None:
+        with Ledger.open(path) as own:
+            barrier.wait()
+            results.append(own.reserve(KEY, text="Hej!", now=NOW))
+
+    threads = [threading.Thread(target=reserve) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == workers
+    assert sum(not r.uncertain for r in results) == 1
+    assert sorted(r.attempts for r in results) == list(range(1, workers + 1))
+    assert {r.idempotency_key for r in results} == {idempotency_key(KEY, 0)}
+    with Ledger.open(path) as ledger:
+        assert len(ledger.history()) == 1
+
+
+def test_a_second_connection_sees_the_first_ones_reservation_as_uncertain(path):
+    with Ledger.open(path) as first, Ledger.open(path) as second:
+        mine = first.reserve(KEY, text="Hej!", now=NOW)
+        theirs = second.reserve(KEY, text="Hej!", now=NOW)
+    assert not mine.uncertain
+    assert theirs.uncertain
+
+
+# --- process lock ----------------------------------------------------------------------------
+
+HOLD_LOCK = """
+    import sys, time
+    from pathlib import Path
+    from bot.ledger import acquire_lock
+    lock = acquire_lock(Path(sys.argv[1]))
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_second_process_cannot_take_the_lock_and_is_told_who_holds_it(path):
+    env = {**os.environ, "PYTHONPATH": PROJECT}
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(HOLD_LOCK), str(path)],
+                              env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(LedgerError) as caught:
+            acquire_lock(path)
+        assert str(caught.value) == f"another herald run is using {path} (pid {holder.pid})"
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    with acquire_lock(path) as lock:
+        assert lock.path == lock_path(path)
+
+
+def test_the_lock_is_released_when_its_process_dies(path):
+    died = run_python("""
+        import os, sys
+        from pathlib import Path
+        from bot.ledger import acquire_lock
+        acquire_lock(Path(sys.argv[1]))
+        os._exit(3)
+    """, str(path))
+    assert died.returncode == 3, died.stderr
+    with acquire_lock(path):
+        pass
+
+
+def test_a_released_lock_can_be_taken_again_in_the_same_process(path):
+    first = acquire_lock(path)
+    with pytest.raises(LedgerError, match=f"pid {os.getpid()}"):
+        acquire_lock(path)
+    first.release()
+    first.release()
+    with acquire_lock(path):
+        pass
+
+
+def test_the_lock_file_sits_beside_the_ledger(path):
+    assert lock_path(path) == path.parent / "ledger.sqlite3.lock"
+
+
+def test_times_in_another_zone_order_correctly_in_history(ledger):
+    utc_later = NOW.astimezone(timezone.utc) + timedelta(seconds=1)
+    other = PostKey("b", "announcement", "x", "en")
+    ledger.skip(other, "r", utc_later)
+    ledger.skip(KEY, "r", NOW)
+    assert [e.key for e in ledger.history()] == [KEY, other]
