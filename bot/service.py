@@ -1,0 +1,121 @@
+"""Run Herald's pipeline: load -> plan -> compose -> images -> publish -> record.
+
+Every function takes the real objects (site, ledger, publishers) as arguments; nothing here
+reads configuration files or builds adapters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from .composer import compose
+from .config import Config
+from .content import Site
+from .errors import HeraldError, PublishError, RateLimited
+from .ledger import AlreadyPosted, Ledger
+from .model import Account, Limits, OutgoingPost, PlannedPost, Post, PostKey
+from .planner import Plan, plan
+from .platforms.base import Publisher
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which posts a command is about; None means all."""
+
+    event: str | None = None
+    platform: str | None = None
+    lang: str | None = None
+    account: str | None = None
+
+    def accounts(self, config: Config) -> tuple[Account, ...]:
+        return tuple(a for a in config.accounts
+                     if (self.platform is None or a.platform == self.platform)
+                     and (self.account is None or a.name == self.account))
+
+
+def campaign(site: Site, config: Config, *, now: datetime, selection: Selection = Selection(),
+             done: Collection[PostKey] = (),
+             first_seen: Mapping[str, datetime] | None = None) -> Plan:
+    """Plan the campaign of every upcoming event, narrowed to the selection."""
+    refs = site.refs()
+    if selection.event is not None:
+        if selection.event not in refs and selection.event not in {e.ref for e in site.drafts}:
+            raise HeraldError(f"unknown event ref {selection.event!r} "
+                              f"(see `herald preview` or `herald validate` for the refs)")
+        refs = [selection.event]
+    result = plan([site.versions(ref) for ref in refs], config.stages, selection.accounts(config),
+                  now=now, grace=config.grace, zone=config.site.timezone, done=done,
+                  first_seen=first_seen)
+    if selection.lang is not None:
+        result = Plan(tuple(p for p in result.posts if p.key.lang == selection.lang),
+                      tuple(s for s in result.skipped if s.key.lang == selection.lang))
+    return result
+
+
+def compose_planned(planned: PlannedPost, site: Site, config: Config, limits: Limits) -> Post:
+    """Compose one planned post with the site's templates and hashtags."""
+    return compose(planned, site.versions(planned.key.ref), limits, templates=config.templates,
+                   hashtags=config.site.hashtags)
+
+
+def preview(site: Site, config: Config, *, now: datetime,
+            limits_for: Callable[[Account], Limits], selection: Selection = Selection(),
+            done: Collection[PostKey] = (),
+            first_seen: Mapping[str, datetime] | None = None) -> list[Post]:
+    """Compose every planned post, in time order, exactly as it would go out."""
+    accounts = {a.name: a for a in config.accounts}
+    result = campaign(site, config, now=now, selection=selection, done=done,
+                      first_seen=first_seen)
+    return [compose_planned(p, site, config, limits_for(accounts[p.key.account]))
+            for p in result.posts]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one post: posted, already posted, recovered after a crash, or failed."""
+
+    key: PostKey
+    status: str
+    url: str | None = None
+    error: PublishError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher: Publisher, ledger: Ledger,
+            now: datetime, again: bool = False) -> Outcome:
+    """Send one post exactly once: reserve it, reconcile an uncertain earlier attempt, record.
+
+    `outgoing.idempotency_key` is replaced by the ledger's key for this post, so a retry after a
+    crash carries the same key and the platform can recognise it.
+    """
+    try:
+        reservation = ledger.reserve(key, text=outgoing.text, now=now, again=again,
+                                     reply_to=outgoing.reply_to)
+    except AlreadyPosted as exc:
+        return Outcome(key, "already posted", exc.entry.url)
+    outgoing = replace(outgoing, idempotency_key=reservation.idempotency_key)
+    try:
+        if reservation.uncertain:
+            found = publisher.find(outgoing)
+            if found is not None:
+                ledger.record(reservation, found, now)
+                return Outcome(key, "recovered", found.url)
+        published = publisher.publish(outgoing)
+    except PublishError as exc:
+        retry_at = exc.retry_after if isinstance(exc, RateLimited) else None
+        ledger.fail(reservation, exc, now, retry_at)
+        return Outcome(key, "failed", error=exc)
+    ledger.record(reservation, published, now)
+    return Outcome(key, "posted", published.url)
+
+
+def manual_key(text: str, account: str, lang: str, image: bytes | None = None) -> PostKey:
+    """The identity of a free-text post: the same text on the same account is one post."""
+    digest = hashlib.sha256(text.encode("utf-8") + (image or b"")).hexdigest()[:16]
+    return PostKey(f"post-{digest}", "manual", account, lang)

@@ -1,0 +1,85 @@
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.errors import AuthFailed, Unavailable
+from bot.ledger import Ledger
+from bot.model import Limits, OutgoingPost, PostKey, Published
+from bot.platforms.recording import RecordingPublisher
+from bot.service import deliver, manual_key
+
+NOW = datetime(2027, 4, 1, 12, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
+LIMITS = Limits("mastodon", 500, "mastodon", url_weight=23)
+KEY = PostKey("meetup", "announcement", "masto", "sv")
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    with Ledger.open(tmp_path / "ledger.sqlite3") as opened:
+        yield opened
+
+
+def outgoing(text="Hej!"):
+    return OutgoingPost(text, "sv", idempotency_key="")
+
+
+@dataclass
+class TimesOutAfterSending(RecordingPublisher):
+    """Takes the post, then loses the answer, like a platform that times out."""
+
+    def publish(self, post: OutgoingPost) -> Published:
+        super().publish(post)
+        raise Unavailable("timed out waiting for the answer", account=self.account)
+
+
+@dataclass
+class RefusesToken(RecordingPublisher):
+    def publish(self, post: OutgoingPost) -> Published:
+        raise AuthFailed("the access token was rejected", account=self.account)
+
+
+def test_a_post_is_sent_once_and_recorded_with_its_url(ledger):
+    publisher = RecordingPublisher("masto", LIMITS)
+    first = deliver(KEY, outgoing(), publisher=publisher, ledger=ledger, now=NOW)
+    second = deliver(KEY, outgoing(), publisher=publisher, ledger=ledger, now=NOW)
+    assert first.status == "posted" and first.url == "dry-run://masto/1"
+    assert second.status == "already posted" and second.url == first.url
+    assert len(publisher.sent) == 1
+    assert ledger.entry(KEY).url == first.url
+
+
+def test_again_makes_a_second_post_on_purpose(ledger):
+    publisher = RecordingPublisher("masto", LIMITS)
+    deliver(KEY, outgoing(), publisher=publisher, ledger=ledger, now=NOW)
+    again = deliver(KEY, outgoing(), publisher=publisher, ledger=ledger, now=NOW, again=True)
+    assert again.status == "posted"
+    assert len(publisher.sent) == 2
+    assert publisher.sent[0].idempotency_key != publisher.sent[1].idempotency_key
+
+
+def test_a_post_whose_answer_was_lost_is_found_not_sent_again(ledger):
+    publisher = TimesOutAfterSending("masto", LIMITS)
+    lost = deliver(KEY, outgoing(), publisher=publisher, ledger=ledger, now=NOW)
+    assert lost.status == "failed" and lost.error.retryable
+    healthy = RecordingPublisher("masto", LIMITS, sent=publisher.sent)
+    retried = deliver(KEY, outgoing(), publisher=healthy, ledger=ledger, now=NOW)
+    assert retried.status == "recovered"
+    assert len(healthy.sent) == 1
+    assert ledger.entry(KEY).state == "posted"
+
+
+def test_a_rejected_token_is_recorded_as_a_failure_with_its_reason(ledger):
+    result = deliver(KEY, outgoing(), publisher=RefusesToken("masto", LIMITS), ledger=ledger,
+                     now=NOW)
+    assert result.status == "failed" and not result.error.retryable
+    entry = ledger.entry(KEY)
+    assert entry.state == "failed" and "access token was rejected" in entry.error
+    assert entry.attempts == 1
+
+
+def test_the_same_free_text_on_the_same_account_is_one_post():
+    assert manual_key("Hej", "masto", "sv") == manual_key("Hej", "masto", "sv")
+    assert manual_key("Hej", "masto", "sv") != manual_key("Hej!", "masto", "sv")
+    assert manual_key("Hej", "masto", "sv") != manual_key("Hej", "bsky", "sv")
