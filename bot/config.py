@@ -248,12 +248,19 @@ def _accounts(data: Any) -> tuple[Account, ...]:
 
 
 def _templates(data: Any) -> dict[str, dict[str, str]]:
+    from .composer import check_template
+
     if not isinstance(data, dict):
         raise ConfigError("templates: expected tables such as [templates.announcement]")
     out: dict[str, dict[str, str]] = {}
     for name, langs in data.items():
         if not isinstance(langs, dict) or not all(isinstance(v, str) for v in langs.values()):
             raise ConfigError(f"templates.{name}: expected lang = \"template text\" pairs")
+        for lang, text in langs.items():
+            try:
+                check_template(text)
+            except ValueError as exc:
+                raise ConfigError(f"templates.{name}.{lang}: {exc}") from None
         out[name] = dict(langs)
     return out
 

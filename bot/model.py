@@ -88,6 +88,7 @@ class Limits:
     alt_chars: int = 1000
     replies: bool = True
     edits: bool = False
+    link_cards: bool = False
     cost_per_post: float = 0.0
     cost_per_link_post: float = 0.0
 
@@ -152,6 +153,8 @@ class Post:
     warnings: tuple[str, ...] = ()
     error: str | None = None
     byte_length: int | None = None
+    lang: str = ""
+    """The language the text is in (the account's, or the fallback the composer chose)."""
 
     @property
     def fits(self) -> bool:

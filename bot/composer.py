@@ -1,0 +1,290 @@
+"""Compose the exact text of one post for one platform from a planned post and the event's versions.
+
+Pure: the due time comes from the planned post, the limits from the platform's adapter. A post
+that is too long loses words from the end of its excerpt, then the whole excerpt, then hashtags;
+the title, the date and time and the link are never cut. If that is still not enough the Post
+comes back with `error` set, never silently cut.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from string import Formatter
+
+import grapheme
+
+from .counting import byte_length, fits, length
+from .localize import format_date, format_time, format_when, relative_day
+from .model import Event, ImageRef, Limits, PlannedPost, Post, Stage
+
+FIELDS = ("title", "excerpt", "when", "date", "time", "relative", "place", "link", "hashtags")
+
+DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
+    "announcement": {
+        "sv": "{title}\n\n{excerpt}\n\n🗓\ufe0f {when}\n📍 {place}\n{link}\n\n{hashtags}",
+        "en": "{title}\n\n{excerpt}\n\n🗓\ufe0f {when}\n📍 {place}\n{link}\n\n{hashtags}",
+    },
+    "reminder": {
+        "sv": "Påminnelse: {title}\n\n⏰ Börjar {relative} kl. {time}.\n📍 {place}\n{link}\n\n"
+              "{hashtags}",
+        "en": "Reminder: {title}\n\n⏰ Starts {relative} at {time}.\n📍 {place}\n{link}\n\n"
+              "{hashtags}",
+    },
+}
+
+DEFAULT_ALT_TEXTS: dict[str, str] = {
+    "sv": "Bild för evenemanget ”{title}”",
+    "en": "Image for the event “{title}”",
+}
+
+ELLIPSIS = "…"
+
+MIN_EXCERPT_WORDS = 3
+"""A shortened excerpt keeps at least this many words; with fewer it is left out entirely."""
+
+_TRAILING = " ,;:.!?-–—(/[{\"'“‘„«"
+"""Characters a shortened excerpt does not end with before its ellipsis."""
+
+Template = tuple[tuple[str, frozenset[str]], ...]
+"""A parsed template: each line with the names of the fields it holds."""
+
+
+def check_template(text: str) -> None:
+    """Raise ValueError naming the first field of `text` that Herald does not know."""
+    _parse(text)
+
+
+def compose(
+    planned: PlannedPost,
+    versions: Mapping[str, Event],
+    limits: Limits,
+    *,
+    templates: Mapping[str, Mapping[str, str]] | None = None,
+    hashtags: Sequence[str] = (),
+) -> Post:
+    """Return the post for `planned` in its account's language, fitted to `limits`.
+
+    A missing language version or template translation falls back to another language the
+    event has, with a warning on the Post. Raises ValueError for an unknown template field.
+    """
+    if not versions:
+        raise ValueError(f"{planned.key}: the event has no language versions")
+    lang, template, warnings = _choose(planned.key.lang, planned.stage, versions, templates or {})
+    event = versions[lang]
+    if template is None:
+        tried = ", ".join(repr(v) for v in versions)
+        return _post(planned, event, limits, "", "", lang, warnings,
+                     error=f"no {planned.stage.template_name!r} template in {tried}")
+    parsed = _parse(template)
+    fields = {
+        "title": _one_line(event.title),
+        "when": format_when(event.start, lang),
+        "date": format_date(event.start, lang),
+        "time": format_time(event.start, lang),
+        "relative": relative_day(event.start, planned.due, lang),
+        "place": _one_line(event.place),
+        "link": event.url.strip(),
+    }
+    uses_excerpt = any("excerpt" in names for _, names in parsed)
+    excerpt = _one_line(event.excerpt) if uses_excerpt else ""
+    tags = _hashtags(hashtags)
+    fitted = _fit(parsed, fields, excerpt, tags, limits)
+    if excerpt and not fitted.excerpt and fitted.error is None:
+        warnings += (f"left out the excerpt to fit {limits.platform}'s limit",)
+    if fitted.tags < len(tags) and fitted.error is None:
+        dropped = " ".join("#" + t for t in tags[fitted.tags:])
+        warnings += (f"left out {dropped} to fit {limits.platform}'s limit",)
+    return _post(planned, event, limits, fitted.text, fitted.excerpt, lang, warnings,
+                 error=fitted.error)
+
+
+def _choose(
+    lang: str, stage: Stage, versions: Mapping[str, Event],
+    templates: Mapping[str, Mapping[str, str]],
+) -> tuple[str, str | None, tuple[str, ...]]:
+    """Pick the language to post in: the account's, else another the event and a template have."""
+    if lang in versions and (template := _template(stage, lang, templates)) is not None:
+        return lang, template, ()
+    for other in versions:
+        if other != lang and (template := _template(stage, other, templates)) is not None:
+            if lang not in versions:
+                reason = f"the event has no {lang!r} version"
+            else:
+                reason = f"template {stage.template_name!r} has no {lang!r} text"
+            return other, template, (f"{reason}; posted in {other!r} instead",)
+    return next(iter(versions)), None, ()
+
+
+def _template(stage: Stage, lang: str, templates: Mapping[str, Mapping[str, str]]) -> str | None:
+    for source in (templates, DEFAULT_TEMPLATES):
+        for name in (stage.template_name, stage.kind):
+            text = source.get(name, {}).get(lang)
+            if text is not None:
+                return text
+    return None
+
+
+def _parse(text: str) -> Template:
+    lines = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        try:
+            names = frozenset(name for _, name, _, _ in Formatter().parse(line) if name is not None)
+        except ValueError as exc:
+            raise ValueError(f"template line {line!r}: {exc}") from None
+        for name in sorted(names):
+            if name not in FIELDS:
+                raise ValueError(f"unknown template field {{{name}}} (known fields: "
+                                 f"{', '.join('{' + f + '}' for f in FIELDS)})")
+        lines.append((line, names))
+    return tuple(lines)
+
+
+def _render(template: Template, values: Mapping[str, str]) -> str:
+    """Fill in `values`, drop lines whose fields are all empty and collapse blank lines."""
+    out: list[str] = []
+    for line, names in template:
+        if names and not any(values[name] for name in names):
+            continue
+        rendered = line.format_map(values).rstrip()
+        if rendered or (out and out[-1]):
+            out.append(rendered)
+    return "\n".join(out).strip("\n")
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    text: str
+    excerpt: str
+    tags: int
+    error: str | None = None
+
+
+def _fit(template: Template, fields: Mapping[str, str], excerpt: str, tags: tuple[str, ...],
+         limits: Limits) -> _Fitted:
+    """Return the longest text that fits: shorten the excerpt, then drop hashtags from the end."""
+    cuts = _excerpt_cuts(excerpt)
+
+    def render(cut: int, n_tags: int) -> str:
+        values = {**fields, "excerpt": _shortened(excerpt, cuts, cut),
+                  "hashtags": " ".join("#" + t for t in tags[:n_tags])}
+        return _render(template, values)
+
+    def best_excerpt(n_tags: int) -> int | None:
+        return _largest(len(cuts), lambda cut: fits(render(cut, n_tags), limits))
+
+    full = len(cuts) - 1
+    if fits(text := render(full, len(tags)), limits):
+        return _Fitted(text, excerpt, len(tags))
+    n_tags = len(tags)
+    cut = best_excerpt(n_tags)
+    if cut is None:
+        fewer = _largest(len(tags), lambda n: fits(render(0, n), limits))
+        if fewer is None:
+            text = render(0, 0)
+            return _Fitted(text, "", 0, error=_overflow(text, limits))
+        n_tags, cut = fewer, best_excerpt(fewer) or 0
+    return _Fitted(render(cut, n_tags), _shortened(excerpt, cuts, cut), n_tags)
+
+
+def _excerpt_cuts(excerpt: str) -> list[int]:
+    """Return where the excerpt may end, shortest first: 0 (left out), word ends, full length."""
+    if not excerpt:
+        return [0]
+    ends = [m.start() for m in re.finditer(" ", excerpt)]
+    return [0, *ends[MIN_EXCERPT_WORDS - 1:], len(excerpt)]
+
+
+def _shortened(excerpt: str, cuts: list[int], cut: int) -> str:
+    end = cuts[cut]
+    if end == len(excerpt):
+        return excerpt
+    kept = excerpt[:end].rstrip(_TRAILING)
+    return kept + ELLIPSIS if kept else ""
+
+
+def _largest(n: int, ok: Callable[[int], bool]) -> int | None:
+    """Return the largest i < n with `ok(i)`, given that `ok` holds up to some i and not after.
+
+    Probes 0, 1, 3, 7, ... and then bisects, so the cost grows with the answer rather than with
+    `n`: a huge excerpt is never rendered whole just to learn that it is too long.
+    """
+    if n == 0 or not ok(0):
+        return None
+    lo, hi, step = 0, n, 1
+    while lo + step < hi:
+        if ok(lo + step):
+            lo, step = lo + step, step * 2
+        else:
+            hi = lo + step
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _overflow(text: str, limits: Limits) -> str:
+    over = length(text, limits) - limits.max_chars
+    if over > 0:
+        return (f"{over} characters over the {limits.max_chars} limit "
+                f"even without excerpt and hashtags")
+    over = byte_length(text) - (limits.max_bytes or 0)
+    return f"{over} bytes over the {limits.max_bytes}-byte limit even without excerpt and hashtags"
+
+
+def _post(planned: PlannedPost, event: Event, limits: Limits, text: str, excerpt: str, lang: str,
+          warnings: tuple[str, ...], *, error: str | None = None) -> Post:
+    return Post(
+        key=planned.key,
+        platform=limits.platform,
+        due=planned.due,
+        text=text,
+        length=length(text, limits),
+        limit=limits.max_chars,
+        link=event.url.strip(),
+        title=_one_line(event.title),
+        excerpt=excerpt,
+        image=_image(event, lang, limits),
+        warnings=warnings,
+        error=error,
+        byte_length=byte_length(text),
+        lang=lang,
+    )
+
+
+def _image(event: Event, lang: str, limits: Limits) -> ImageRef | None:
+    if event.image is None:
+        return None
+    alt = _one_line(event.image_alt or "")
+    if not alt:
+        pattern = DEFAULT_ALT_TEXTS.get(lang) or DEFAULT_ALT_TEXTS["en"]
+        alt = pattern.format(title=_one_line(event.title))
+    return ImageRef(event.image, _cut(alt, limits.alt_chars))
+
+
+def _cut(text: str, limit: int) -> str:
+    """Cut `text` to `limit` graphemes, at a word boundary when there is one, with an ellipsis."""
+    if grapheme.length(text) <= limit:
+        return text
+    head = grapheme.slice(text, 0, max(limit - 1, 0))
+    words = head.rsplit(" ", 1)[0] if " " in head else head
+    return words.rstrip(_TRAILING) + ELLIPSIS
+
+
+def _hashtags(tags: Sequence[str]) -> tuple[str, ...]:
+    """Return the tags without '#' or spaces, skipping empty ones and repeats in another case."""
+    seen: dict[str, str] = {}
+    for tag in tags:
+        cleaned = "".join(tag.split()).lstrip("#")
+        if cleaned and cleaned.casefold() not in seen:
+            seen[cleaned.casefold()] = cleaned
+    return tuple(seen.values())
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+

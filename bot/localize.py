@@ -1,0 +1,126 @@
+"""Say when an event happens, in the post's language: dates, times and "tomorrow"-style phrases.
+
+Every function shows the wall-clock time of `start` in its own zone (the site's zone): an aware
+datetime is never converted to UTC or to the machine's zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime, format_timedelta, get_date_format, get_datetime_format
+
+TIME_PATTERN = "HH:mm"
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """How one language names a day relative to today; patterns are Babel date patterns."""
+
+    date: str
+    when: str
+    today: str
+    tonight: str
+    tomorrow: str
+    day_after_tomorrow: str
+    weekday: str
+    day: str
+    day_other_year: str
+
+
+PHRASES: dict[str, Phrases] = {
+    "sv": Phrases(
+        date="EEEE d MMMM y",
+        when="EEEE d MMMM y 'kl.' HH:mm",
+        today="i dag",
+        tonight="i kväll",
+        tomorrow="i morgon",
+        day_after_tomorrow="i övermorgon",
+        weekday="'på' EEEE",
+        day="'den' d MMMM",
+        day_other_year="'den' d MMMM y",
+    ),
+    "en": Phrases(
+        date="EEEE d MMMM y",
+        when="EEEE d MMMM y 'at' HH:mm",
+        today="today",
+        tonight="tonight",
+        tomorrow="tomorrow",
+        day_after_tomorrow="the day after tomorrow",
+        weekday="'on' EEEE",
+        day="'on' d MMMM",
+        day_other_year="'on' d MMMM y",
+    ),
+}
+
+EVENING_STARTS = 17
+"""An event starting at this hour or later is "tonight" rather than "today"."""
+
+WEEKDAY_WITHIN = 6
+"""Up to this many days ahead an event is named by its weekday ("on Tuesday")."""
+
+
+def format_when(start: datetime, lang: str) -> str:
+    """Return the full date and time: `tisdag 1 december 2020 kl. 10:00`."""
+    phrases = _phrases(lang)
+    if phrases is not None:
+        return _format(start, phrases.when, lang)
+    pattern = get_datetime_format("full", locale=_locale(lang)).replace("'", "")
+    return pattern.replace("{1}", format_date(start, lang)).replace("{0}", format_time(start, lang))
+
+
+def format_date(start: datetime, lang: str) -> str:
+    """Return the full date with the weekday: `tisdag 1 december 2020`."""
+    phrases = _phrases(lang)
+    if phrases is not None:
+        return _format(start, phrases.date, lang)
+    return _format(start, get_date_format("full", locale=_locale(lang)).pattern, lang)
+
+
+def format_time(start: datetime, lang: str) -> str:
+    """Return the time on a 24-hour clock: `10:00`."""
+    return _format(start, TIME_PATTERN, lang)
+
+
+def relative_day(start: datetime, at: datetime, lang: str) -> str:
+    """Return when the event is, seen from `at`: `i kväll`, `i morgon`, `på tisdag`, `den 4 mars`.
+
+    Calendar days are counted in `start`'s zone. Languages without phrases get Babel's
+    relative time ("in 3 days").
+    """
+    if start.tzinfo is None or at.tzinfo is None:
+        raise ValueError("relative_day needs aware datetimes")
+    phrases = _phrases(lang)
+    if phrases is None:
+        return format_timedelta(start - at, add_direction=True, locale=_locale(lang))
+    seen_from = at.astimezone(start.tzinfo)
+    days = (start.date() - seen_from.date()).days
+    if days == 0:
+        return phrases.tonight if start.hour >= EVENING_STARTS else phrases.today
+    if days == 1:
+        return phrases.tomorrow
+    if days == 2:
+        return phrases.day_after_tomorrow
+    if 2 < days <= WEEKDAY_WITHIN:
+        return _format(start, phrases.weekday, lang)
+    same_year = start.year == seen_from.year
+    return _format(start, phrases.day if same_year else phrases.day_other_year, lang)
+
+
+def _format(start: datetime, pattern: str, lang: str) -> str:
+    return format_datetime(start, pattern, tzinfo=start.tzinfo, locale=_locale(lang))
+
+
+def _phrases(lang: str) -> Phrases | None:
+    return PHRASES.get(_locale(lang).language)
+
+
+@lru_cache(maxsize=32)
+def _locale(lang: str) -> Locale:
+    try:
+        return Locale.parse(lang.replace("-", "_"))
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise ValueError(f"unknown language {lang!r}") from None
