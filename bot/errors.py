@@ -9,6 +9,7 @@
         ├── RateLimited             retry after .retry_after (an aware datetime or None)
         ├── AuthFailed              credentials missing, wrong or revoked
         ├── Rejected                the platform refused the content (.platform_message)
+        │   └── Duplicate           the platform already has this exact post (.published)
         └── Unavailable             network failure, timeout or 5xx: outcome may be unknown
 
 A `PublishError` never carries a token: adapters build messages from status codes and the
@@ -18,6 +19,10 @@ platform's error text only.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import Published
 
 
 class HeraldError(Exception):
@@ -90,6 +95,19 @@ class Rejected(PublishError):
                  platform_message: str | None = None):
         self.platform_message = platform_message
         super().__init__(message, account=account)
+
+
+class Duplicate(Rejected):
+    """The platform refused the post as a duplicate of one it already has.
+
+    After an attempt whose outcome was unknown this means the earlier attempt went out;
+    `published` is that post when the platform says which it is.
+    """
+
+    def __init__(self, message: str, *, account: str | None = None,
+                 platform_message: str | None = None, published: "Published | None" = None):
+        self.published = published
+        super().__init__(message, account=account, platform_message=platform_message)
 
 
 class Unavailable(PublishError):

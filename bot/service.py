@@ -14,10 +14,11 @@ from datetime import datetime
 from .composer import compose
 from .config import Config
 from .content import Site
-from .errors import HeraldError, PublishError, RateLimited
+from .errors import Duplicate, HeraldError, PublishError, RateLimited, Rejected
 from .ledger import AlreadyPosted, Ledger
-from .model import Account, Limits, OutgoingPost, PlannedPost, Post, PostKey
-from .planner import Plan, plan
+from .model import (Account, Event, Limits, LinkCard, Media, OutgoingPost, PlannedPost, Post,
+                    PostKey, Published)
+from .planner import Plan, languages_for, plan
 from .platforms.base import Publisher
 
 
@@ -107,6 +108,14 @@ def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher: Publisher, ledge
                 ledger.record(reservation, found, now)
                 return Outcome(key, "recovered", found.url)
         published = publisher.publish(outgoing)
+    except Duplicate as exc:
+        if not reservation.uncertain:
+            ledger.fail(reservation, exc, now, None)
+            return Outcome(key, "failed", error=exc)
+        # The earlier attempt whose answer was lost did reach the platform.
+        found = exc.published or Published(id="", url="")
+        ledger.record(reservation, found, now)
+        return Outcome(key, "recovered", found.url or None)
     except PublishError as exc:
         retry_at = exc.retry_after if isinstance(exc, RateLimited) else None
         ledger.fail(reservation, exc, now, retry_at)
@@ -119,3 +128,62 @@ def manual_key(text: str, account: str, lang: str, image: bytes | None = None) -
     """The identity of a free-text post: the same text on the same account is one post."""
     digest = hashlib.sha256(text.encode("utf-8") + (image or b"")).hexdigest()[:16]
     return PostKey(f"post-{digest}", "manual", account, lang)
+
+
+Attach = Callable[[Post, Event, Account, Limits], "Attachments"]
+
+
+@dataclass(frozen=True)
+class Attachments:
+    """What goes with a post's text: prepared images, or a link card, and what went wrong."""
+
+    media: tuple[Media, ...] = ()
+    card: LinkCard | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def no_attachments(post: Post, event: Event, account: Account, limits: Limits) -> Attachments:
+    """Attach nothing (for text-only runs and tests)."""
+    return Attachments()
+
+
+def send(post: Post, event: Event, account: Account, *, publisher: Publisher, ledger: Ledger,
+         attach: Attach, now: datetime, again: bool = False,
+         reply_to: str | None = None) -> Outcome:
+    """Prepare the attachments of a composed post and deliver it exactly once."""
+    if not post.fits:
+        return Outcome(post.key, "failed", error=Rejected(post.error or "does not fit",
+                                                            account=account.name))
+    extras = attach(post, event, account, publisher.limits())
+    outgoing = OutgoingPost(post.text, post.lang, "", link=post.link, media=extras.media,
+                            card=extras.card, reply_to=reply_to)
+    return deliver(post.key, outgoing, publisher=publisher, ledger=ledger, now=now, again=again)
+
+
+def announce(site: Site, config: Config, ref: str, *, now: datetime, ledger: Ledger,
+             publishers: Mapping[str, Publisher], attach: Attach, stage: str | None = None,
+             selection: Selection = Selection(), again: bool = False) -> list[Outcome]:
+    """Post one event's stage now on every selected account, through the ledger."""
+    versions = site.versions(ref)
+    if not versions:
+        raise HeraldError(f"unknown event ref {ref!r} (see `herald preview` or "
+                          f"`herald validate` for the refs)")
+    stages = {s.name: s for s in config.stages}
+    chosen = stages.get(stage or "", None) if stage else next(
+        (s for s in config.stages if s.kind == "announcement"), config.stages[0])
+    if chosen is None:
+        raise HeraldError(f"unknown stage {stage!r} (configured: {', '.join(stages)})")
+    start = next(iter(versions.values())).start
+    outcomes = []
+    for account in selection.accounts(config):
+        for lang in languages_for(account, versions):
+            if selection.lang is not None and lang != selection.lang:
+                continue
+            publisher = publishers[account.name]
+            planned = PlannedPost(PostKey(ref, chosen.name, account.name, lang), now, start,
+                                  chosen)
+            post = compose_planned(planned, site, config, publisher.limits())
+            event = versions[post.lang]
+            outcomes.append(send(post, event, account, publisher=publisher, ledger=ledger,
+                                 attach=attach, now=now, again=again))
+    return outcomes

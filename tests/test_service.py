@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.errors import AuthFailed, Unavailable
+from bot.errors import AuthFailed, Duplicate, Unavailable
 from bot.ledger import Ledger
 from bot.model import Limits, OutgoingPost, PostKey, Published
 from bot.platforms.recording import RecordingPublisher
@@ -83,3 +83,32 @@ def test_the_same_free_text_on_the_same_account_is_one_post():
     assert manual_key("Hej", "masto", "sv") == manual_key("Hej", "masto", "sv")
     assert manual_key("Hej", "masto", "sv") != manual_key("Hej!", "masto", "sv")
     assert manual_key("Hej", "masto", "sv") != manual_key("Hej", "bsky", "sv")
+
+
+@dataclass
+class SaysDuplicate(RecordingPublisher):
+    """Like X: cannot look a post up, and refuses the same text twice."""
+
+    def find(self, post: OutgoingPost) -> Published | None:
+        return None
+
+    def publish(self, post: OutgoingPost) -> Published:
+        if any(p.text == post.text for p in self.sent):
+            raise Duplicate("duplicate content", account=self.account)
+        return super().publish(post)
+
+
+def test_a_duplicate_answer_after_a_lost_answer_counts_as_posted(ledger):
+    lost = TimesOutAfterSending("x", LIMITS)
+    deliver(KEY, outgoing(), publisher=lost, ledger=ledger, now=NOW)
+    retried = deliver(KEY, outgoing(), publisher=SaysDuplicate("x", LIMITS, sent=lost.sent),
+                      ledger=ledger, now=NOW)
+    assert retried.status == "recovered"
+    assert len(lost.sent) == 1
+    assert ledger.entry(KEY).state == "posted"
+
+
+def test_a_duplicate_answer_on_a_first_attempt_is_a_failure(ledger):
+    publisher = SaysDuplicate("x", LIMITS, sent=[outgoing()])
+    result = deliver(KEY, outgoing(), publisher=publisher, ledger=ledger, now=NOW)
+    assert result.status == "failed" and isinstance(result.error, Duplicate)

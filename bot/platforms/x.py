@@ -1,0 +1,363 @@
+"""Post to X (Twitter) through tweepy with OAuth 1.0a user context.
+
+A post is sent as: each image uploaded as base64 JSON to `POST /2/media/upload`, its alt text set
+with `POST /2/media/metadata`, then `POST /2/tweets` with the media ids and the reply target.
+
+tweepy, requests and twitter-text are imported inside the functions that use them, so importing
+this module for `LIMITS` and `estimate_cost` (as `herald preview` does) stays cheap.
+
+X cannot look a post up by Herald's idempotency key, so `find` always answers None. What X does
+offer is its duplicate check: sending the same text again is refused with 403 "duplicate content",
+raised here as `DuplicateContent`. After an attempt whose outcome was unknown, that refusal means
+the earlier attempt reached X.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from ..errors import AuthFailed, ConfigError, Duplicate, RateLimited, Rejected, Unavailable
+from ..model import Account, Limits, Media, OutgoingPost, Published
+
+log = logging.getLogger(__name__)
+
+# Prices of X's pay-per-use API in USD, from X's published price list (2026): "Content: Create",
+# "Content: Create (with URL)" and "Media Metadata". Estimates only: X changes them, and the
+# Developer Console shows what is actually charged.
+COST_PER_POST = 0.015
+COST_PER_LINK_POST = 0.20
+COST_PER_ALT_TEXT = 0.005
+
+LIMITS = Limits(
+    "x", 280, "twitter", url_weight=23,
+    image_bytes=5 * 1024 * 1024,
+    image_formats=frozenset({"JPEG", "PNG", "GIF", "WEBP"}),
+    images_per_post=4, alt_chars=1000, replies=True, edits=False,
+    cost_per_post=COST_PER_POST, cost_per_link_post=COST_PER_LINK_POST,
+)
+
+CREDENTIALS = ("api_key", "api_secret", "access_token", "access_secret")
+API_HOST = "https://api.twitter.com"          # the host tweepy sends to
+REQUEST_TOKEN_URL = API_HOST + "/oauth/request_token"
+AUTHORIZE_URL = API_HOST + "/oauth/authorize"
+ACCESS_TOKEN_URL = API_HOST + "/oauth/access_token"
+PROCESSING_WAIT = 60.0                        # seconds to wait for X to process one upload
+
+# 403 problem types that mean the app or its keys may not do this at all (retrying won't help).
+_AUTH_PROBLEMS = ("/client-forbidden", "/unsupported-authentication", "/oauth1-permissions")
+_RATE_WINDOWS = ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour")
+
+T = TypeVar("T")
+
+
+class DuplicateContent(Duplicate):
+    """X refused the post because this account already posted the same text.
+
+    On a first attempt this is an ordinary refusal. After an attempt whose outcome was unknown it
+    means that attempt reached X; X does not say which post it was, so `published` is None.
+    """
+
+
+def estimate_cost(post: OutgoingPost) -> float:
+    """Return what X will probably charge in USD for `post`: the post, plus one call per alt text.
+
+    X charges the higher price when the text holds a URL (as X's own parser finds URLs).
+    """
+    from twitter_text import extract_urls
+
+    cost = COST_PER_LINK_POST if extract_urls(post.text) else COST_PER_POST
+    cost += COST_PER_ALT_TEXT * sum(1 for m in post.media if m.alt.strip())
+    return round(cost, 6)
+
+
+class XPublisher:
+    """One X account, posting as the user whose access token it holds.
+
+    `credentials` needs `api_key`, `api_secret`, `access_token` and `access_secret`; a missing one
+    raises AuthFailed on first use, not here. `session` is the `requests.Session` tweepy sends
+    through (a new one by default); every request on it times out after `timeout` seconds.
+    """
+
+    def __init__(self, account: Account, credentials: Mapping[str, str], *,
+                 session: Any = None, timeout: float = 30.0):
+        self.account = account.name
+        self._credentials = {name: credentials.get(name) or "" for name in CREDENTIALS}
+        self._session = session
+        self._timeout = timeout
+        self._client: Any = None
+        cap = account.options.get("daily_cap")
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0):
+            raise ConfigError(f"accounts.{account.name}.daily_cap: expected a positive whole "
+                              f"number of posts, got {cap!r}")
+        self._daily_cap: int | None = cap
+
+    def __repr__(self) -> str:
+        return f"XPublisher(account={self.account!r})"
+
+    @property
+    def daily_cap(self) -> int | None:
+        """The most posts a day this account may make (`daily_cap` option), or None for no cap."""
+        return self._daily_cap
+
+    def limits(self) -> Limits:
+        return LIMITS
+
+    def publish(self, post: OutgoingPost) -> Published:
+        """Upload the images with their alt text, then post; raise a PublishError if X refuses."""
+        if len(post.media) > LIMITS.images_per_post:
+            raise Rejected(f"X takes at most {LIMITS.images_per_post} images per post, "
+                           f"got {len(post.media)}", account=self.account)
+        client = self._tweepy()
+        media_ids = [self._upload(client, media) for media in post.media]
+        answer = self._call("posting", lambda: client.create_tweet(
+            text=post.text, media_ids=media_ids or None,
+            in_reply_to_tweet_id=post.reply_to, user_auth=True))
+        post_id = _field(answer.data, "id")
+        if post_id is None:
+            raise Unavailable("X accepted the post but did not say its id", account=self.account)
+        log.info("%s: posted %s on X", self.account, post_id)
+        return Published(id=str(post_id), url=f"https://x.com/i/web/status/{post_id}")
+
+    def find(self, post: OutgoingPost) -> Published | None:
+        """Return None: X cannot look a post up by idempotency key (see DuplicateContent)."""
+        return None
+
+    def check(self) -> str:
+        """Verify the credentials with `GET /2/users/me`; return "@username"."""
+        client = self._tweepy()
+        answer = self._call("checking the credentials", lambda: client.get_me(user_auth=True))
+        username = getattr(answer.data, "username", None)
+        if not username:
+            raise Unavailable("X did not say which user these credentials belong to",
+                              account=self.account)
+        return f"@{username}"
+
+    # -- the steps -------------------------------------------------------------------------
+
+    def _tweepy(self) -> Any:
+        if self._client is None:
+            missing = [name for name in CREDENTIALS if not self._credentials[name]]
+            if missing:
+                variables = ", ".join(_env_name(self.account, name) for name in missing)
+                raise AuthFailed(f"missing X credentials {', '.join(missing)}; set {variables} "
+                                 f"or run `herald auth {self.account}`", account=self.account)
+            import tweepy
+
+            client = tweepy.Client(
+                consumer_key=self._credentials["api_key"],
+                consumer_secret=self._credentials["api_secret"],
+                access_token=self._credentials["access_token"],
+                access_token_secret=self._credentials["access_secret"],
+                wait_on_rate_limit=False)
+            client.session = _timed_session(self._session, self._timeout)
+            self._client = client
+        return self._client
+
+    def _upload(self, client: Any, media: Media) -> str:
+        category = "tweet_gif" if media.mime == "image/gif" else "tweet_image"
+        body = {"media": base64.b64encode(media.data).decode("ascii"), "media_category": category}
+        data = self._call("uploading an image", lambda: client.request(
+            "POST", "/2/media/upload", json=body, user_auth=True).json())
+        data = _field(data, "data")
+        media_id = _field(data, "id")
+        if media_id is None:
+            raise Unavailable("X took an image but did not say its id", account=self.account)
+        media_id = str(media_id)
+        self._await_processing(client, media_id, _field(data, "processing_info"))
+        alt = media.alt.strip()[:LIMITS.alt_chars]
+        if alt:
+            metadata = {"id": media_id, "metadata": {"alt_text": {"text": alt}}}
+            self._call("setting alt text", lambda: client.request(
+                "POST", "/2/media/metadata", json=metadata, user_auth=True))
+        log.debug("%s: uploaded %s (%d bytes) as media %s",
+                  self.account, media.filename, len(media.data), media_id)
+        return media_id
+
+    def _await_processing(self, client: Any, media_id: str, info: Any) -> None:
+        """Poll the upload's status while X says it is still processing (animated GIFs)."""
+        deadline = time.monotonic() + PROCESSING_WAIT
+        while isinstance(info, dict) and info.get("state") in ("pending", "in_progress"):
+            wait = info.get("check_after_secs")
+            wait = max(0, wait) if isinstance(wait, int) else 1
+            if time.monotonic() + wait > deadline:
+                raise Unavailable(f"X was still processing image {media_id} after "
+                                  f"{PROCESSING_WAIT:.0f} s", account=self.account)
+            time.sleep(wait)
+            data = self._call("waiting for an image to be processed", lambda: client.request(
+                "GET", "/2/media/upload", params={"command": "STATUS", "media_id": media_id},
+                user_auth=True).json())
+            info = _field(_field(data, "data"), "processing_info")
+        if isinstance(info, dict) and info.get("state") == "failed":
+            raise Rejected(f"X could not process image {media_id}", account=self.account,
+                           platform_message="media processing failed")
+
+    def _call(self, doing: str, action: Callable[[], T]) -> T:
+        """Run one request and map whatever tweepy or requests raise to a PublishError."""
+        import requests
+        import tweepy
+
+        try:
+            return action()
+        except tweepy.HTTPException as exc:
+            raise _mapped(exc, doing, self.account) from exc
+        except requests.RequestException as exc:   # no answer, a timeout, or an unreadable one
+            raise Unavailable(f"no usable answer from X while {doing} ({type(exc).__name__})",
+                              account=self.account) from exc
+        except tweepy.TweepyException as exc:
+            raise Unavailable(f"X failed while {doing} ({type(exc).__name__})",
+                              account=self.account) from exc
+        except (KeyError, TypeError, ValueError) as exc:   # an answer without the fields we read
+            raise Unavailable(f"unreadable answer from X while {doing} ({type(exc).__name__})",
+                              account=self.account) from exc
+
+
+def authorize(*, api_key: str, api_secret: str, prompt: Callable[[str], str],
+              echo: Callable[[str], None], account: str | None = None, session: Any = None,
+              timeout: float = 30.0) -> dict[str, str]:
+    """Run X's PIN-based OAuth 1.0a flow for `herald auth`; return the four credentials.
+
+    The user opens the printed address, signs in as the account Herald should post as, and types
+    the PIN X shows. The requests are signed by requests-oauthlib (what tweepy's
+    OAuth1UserHandler uses) over `session`, so they go where the session's adapters send them.
+    """
+    from requests_oauthlib import OAuth1
+
+    http = _timed_session(session, timeout)
+    token = _token_request(http, REQUEST_TOKEN_URL, OAuth1(
+        api_key, client_secret=api_secret, callback_uri="oob"), "asking for a request token",
+        account)
+    echo("Open this address, sign in as the X account Herald should post as, and authorise "
+         f"the app:\n\n    {AUTHORIZE_URL}?oauth_token={token['oauth_token']}\n")
+    pin = prompt("PIN shown by X").strip()
+    if not pin:
+        raise AuthFailed("no PIN given; run `herald auth` again", account=account)
+    access = _token_request(http, ACCESS_TOKEN_URL, OAuth1(
+        api_key, client_secret=api_secret, resource_owner_key=token["oauth_token"],
+        resource_owner_secret=token["oauth_token_secret"], verifier=pin),
+        "exchanging the PIN", account)
+    if access.get("screen_name"):
+        echo(f"Authorised as @{access['screen_name']}.")
+    return {"api_key": api_key, "api_secret": api_secret,
+            "access_token": access["oauth_token"], "access_secret": access["oauth_token_secret"]}
+
+
+def _timed_session(session: Any, timeout: float) -> Any:
+    """Return `session` (or a new requests.Session) with every adapter timing out in `timeout`."""
+    import requests
+
+    session = session if session is not None else requests.Session()
+    for prefix, adapter in list(session.adapters.items()):
+        if not isinstance(adapter, _Timeout):
+            session.mount(prefix, _Timeout(adapter, timeout))
+    return session
+
+
+class _Timeout:
+    """A requests transport adapter that gives every request a timeout unless it has one."""
+
+    def __init__(self, inner: Any, timeout: float):
+        self.inner = inner
+        self.timeout = timeout
+
+    def send(self, request: Any, timeout: Any = None, **kwargs: Any) -> Any:
+        return self.inner.send(request, timeout=self.timeout if timeout is None else timeout,
+                               **kwargs)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+# -- mapping X's answers ---------------------------------------------------------------------
+
+def _mapped(exc: Any, doing: str, account: str | None) -> Exception:
+    """Turn one tweepy HTTPException into Herald's error, from status, headers and X's text."""
+    response = exc.response
+    status = response.status_code
+    said = "; ".join(str(m) for m in exc.api_messages) or f"{status} {response.reason}"
+    body = _json(response)
+    if status == 429:
+        retry_after = _retry_after(response.headers)
+        until = f" until {retry_after:%Y-%m-%d %H:%M} UTC" if retry_after else ""
+        return RateLimited(f"X rate limit reached while {doing}; paused{until}",
+                           account=account, retry_after=retry_after)
+    if status == 401:
+        return AuthFailed(f"X refused the credentials while {doing} ({status} {response.reason}); "
+                          f"check them or run `herald auth {account or '<account>'}` again",
+                          account=account)
+    if status == 403 and "duplicate content" in said.lower():
+        return DuplicateContent(f"X refused a duplicate while {doing}: {said}",
+                                account=account, platform_message=said)
+    if status == 403 and str(body.get("type", "")).endswith(_AUTH_PROBLEMS):
+        return AuthFailed(f"X does not let this app do that ({doing}): {said}", account=account)
+    if status >= 500:
+        return Unavailable(f"X failed while {doing} ({status} {response.reason})", account=account)
+    return Rejected(f"X refused while {doing} ({status}): {said}", account=account,
+                    platform_message=said)
+
+
+def _retry_after(headers: Mapping[str, str]) -> datetime | None:
+    """Return when the exhausted window resets: the latest of those whose remaining is 0.
+
+    A post can be blocked by the 15-minute window or by the 24-hour user or app window; when no
+    window says it is empty, `x-rate-limit-reset` is the best guess.
+    """
+    resets = [_int(headers.get(f"{w}-reset")) for w in _RATE_WINDOWS
+              if _int(headers.get(f"{w}-remaining")) == 0]
+    resets = [r for r in resets if r is not None] or [_int(headers.get("x-rate-limit-reset"))]
+    known = [r for r in resets if r is not None]
+    return datetime.fromtimestamp(max(known), timezone.utc) if known else None
+
+
+def _token_request(http: Any, url: str, auth: Any, doing: str,
+                   account: str | None) -> dict[str, str]:
+    import requests
+
+    try:
+        response = http.post(url, auth=auth)
+    except requests.RequestException as exc:
+        raise Unavailable(f"no answer from X while {doing} ({type(exc).__name__})",
+                          account=account) from exc
+    if response.status_code in (401, 403):
+        raise AuthFailed(f"X refused the API key, its secret or the PIN while {doing} "
+                         f"({response.status_code} {response.reason})", account=account)
+    if response.status_code == 429:
+        raise RateLimited(f"X rate limit reached while {doing}", account=account,
+                          retry_after=_retry_after(response.headers))
+    if response.status_code >= 500:
+        raise Unavailable(f"X failed while {doing} ({response.status_code})", account=account)
+    token = dict(parse_qsl(response.text))
+    if response.status_code != 200 or not {"oauth_token", "oauth_token_secret"} <= token.keys():
+        raise AuthFailed(f"X gave no token while {doing} ({response.status_code} "
+                         f"{response.reason})", account=account)
+    return token
+
+
+def _env_name(account: str, field: str) -> str:
+    """The environment variable for `field`, as bot.secrets names it."""
+    return "HERALD_" + re.sub(r"[^A-Z0-9]", "_", f"{account}_{field}".upper())
+
+
+def _json(response: Any) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _field(data: Any, name: str) -> Any:
+    return data.get(name) if isinstance(data, dict) else None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None

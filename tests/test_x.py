@@ -1,0 +1,401 @@
+"""The X adapter against a local fake X: tweepy runs unmodified over real HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import tweepy
+from PIL import Image
+from requests_oauthlib import OAuth1
+
+from bot.errors import AuthFailed, ConfigError, PublishError, RateLimited, Rejected, Unavailable
+from bot.model import Account, Media, OutgoingPost, Published
+from bot.platforms.x import (LIMITS, DuplicateContent, XPublisher, authorize, estimate_cost)
+from fakes.x import FakeX, Redirect
+
+ACCOUNT = Account("x-events", "x", ("sv",))
+
+
+@pytest.fixture
+def fake():
+    with FakeX() as server:
+        yield server
+
+
+@pytest.fixture
+def publisher(fake):
+    return XPublisher(ACCOUNT, fake.credentials(), session=fake.session(), timeout=5)
+
+
+def image(fmt: str = "PNG", colour: str = "navy", frames: int = 1) -> bytes:
+    out = io.BytesIO()
+    pictures = [Image.new("RGB", (40, 30), c) for c in [colour, "orange", "teal"][:frames]]
+    extra = {"save_all": True, "append_images": pictures[1:], "duration": 100} if frames > 1 else {}
+    pictures[0].save(out, fmt, **extra)
+    return out.getvalue()
+
+
+def media(alt: str = "A poster for the meetup", fmt: str = "PNG", colour: str = "navy",
+          frames: int = 1) -> Media:
+    mime = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif"}[fmt]
+    return Media(image(fmt, colour, frames), mime, 40, 30, alt, f"poster.{fmt.lower()}")
+
+
+def post(text: str = "Civic tech meetup tonight in Stockholm", **fields) -> OutgoingPost:
+    return OutgoingPost(text=text, lang="sv", idempotency_key="meetup/announcement/x-events/sv",
+                        **fields)
+
+
+# -- what the adapter declares -----------------------------------------------------------------
+
+def test_importing_the_adapter_loads_neither_tweepy_nor_requests():
+    code = ("import sys, bot.platforms.x; print(sorted(m for m in ('tweepy', 'requests', "
+            "'requests_oauthlib', 'twitter_text') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_limits_declare_what_x_accepts(publisher):
+    assert publisher.limits() is LIMITS
+    assert (LIMITS.platform, LIMITS.max_chars, LIMITS.counting, LIMITS.url_weight) == \
+        ("x", 280, "twitter", 23)
+    assert LIMITS.image_bytes == 5 * 1024 * 1024 and LIMITS.images_per_post == 4
+    assert LIMITS.image_formats == {"JPEG", "PNG", "GIF", "WEBP"} and LIMITS.alt_chars == 1000
+    assert LIMITS.replies and not LIMITS.edits
+    assert (LIMITS.cost_per_post, LIMITS.cost_per_link_post) == (0.015, 0.20)
+
+
+@pytest.mark.parametrize("text, images, cost", [
+    ("Civic tech meetup tonight", (), 0.015),
+    ("Civic tech meetup tonight https://civictech.se/meetup/", (), 0.20),
+    ("Civic tech meetup tonight, see civictech.se", (), 0.20),
+    ("Civic tech meetup tonight", ("poster", "", "map"), 0.025),
+    ("Meetup https://civictech.se/meetup/", ("poster",), 0.205),
+])
+def test_estimate_cost_charges_the_link_price_only_when_the_text_holds_a_url(text, images, cost):
+    outgoing = post(text, media=tuple(media(alt) for alt in images))
+    assert estimate_cost(outgoing) == pytest.approx(cost)
+
+
+def test_daily_cap_comes_from_the_account_options(fake):
+    capped = Account("x-events", "x", ("sv",), {"daily_cap": 5})
+    assert XPublisher(capped, fake.credentials()).daily_cap == 5
+    assert XPublisher(ACCOUNT, fake.credentials()).daily_cap is None
+    with pytest.raises(ConfigError, match=r"accounts\.x-events\.daily_cap"):
+        XPublisher(Account("x-events", "x", ("sv",), {"daily_cap": "five"}), fake.credentials())
+
+
+def test_find_answers_none_because_x_cannot_look_a_post_up_by_key(publisher, fake):
+    assert publisher.find(post()) is None
+    assert fake.received() == []
+
+
+# -- what X receives ---------------------------------------------------------------------------
+
+def test_a_text_post_reaches_x_and_comes_back_as_published(publisher, fake):
+    published = publisher.publish(post("Civic tech meetup tonight https://civictech.se/m/"))
+
+    [sent] = fake.received("POST", "/2/tweets")
+    assert sent.json == {"text": "Civic tech meetup tonight https://civictech.se/m/"}
+    [stored] = fake.posts
+    assert published == Published(stored.id, f"https://x.com/i/web/status/{stored.id}")
+
+
+def test_images_are_uploaded_with_their_alt_text_and_attached_in_order(publisher, fake):
+    images = (media("The poster", colour="navy"), media("", fmt="JPEG", colour="red"),
+              media("A map to the venue", colour="green"))
+    publisher.publish(post(media=images))
+
+    uploads = fake.received("POST", "/2/media/upload")
+    assert [u.json["media_category"] for u in uploads] == ["tweet_image"] * 3
+    assert [fake.media[m].data for m in fake.posts[0].media_ids] == [i.data for i in images]
+    assert fake.posts[0].alt_texts == ["The poster", None, "A map to the venue"]
+    metadata = [r.json for r in fake.received("POST", "/2/media/metadata")]
+    assert metadata == [
+        {"id": fake.posts[0].media_ids[0], "metadata": {"alt_text": {"text": "The poster"}}},
+        {"id": fake.posts[0].media_ids[2],
+         "metadata": {"alt_text": {"text": "A map to the venue"}}}]
+    [sent] = fake.received("POST", "/2/tweets")
+    assert sent.json["media"] == {"media_ids": fake.posts[0].media_ids}
+
+
+def test_alt_text_longer_than_x_takes_is_cut_to_1000_characters(publisher, fake):
+    publisher.publish(post(media=(media("word " * 300),)))
+    [alt] = fake.posts[0].alt_texts
+    assert alt == ("word " * 300).strip()[:1000]
+
+
+def test_a_reply_names_the_post_it_answers(publisher, fake):
+    first = publisher.publish(post("Meetup tonight"))
+    publisher.publish(post("Starting in one hour", reply_to=first.id))
+
+    sent = fake.received("POST", "/2/tweets")[1]
+    assert sent.json == {"text": "Starting in one hour",
+                         "reply": {"in_reply_to_tweet_id": first.id}}
+    assert fake.posts[1].reply_to == first.id
+
+
+def test_an_animated_gif_is_attached_once_x_has_processed_it(fake):
+    fake.gif_polls = 2
+    publisher = XPublisher(ACCOUNT, fake.credentials(), session=fake.session())
+    publisher.publish(post(media=(media("Dancing logo", fmt="GIF", frames=3),)))
+
+    [upload] = fake.received("POST", "/2/media/upload")
+    assert upload.json["media_category"] == "tweet_gif"
+    polls = fake.received("GET", "/2/media/upload")
+    assert [p.query["command"] for p in polls] == [["STATUS"]] * 3   # twice in progress, then done
+    assert fake.posts[0].media_ids == [polls[0].query["media_id"][0]]
+
+
+def test_every_request_is_signed_for_the_app_and_user_and_carries_no_secret(publisher, fake):
+    publisher.publish(post(media=(media(),)))
+
+    assert len(fake.received()) == 3
+    for request in fake.received():
+        header = request.header("authorization")
+        assert header.startswith("OAuth ")
+        assert f'oauth_consumer_key="{fake.api_key}"' in header
+        assert f'oauth_token="{fake.access_token}"' in header
+        for secret in (fake.api_secret, fake.access_secret):
+            assert secret not in header and secret.encode() not in request.body
+
+
+# -- what X refuses ----------------------------------------------------------------------------
+
+def test_the_same_text_twice_is_refused_as_duplicate_content(publisher, fake):
+    publisher.publish(post("Meetup tonight"))
+    with pytest.raises(DuplicateContent) as caught:
+        publisher.publish(post("Meetup tonight"))
+
+    error = caught.value
+    assert isinstance(error, Rejected) and not error.retryable
+    assert "duplicate" in error.platform_message
+    assert error.published is None and error.account == "x-events"
+    assert len(fake.posts) == 1
+
+
+def test_a_resend_after_a_lost_answer_is_refused_as_duplicate_content(publisher, fake):
+    fake.fail_next("/2/tweets", 503, after_commit=True)
+    with pytest.raises(Unavailable):
+        publisher.publish(post())
+    with pytest.raises(DuplicateContent):
+        publisher.publish(post())
+    assert len(fake.posts) == 1
+
+
+def test_text_over_280_weighted_characters_is_rejected_with_xs_reason(publisher, fake):
+    publisher.publish(post("a" * 280))
+    with pytest.raises(Rejected) as caught:
+        publisher.publish(post("漢" * 141))            # 282 weighted: CJK counts twice
+    assert "too long" in caught.value.platform_message
+    assert not isinstance(caught.value, DuplicateContent)
+    assert len(fake.posts) == 1
+
+
+def test_more_images_than_x_takes_are_rejected_before_anything_is_sent(publisher, fake):
+    with pytest.raises(Rejected, match="at most 4 images"):
+        publisher.publish(post(media=tuple(media() for _ in range(5))))
+    assert fake.received() == []
+
+
+def test_a_refused_image_stops_the_post_before_it_is_made(publisher, fake):
+    fake.fail_next("/2/media/upload", 400, body={
+        "errors": [{"message": "media type unrecognized."}], "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": "https://api.twitter.com/2/problems/invalid-request"})
+    with pytest.raises(Rejected, match="media type unrecognized"):
+        publisher.publish(post(media=(media(),)))
+    assert fake.received("POST", "/2/tweets") == [] and fake.posts == []
+
+
+@pytest.mark.parametrize("status, error", [
+    (400, Rejected), (401, AuthFailed), (402, Rejected), (403, Rejected), (404, Rejected),
+    (429, RateLimited), (500, Unavailable), (502, Unavailable), (503, Unavailable),
+])
+def test_every_answer_x_can_give_becomes_a_herald_error(publisher, fake, status, error):
+    fake.fail_next("/2/tweets", status)
+    with pytest.raises(PublishError) as caught:
+        publisher.publish(post())
+    assert type(caught.value) is error
+    assert isinstance(caught.value.__cause__, tweepy.HTTPException)
+    assert caught.value.account == "x-events"
+
+
+def test_a_rate_limit_becomes_rate_limited_until_the_reset_time(publisher, fake):
+    reset = fake.exhaust("/2/tweets", reset=int(time.time()) + 600)
+    with pytest.raises(RateLimited) as caught:
+        publisher.publish(post())
+
+    assert caught.value.retry_after == datetime.fromtimestamp(reset, timezone.utc)
+    assert caught.value.retry_after.tzinfo is not None
+    assert caught.value.retryable and fake.posts == []
+
+
+def test_an_exhausted_daily_allowance_waits_for_the_daily_reset(publisher, fake):
+    reset = fake.exhaust_daily(reset=int(time.time()) + 20 * 3600)
+    with pytest.raises(RateLimited) as caught:
+        publisher.publish(post())
+    assert caught.value.retry_after == datetime.fromtimestamp(reset, timezone.utc)
+
+
+@pytest.mark.parametrize("wrong", ["api_key", "api_secret", "access_token", "access_secret"])
+def test_wrong_credentials_are_auth_failed_naming_the_account_and_no_secret(fake, wrong):
+    credentials = fake.credentials(**{wrong: "not-the-right-value-123"})
+    publisher = XPublisher(ACCOUNT, credentials, session=fake.session())
+    with pytest.raises(AuthFailed) as caught:
+        publisher.publish(post())
+
+    message = str(caught.value)
+    assert message.startswith("x-events: ") and "herald auth x-events" in message
+    assert not caught.value.retryable
+    for value in credentials.values():
+        assert value not in message
+    assert fake.posts == []
+
+
+def test_missing_credentials_say_which_and_how_to_provide_them(fake):
+    credentials = fake.credentials(access_secret="")
+    publisher = XPublisher(ACCOUNT, credentials, session=fake.session())
+    with pytest.raises(AuthFailed) as caught:
+        publisher.publish(post())
+
+    message = str(caught.value)
+    assert "access_secret" in message and "HERALD_X_EVENTS_ACCESS_SECRET" in message
+    assert "herald auth x-events" in message
+    assert fake.received() == []
+
+
+def test_a_read_only_app_is_an_auth_failure_not_a_refused_post(publisher, fake):
+    fake.fail_next("/2/tweets", 403, body={
+        "detail": "Your client app is not configured with the appropriate oauth1 app "
+                  "permissions for this endpoint.",
+        "type": "https://api.twitter.com/2/problems/oauth1-permissions",
+        "title": "Forbidden", "status": 403})
+    with pytest.raises(AuthFailed, match="oauth1 app permissions"):
+        publisher.publish(post())
+
+
+def test_a_timeout_is_unavailable():
+    with socket.create_server(("127.0.0.1", 0)) as silent:      # accepts, never answers
+        session = requests.Session()
+        session.mount("https://", Redirect("http://127.0.0.1:%d" % silent.getsockname()[1]))
+        publisher = XPublisher(ACCOUNT, FakeX().credentials(), session=session, timeout=0.2)
+        with pytest.raises(Unavailable) as caught:
+            publisher.publish(post())
+    assert isinstance(caught.value.__cause__, requests.Timeout)
+    assert caught.value.retryable
+
+
+def test_an_unreachable_x_is_unavailable():
+    with FakeX() as gone:
+        address = gone.url
+    session = requests.Session()
+    session.mount("https://", Redirect(address))
+    publisher = XPublisher(ACCOUNT, FakeX().credentials(), session=session, timeout=2)
+    with pytest.raises(Unavailable, match="ConnectionError"):
+        publisher.publish(post())
+
+
+# -- credentials -------------------------------------------------------------------------------
+
+def test_check_answers_the_handle(publisher):
+    assert publisher.check() == "@herald_events"
+
+
+def test_check_with_a_revoked_token_is_auth_failed(publisher, fake):
+    fake.revoked = True
+    with pytest.raises(AuthFailed, match="x-events"):
+        publisher.check()
+
+
+def test_authorize_runs_the_pin_flow_and_returns_the_four_credentials(fake):
+    shown: list[str] = []
+
+    def type_pin(question: str) -> str:
+        url = re.search(r"https://\S+", shown[0]).group(0)
+        assert url.startswith("https://api.twitter.com/oauth/authorize?oauth_token=")
+        return fake.approve(parse_qs(urlsplit(url).query)["oauth_token"][0])
+
+    credentials = authorize(api_key=fake.api_key, api_secret=fake.api_secret, prompt=type_pin,
+                            echo=shown.append, session=fake.session())
+
+    assert credentials == fake.credentials()
+    assert shown[-1] == "Authorised as @herald_events."
+    session = fake.session()
+    assert XPublisher(ACCOUNT, credentials, session=session).check() == "@herald_events"
+
+
+def test_authorize_with_a_wrong_pin_is_auth_failed(fake):
+    shown: list[str] = []
+    with pytest.raises(AuthFailed, match="PIN"):
+        authorize(api_key=fake.api_key, api_secret=fake.api_secret, prompt=lambda q: "1234567",
+                  echo=shown.append, account="x-events", session=fake.session())
+
+
+def test_authorize_with_a_wrong_api_secret_fails_before_showing_an_address(fake):
+    shown: list[str] = []
+    with pytest.raises(AuthFailed) as caught:
+        authorize(api_key=fake.api_key, api_secret="wrong-secret-987", prompt=lambda q: "1",
+                  echo=shown.append, account="x-events", session=fake.session())
+    assert shown == [] and "wrong-secret-987" not in str(caught.value)
+
+
+def test_secrets_never_show_in_repr_errors_or_logs(fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    credentials = fake.credentials()
+    publisher = XPublisher(ACCOUNT, credentials, session=fake.session())
+    wrong = XPublisher(ACCOUNT, fake.credentials(access_secret="wrong-access-secret-42"),
+                       session=fake.session())
+    publisher.publish(post(media=(media(),)))
+    errors = []
+    for attempt in (lambda: publisher.publish(post(media=(media(),))), lambda: wrong.check()):
+        with pytest.raises(PublishError) as caught:
+            attempt()
+        errors += [caught.value, caught.value.__cause__]
+
+    shown = [repr(publisher), str(publisher), repr(wrong)] + [str(e) for e in errors]
+    logged = [r.getMessage() for r in caplog.records]
+    ours = [r.getMessage() for r in caplog.records if r.name.startswith("bot")]
+    assert any("posted" in line for line in ours)
+    for secret in (credentials["api_secret"], credentials["access_secret"],
+                   "wrong-access-secret-42"):
+        assert not any(secret in text for text in shown + logged)
+    for value in credentials.values():
+        assert not any(value in text for text in shown + ours)
+
+
+# -- the fake itself ---------------------------------------------------------------------------
+
+def test_the_fake_refuses_and_records_a_request_the_description_does_not_allow(fake):
+    auth = OAuth1(fake.api_key, client_secret=fake.api_secret,
+                  resource_owner_key=fake.access_token, resource_owner_secret=fake.access_secret)
+    answer = fake.session().post("https://api.x.com/2/media/upload", auth=auth, json={
+        "media": "aGVsbG8=", "media_category": "tweet_image", "media_type": "image/png"})
+
+    assert answer.status_code == 400
+    assert any("media_type" in v for v in fake.violations)
+    fake.violations.clear()
+
+
+def test_the_fake_refuses_a_replayed_signed_request(fake):
+    session = fake.session()
+    auth = OAuth1(fake.api_key, client_secret=fake.api_secret,
+                  resource_owner_key=fake.access_token, resource_owner_secret=fake.access_secret)
+    prepared = session.prepare_request(requests.Request(
+        "POST", "https://api.twitter.com/2/tweets", json={"text": "Once"}, auth=auth))
+    first = session.send(prepared.copy())
+    again = session.send(prepared.copy())
+    assert (first.status_code, again.status_code) == (201, 401)
+    assert again.json() == {"title": "Unauthorized", "detail": "Unauthorized",
+                            "type": "about:blank", "status": 401}
