@@ -1,0 +1,372 @@
+"""Preparing the site's real images, and hostile ones made here, for each platform's limits."""
+
+from __future__ import annotations
+
+import io
+import random
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageCms
+
+from bot.config import ImageConfig
+from bot.errors import ImageError
+from bot.images import ImageCache, cut_alt, prepare
+from bot.model import Limits, Media
+
+UPLOADS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "civictech" / "_uploads"
+FIXTURES = sorted(UPLOADS.glob("*"))
+
+MASTODON = Limits("mastodon", 500, "mastodon", url_weight=23, image_bytes=16 * 1024 * 1024,
+                  image_pixels=33_177_600, image_formats=frozenset({"JPEG", "PNG", "GIF", "WEBP"}),
+                  alt_chars=1500)
+X = Limits("x", 280, "twitter", url_weight=23, image_bytes=5 * 1024 * 1024,
+           image_formats=frozenset({"JPEG", "PNG", "GIF", "WEBP"}), alt_chars=1000)
+BLUESKY_1MB = Limits("bluesky", 300, "graphemes", max_bytes=3000, image_bytes=1_000_000,
+                     image_formats=frozenset({"JPEG", "PNG"}), alt_chars=2000)
+BLUESKY_2MB = Limits("bluesky", 300, "graphemes", max_bytes=3000, image_bytes=2_000_000,
+                     image_formats=frozenset({"JPEG", "PNG"}), alt_chars=2000)
+PLATFORMS = {"mastodon": MASTODON, "x": X, "bluesky-1mb": BLUESKY_1MB, "bluesky-2mb": BLUESKY_2MB}
+CONFIG = ImageConfig()
+METADATA_KEYS = ("exif", "xmp", "XML:com.adobe.xmp", "icc_profile", "photoshop", "comment")
+
+
+def opened(media: Media) -> Image.Image:
+    im = Image.open(io.BytesIO(media.data))
+    im.load()
+    return im
+
+
+def assert_ready(media: Media, limits: Limits, config: ImageConfig = CONFIG) -> Image.Image:
+    """Open the prepared bytes and check them against everything the platform and config demand."""
+    im = opened(media)
+    assert len(media.data) <= limits.image_bytes
+    assert im.format in limits.image_formats
+    assert media.mime == Image.MIME[im.format]
+    assert (im.width, im.height) == (media.width, media.height)
+    assert max(im.size) <= config.max_edge
+    if limits.image_pixels:
+        assert im.width * im.height <= limits.image_pixels
+    assert im.mode in ("L", "P", "RGB", "RGBA")
+    if im.format == "PNG":
+        assert media.data[24] <= 8  # IHDR bit depth
+    assert not im.getexif()
+    assert not [key for key in METADATA_KEYS if key in im.info]
+    return im
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def png_bytes(width: int, height: int, depth: int, colour_type: int, idat: bytes,
+              extra: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
+    """Write a PNG by hand (Pillow cannot write 16-bit colour): `idat` is the compressed rows."""
+    header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + b"".join(chunk(kind, body) for kind, body in extra)
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+def with_text_chunk(png: bytes) -> bytes:
+    """Insert a tEXt chunk right after IHDR (which always ends at byte 33)."""
+    return png[:33] + chunk(b"tEXt", b"Comment\x00taken at home") + png[33:]
+
+
+def noise(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
+    """Random pixels: the worst case for every encoder, the same on every run."""
+    return Image.frombytes(mode, size, random.Random(7).randbytes(size[0] * size[1] * len(mode)))
+
+
+def test_the_shared_fixtures_hold_the_eight_real_images():
+    assert len(FIXTURES) == 8
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("source", FIXTURES, ids=lambda path: path.name)
+def test_every_real_image_comes_out_ready_for_every_platform(source, platform):
+    limits = PLATFORMS[platform]
+    media = prepare(source, limits, CONFIG, alt="Bild till evenemanget")
+    im = assert_ready(media, limits)
+    assert media.alt == "Bild till evenemanget"
+    assert media.filename == source.stem + {"JPEG": ".jpg", "PNG": ".png"}[im.format]
+
+
+@pytest.mark.parametrize("name", ["cryptoparty-logo.png", "debian-cake-meetup-6.jpeg",
+                                  "climate_data_background.png",
+                                  "1782px-kopplingssprint-se-svg.png"])
+def test_an_image_that_fits_and_has_no_metadata_goes_out_byte_for_byte(name):
+    source = UPLOADS / name
+    for limits in PLATFORMS.values():
+        media = prepare(source, limits, CONFIG, alt="")
+        assert media.data == source.read_bytes()
+        assert (media.width, media.height) == Image.open(source).size
+
+
+@pytest.mark.parametrize("name", ["civic-tech-moter-govtech-fb.jpg", "good-tech-hack.jpg",
+                                  "govtechday_facebook_linkedin_2.jpg"])
+def test_an_image_carrying_metadata_is_re_encoded_without_it(name):
+    source = UPLOADS / name
+    media = prepare(source, MASTODON, CONFIG, alt="")
+    assert media.data != source.read_bytes()
+    im = assert_ready(media, MASTODON)
+    width, height = Image.open(source).size
+    assert im.size == (min(width, 2048), round(height * min(width, 2048) / width))
+
+
+def test_the_large_photo_is_scaled_to_the_longest_edge_and_fits_an_old_bluesky_server():
+    media = prepare(UPLOADS / "bg_hemsidan.jpg", BLUESKY_1MB, CONFIG, alt="")
+    im = assert_ready(media, BLUESKY_1MB)
+    assert im.format == "JPEG"
+    assert im.size == (2048, 1149)
+
+
+def test_a_smaller_max_edge_in_the_config_shrinks_the_image_to_it():
+    config = ImageConfig(max_edge=512)
+    media = prepare(UPLOADS / "bg_hemsidan.jpg", X, config, alt="")
+    assert max(assert_ready(media, X, config).size) == 512
+
+
+def test_a_photo_with_gps_and_orientation_6_comes_out_upright_without_exif(tmp_path):
+    stored = Image.new("RGB", (400, 200), "blue")
+    stored.paste((255, 0, 0), (0, 0, 200, 200))  # red on the left as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Herald Test Camera"
+    exif[0x8825] = {1: "N", 2: (59.0, 19.0, 30.0), 3: "E", 4: (18.0, 4.0, 5.0)}
+    source = tmp_path / "phone.jpg"
+    stored.save(source, "JPEG", exif=exif.tobytes(), quality=95)
+    assert Image.open(source).getexif().get_ifd(0x8825)  # the source really carries GPS
+
+    media = prepare(source, MASTODON, CONFIG, alt="")
+
+    im = assert_ready(media, MASTODON)
+    assert im.size == (200, 400)  # turned a quarter clockwise: the left edge is now the top
+    top, bottom = im.convert("RGB").getpixel((100, 20)), im.convert("RGB").getpixel((100, 380))
+    assert top[0] > 200 and top[2] < 60
+    assert bottom[2] > 200 and bottom[0] < 60
+    assert b"Exif" not in media.data and b"Herald Test Camera" not in media.data
+
+
+def test_a_cmyk_jpeg_comes_out_as_8_bit_rgb(tmp_path):
+    source = tmp_path / "print.jpg"
+    Image.new("CMYK", (300, 200), (0, 255, 255, 0)).save(source, "JPEG", quality=95)
+    media = prepare(source, BLUESKY_1MB, CONFIG, alt="")
+    im = assert_ready(media, BLUESKY_1MB)
+    assert im.mode == "RGB"
+    red, green, blue = im.getpixel((150, 100))
+    assert red > 200 and green < 60 and blue < 60
+
+
+def test_a_16_bit_grey_png_is_scaled_to_8_bits_not_clipped(tmp_path):
+    ramp = b"".join(struct.pack("<H", x * 257) for x in range(256)) * 16
+    source = tmp_path / "scan.png"
+    Image.frombytes("I;16", (256, 16), ramp).save(source)
+    assert source.read_bytes()[24] == 16
+    media = prepare(source, BLUESKY_1MB, CONFIG, alt="")
+    im = assert_ready(media, BLUESKY_1MB).convert("RGB")
+    for x in (0, 64, 128, 255):
+        assert all(abs(value - x) <= 2 for value in im.getpixel((x, 8)))
+
+
+def test_a_16_bit_rgba_png_comes_out_as_8_bit_rgba_keeping_its_transparency(tmp_path):
+    opaque_red = struct.pack(">HHHH", 65535, 0, 0, 65535)
+    clear = struct.pack(">HHHH", 0, 0, 0, 0)
+    row = b"\x00" + opaque_red * 32 + clear * 32
+    source = tmp_path / "badge.png"
+    source.write_bytes(png_bytes(64, 32, 16, 6, zlib.compress(row * 32)))
+    media = prepare(source, BLUESKY_1MB, CONFIG, alt="")
+    im = assert_ready(media, BLUESKY_1MB)
+    assert (im.format, im.mode, media.data[24]) == ("PNG", "RGBA", 8)
+    assert im.getpixel((10, 10)) == (255, 0, 0, 255)
+    assert im.getpixel((50, 10))[3] == 0
+
+
+def test_a_palette_png_with_a_text_chunk_is_re_encoded_and_stays_transparent(tmp_path):
+    source = tmp_path / "cryptoparty.png"
+    source.write_bytes(with_text_chunk((UPLOADS / "cryptoparty-logo.png").read_bytes()))
+    media = prepare(source, X, CONFIG, alt="")
+    im = assert_ready(media, X)
+    assert im.format == "PNG" and im.mode == "RGBA"
+    assert b"taken at home" not in media.data
+    assert im.getchannel("A").getextrema()[0] == 0
+
+
+def test_an_icc_profile_is_applied_and_dropped(tmp_path):
+    source = tmp_path / "tagged.jpg"
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.new("RGB", (120, 80), (10, 120, 200)).save(source, "JPEG", icc_profile=srgb)
+    im = assert_ready(prepare(source, X, CONFIG, alt=""), X)
+    pixel = im.convert("RGB").getpixel((60, 40))
+    assert all(abs(a - b) <= 4 for a, b in zip(pixel, (10, 120, 200)))
+
+
+def test_a_large_transparent_photo_becomes_a_jpeg_flattened_on_the_background(tmp_path):
+    photo = noise((1000, 750), "RGBA")
+    photo.putalpha(Image.new("L", photo.size, 255))
+    photo.paste((0, 0, 0, 0), (0, 0, 250, 750))
+    source = tmp_path / "cutout.png"
+    photo.save(source)
+    config = ImageConfig(background="#00ff00")
+    media = prepare(source, BLUESKY_1MB, config, alt="")
+    im = assert_ready(media, BLUESKY_1MB, config)
+    assert im.format == "JPEG"
+    red, green, blue = im.getpixel((100, 375))
+    assert green > 230 and red < 30 and blue < 30
+
+
+def test_an_image_too_big_even_at_the_lowest_quality_is_scaled_down_until_it_fits(tmp_path):
+    source = tmp_path / "grain.png"
+    noise((1200, 800)).save(source)
+    tight = Limits("tight", 300, "graphemes", image_bytes=150_000,
+                   image_formats=frozenset({"JPEG", "PNG"}))
+    media = prepare(source, tight, CONFIG, alt="")
+    im = assert_ready(media, tight)
+    assert im.format == "JPEG"
+    assert im.width < 1200 and abs(im.width / im.height - 1.5) < 0.01
+    assert len(media.data) > tight.image_bytes // 2  # the budget is used, not thrown away
+
+
+def test_the_pixel_limit_is_kept_with_the_aspect_ratio(tmp_path):
+    source = tmp_path / "wide.jpg"
+    noise((1600, 1200)).save(source, quality=80)
+    small = Limits("small", 500, "mastodon", image_bytes=16_000_000, image_pixels=1_000_000,
+                   image_formats=frozenset({"JPEG"}))
+    im = assert_ready(prepare(source, small, CONFIG, alt=""), small)
+    assert im.width * im.height <= 1_000_000
+    assert abs(im.width / im.height - 4 / 3) < 0.01
+
+
+def test_an_animated_gif_becomes_a_still_of_its_first_frame(tmp_path):
+    frames = [Image.new("RGB", (120, 80), colour) for colour in ("red", "lime", "blue")]
+    source = tmp_path / "party.gif"
+    frames[0].save(source, save_all=True, append_images=frames[1:], duration=200, loop=0)
+    assert Image.open(source).n_frames == 3
+    media = prepare(source, MASTODON, CONFIG, alt="")
+    im = assert_ready(media, MASTODON)
+    assert im.format != "GIF" and getattr(im, "n_frames", 1) == 1
+    assert im.convert("RGB").getpixel((60, 40)) == (255, 0, 0)
+
+
+def test_a_png_named_jpg_is_read_by_its_content(tmp_path):
+    source = tmp_path / "logo.jpg"
+    shutil.copy(UPLOADS / "cryptoparty-logo.png", source)
+    media = prepare(source, BLUESKY_2MB, CONFIG, alt="")
+    assert (media.mime, media.filename) == ("image/png", "logo.png")
+    assert media.data == source.read_bytes()
+
+
+def broken_files(tmp_path: Path) -> dict[str, Path]:
+    jpeg = io.BytesIO()
+    noise((640, 480)).save(jpeg, "JPEG", quality=90)
+    jpeg_bytes = jpeg.getvalue()
+    png = io.BytesIO()
+    noise((320, 240)).save(png, "PNG")
+    png_bytes_ = png.getvalue()
+    sprinkled = bytearray(jpeg_bytes)
+    for position in range(3000, len(sprinkled) - 2, 97):
+        sprinkled[position] ^= 0xFF
+    files = {
+        "corrupt.jpg": bytes(sprinkled),
+        "truncated.jpg": jpeg_bytes[: len(jpeg_bytes) // 2],
+        "truncated.png": png_bytes_[: len(png_bytes_) // 2],
+        "notes.jpg": "Det här är ingen bild, bara text.\n".encode(),
+        "empty.png": b"",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    return {name: tmp_path / name for name in files} | {"missing.jpg": tmp_path / "missing.jpg"}
+
+
+@pytest.mark.parametrize("name, words", [
+    ("corrupt.jpg", "corrupt"), ("truncated.jpg", "truncated"), ("truncated.png", "truncated"),
+    ("notes.jpg", "not an image"), ("empty.png", "empty"), ("missing.jpg", "not found"),
+])
+def test_a_bad_file_raises_one_line_image_error_naming_it(tmp_path, name, words):
+    source = broken_files(tmp_path)[name]
+    with pytest.raises(ImageError) as caught:
+        prepare(source, BLUESKY_1MB, CONFIG, alt="")
+    message = str(caught.value)
+    assert message.startswith(str(source)) and words in message and "\n" not in message
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path):
+    compressor = zlib.compressobj(9)
+    rows = b"".join(compressor.compress(bytes(12_001)) for _ in range(10_000)) + compressor.flush()
+    source = tmp_path / "bomb.png"  # 120 megapixels of zeros in about 120 kB
+    source.write_bytes(png_bytes(12_000, 10_000, 8, 0, rows))
+    before = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(ImageError) as caught:
+        prepare(source, MASTODON, CONFIG, alt="")
+    assert "12000x10000" in str(caught.value) and "decompression bomb" in str(caught.value)
+    assert Image.MAX_IMAGE_PIXELS == before
+
+
+def test_a_bomb_beyond_pillows_own_limit_is_an_image_error_too(tmp_path):
+    source = tmp_path / "huge.png"
+    source.write_bytes(png_bytes(30_000, 30_000, 8, 0, zlib.compress(bytes(30_001))))
+    with pytest.raises(ImageError) as caught:
+        prepare(source, MASTODON, CONFIG, alt="")
+    assert str(source) in str(caught.value) and "decompression bomb" in str(caught.value)
+
+
+@pytest.mark.parametrize("text, limit, expected", [
+    ("Folk på en scen", 100, "Folk på en scen"),
+    ("Folk på en scen i Stockholm", 14, "Folk på en…"),
+    ("Folk på en scen i Stockholm", 11, "Folk på en…"),
+    ("Folk på en scen i Stockholm", 10, "Folk på…"),
+    ("Remissvarsworkshop", 8, "Remissv…"),
+    ("  mellanslag runt  ", 100, "mellanslag runt"),
+])
+def test_alt_text_is_cut_at_a_word_boundary(text, limit, expected):
+    assert cut_alt(text, limit) == expected
+    assert len(cut_alt(text, limit)) <= limit
+
+
+def test_prepare_cuts_the_alt_text_to_the_platforms_limit():
+    short = Limits("short", 300, "graphemes", image_bytes=2_000_000, alt_chars=30)
+    alt = "Ett rum fullt av människor som skriver remissvar tillsammans"
+    media = prepare(UPLOADS / "cryptoparty-logo.png", short, CONFIG, alt=alt)
+    assert media.alt == "Ett rum fullt av människor…"
+
+
+def test_the_cache_serves_the_same_bytes_without_preparing_again(tmp_path):
+    cache = ImageCache(tmp_path / "cache")
+    first = prepare(UPLOADS / "bg_hemsidan.jpg", BLUESKY_1MB, CONFIG, alt="a", cache=cache)
+    assert (cache.hits, cache.misses) == (0, 1)
+    assert sorted(p.suffix for p in (tmp_path / "cache").iterdir()) == [".jpg", ".json"]
+
+    again = ImageCache(tmp_path / "cache")  # a later run
+    second = prepare(UPLOADS / "bg_hemsidan.jpg", BLUESKY_1MB, CONFIG, alt="b", cache=again)
+    assert (again.hits, again.misses) == (1, 0)
+    assert second.data == first.data and second.alt == "b"
+
+
+def test_the_cache_keeps_one_entry_per_set_of_limits(tmp_path):
+    cache = ImageCache(tmp_path)
+    for limits in (BLUESKY_1MB, BLUESKY_2MB, BLUESKY_1MB):
+        prepare(UPLOADS / "good-tech-hack.jpg", limits, CONFIG, alt="", cache=cache)
+    assert (cache.hits, cache.misses) == (1, 2)
+    assert len(list(tmp_path.glob("*.json"))) == 2
+
+
+def test_a_damaged_cache_entry_is_prepared_again_and_replaced(tmp_path):
+    cache = ImageCache(tmp_path)
+    good = prepare(UPLOADS / "good-tech-hack.jpg", X, CONFIG, alt="", cache=cache)
+    [stored] = tmp_path.glob("*.jpg")
+    stored.write_bytes(b"not the image")
+    again = prepare(UPLOADS / "good-tech-hack.jpg", X, CONFIG, alt="", cache=cache)
+    assert again.data == good.data and stored.read_bytes() == good.data
+    assert cache.hits == 0
+
+
+def test_an_unwritable_cache_does_not_stop_the_image(tmp_path):
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the folder should be")
+    cache = ImageCache(blocked)
+    media = prepare(UPLOADS / "good-tech-hack.jpg", X, CONFIG, alt="", cache=cache)
+    assert_ready(media, X)
+    assert len(cache.errors) == 1 and str(blocked) in cache.errors[0]
