@@ -7,7 +7,7 @@ reads configuration files or builds adapters.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -65,13 +65,13 @@ def compose_planned(planned: PlannedPost, site: Site, config: Config, limits: Li
 def preview(site: Site, config: Config, *, now: datetime,
             limits_for: Callable[[Account], Limits], selection: Selection = Selection(),
             done: Collection[PostKey] = (),
-            first_seen: Mapping[str, datetime] | None = None) -> list[Post]:
-    """Compose every planned post, in time order, exactly as it would go out."""
+            first_seen: Mapping[str, datetime] | None = None) -> Iterator[Post]:
+    """Compose every planned post, in time order, exactly as it would go out (lazily)."""
     accounts = {a.name: a for a in config.accounts}
     result = campaign(site, config, now=now, selection=selection, done=done,
                       first_seen=first_seen)
-    return [compose_planned(p, site, config, limits_for(accounts[p.key.account]))
-            for p in result.posts]
+    return (compose_planned(p, site, config, limits_for(accounts[p.key.account]))
+            for p in result.posts)
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,8 @@ class Attachments:
     media: tuple[Media, ...] = ()
     card: LinkCard | None = None
     warnings: tuple[str, ...] = ()
+    drawn: bool = False
+    """The image is a card Herald drew, not the event's own image."""
 
 
 def no_attachments(post: Post, event: Event, account: Account, limits: Limits) -> Attachments:

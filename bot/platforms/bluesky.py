@@ -11,6 +11,8 @@ stays cheap.
 
 from __future__ import annotations
 
+import dataclasses
+
 import functools
 import hashlib
 import logging
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 LIMITS = Limits("bluesky", 300, "graphemes", max_bytes=3000, image_bytes=2_000_000,
                 image_formats=frozenset({"JPEG", "PNG"}), images_per_post=4, alt_chars=2000,
-                replies=True, edits=False)
+                replies=True, edits=False, link_cards=True)
 
 SERVICE = "https://bsky.social"
 COLLECTION = "app.bsky.feed.post"
@@ -150,8 +152,10 @@ class BlueskyPublisher:
     """
 
     def __init__(self, account: Account, credentials: Mapping[str, str], *,
-                 save_session: Callable[[str], None] | None = None, timeout: float = 30.0):
+                 save_session: Callable[[str], None] | None = None, timeout: float = 30.0,
+                 image_bytes: int = LIMITS.image_bytes):
         self.account = account.name
+        self._limits = dataclasses.replace(LIMITS, image_bytes=image_bytes)
         self.service = str(account.options.get("service") or SERVICE).rstrip("/")
         if not re.match(r"https?://[^/\s]+", self.service):
             raise ConfigError(f"accounts.{account.name}.service: expected an http(s) URL, "
@@ -171,7 +175,8 @@ class BlueskyPublisher:
                 f"handle={self._handle!r})")
 
     def limits(self) -> Limits:
-        return LIMITS
+        """The declared limits, with the image size the server accepts (older PDS: 1 MB)."""
+        return self._limits
 
     def check(self) -> str:
         """Log in (or resume the saved session), ask the server who we are, return "@handle"."""

@@ -1,0 +1,140 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "civictech"
+EXAMPLE = ROOT / "config.example.toml"
+MEETUP = "2026-02-open-knowledge-sweden-meetup-1"
+
+
+def herald(*args, env=None):
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HERALD_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def test_preview_of_the_real_site_shows_the_february_meetup_in_both_languages_on_every_platform():
+    result = herald("preview", "--site", str(FIXTURES), "--now", "2026-02-12T12:00+01:00",
+                    "--json")
+    assert result.exit_code == 0, result.output
+    posts = [p for p in json.loads(result.output) if p["ref"] == MEETUP]
+    announced = {(p["platform"], p["lang"]) for p in posts if p["stage"] == "announcement"}
+    assert announced == {(p, l) for p in ("mastodon", "x", "bluesky") for l in ("sv", "en")}
+    for post in posts:
+        assert post["fits"] and post["length"] <= post["limit"]
+        assert "18:00" in post["text"]
+    sv = next(p for p in posts if p["lang"] == "sv" and p["stage"] == "announcement")
+    assert "tisdag 24 februari 2026 kl. 18:00" in sv["text"]
+    en = next(p for p in posts if p["lang"] == "en" and p["stage"] == "announcement")
+    assert "Tuesday 24 February 2026 at 18:00" in en["text"]
+    reminder = next(p for p in posts if p["stage"] == "reminder-1d" and p["lang"] == "sv")
+    assert reminder["due"] == "2026-02-23T18:00:00+01:00"
+
+
+def test_preview_text_lists_posts_in_time_order_with_counts():
+    result = herald("preview", "--config", str(EXAMPLE), "--now", "2027-01-01T09:00+01:00")
+    assert result.exit_code == 0, result.output
+    assert "Vårmöte: Civic Tech Stockholm #1" in result.output
+    headers = [line for line in result.output.splitlines() if " · " in line and "/" in line
+               and line[:4].isdigit()]
+    assert headers and headers == sorted(headers, key=lambda h: h[:16])
+    assert "/500" in result.output and "/280" in result.output and "/300" in result.output
+
+
+def test_preview_can_be_narrowed_to_one_event_platform_and_language():
+    result = herald("preview", "--site", str(FIXTURES), "--now", "2026-02-12T12:00+01:00",
+                    "--event", MEETUP, "--platform", "x", "--lang", "en", "--json")
+    posts = json.loads(result.output)
+    assert posts and {(p["ref"], p["platform"], p["lang"]) for p in posts} == {(MEETUP, "x", "en")}
+
+
+def test_preview_shows_the_estimated_cost_of_posts_on_x():
+    result = herald("preview", "--site", str(FIXTURES), "--now", "2026-02-12T12:00+01:00",
+                    "--event", MEETUP, "--platform", "x")
+    assert "cost: about $" in result.output
+
+
+def test_an_unknown_event_ref_is_one_line():
+    result = herald("preview", "--site", str(FIXTURES), "--event", "no-such-event")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: unknown event ref 'no-such-event' (see `herald preview` or `herald validate` "
+        "for the refs)"]
+
+
+def test_a_bad_now_is_one_line_naming_the_option():
+    result = herald("preview", "--site", str(FIXTURES), "--now", "yesterday-ish")
+    assert result.exit_code == 2
+    assert "--now" in result.output and "ISO 8601" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_missing_config_file_is_one_line(tmp_path):
+    result = herald("preview", "--config", str(tmp_path / "nope.toml"))
+    assert result.exit_code == 3
+    assert result.output.strip() == f"Error: {tmp_path / 'nope.toml'}: config file not found"
+
+
+def test_an_invalid_config_value_names_the_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[site]\ntimezone = "Europe/Stockhlm"\n')
+    result = herald("validate", "--config", str(bad))
+    assert result.exit_code == 3
+    assert "site.timezone" in result.output and "Europe/Stockhlm" in result.output
+
+
+def test_validate_on_the_real_site_reports_warnings_and_exits_clean_unless_strict():
+    result = herald("validate", "--site", str(FIXTURES))
+    assert result.exit_code == 0, result.output
+    assert ("warning: _events/2026-02-open-knowledge-sweden-meetup-1.md: event-date: offset "
+            "+02:00 differs from Europe/Stockholm (+01:00) on 2026-02-24") in result.output
+    assert herald("validate", "--site", str(FIXTURES), "--strict").exit_code == 1
+
+
+def test_validate_exits_2_when_a_file_cannot_be_read(tmp_path):
+    events = tmp_path / "site" / "_events"
+    events.mkdir(parents=True)
+    (events / "broken.md").write_text("---\ntitle: [unclosed\n---\n")
+    (events / "fine.md").write_text("---\ntitle: Fine\nevent-date: 2027-01-01 18:00:00 +01:00\n---\n")
+    result = herald("validate", "--site", str(tmp_path / "site"), "--json")
+    assert result.exit_code == 2
+    report = json.loads(result.output)
+    assert report["files"] == 1
+    assert [p["file"] for p in report["problems"] if p["severity"] == "error"] == [
+        "_events/broken.md"]
+
+
+def test_validate_lists_drafts():
+    result = herald("validate", "--config", str(EXAMPLE))
+    assert "draft: _events/utkast-sommarfest-2027.md" in result.output
+
+
+def test_preview_does_not_import_any_platform_sdk():
+    code = ("import sys; from bot.cli import main\n"
+            "try:\n main(['preview', '--config', sys.argv[1], '--now', '2027-01-01T09:00'])\n"
+            "except SystemExit: pass\n"
+            "bad = [m for m in ('atproto', 'atproto_client', 'tweepy', 'mastodon') if m in sys.modules]\n"
+            "print('IMPORTED', bad)")
+    out = subprocess.run([sys.executable, "-c", code, str(EXAMPLE)], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip().endswith("IMPORTED []")
+
+
+def test_python_dash_m_bot_is_the_same_command():
+    out = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "Exit codes:" in out and "preview" in out

@@ -1,0 +1,58 @@
+"""The exact posts users will see, per platform and language, for a set of real civictech.se events.
+
+The expected texts live in tests/golden/. After a deliberate change to templates or fitting,
+regenerate them with `HERALD_UPDATE_GOLDEN=1 pytest tests/test_golden.py` and review the diff.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot import app
+from bot.config import load_config
+from bot.content import load_site
+from bot.service import Selection, preview
+
+HERE = Path(__file__).resolve().parent
+GOLDEN = HERE / "golden"
+FIXTURES = HERE.parents[1] / "shared" / "fixtures" / "civictech"
+REFS = (
+    "2026-02-open-knowledge-sweden-meetup-1",
+    "govtechday2020",
+    "gemensamt-remissvar-kring-nya-eu-regler-for-ai",
+    "meetup-6",
+    "kopplingssprint",
+    "civic-tech-demodag",
+)
+
+
+@pytest.fixture(scope="module")
+def site_and_config():
+    config = load_config(None, site=FIXTURES)
+    return load_site(config.site), config
+
+
+def golden_posts(site, config, ref):
+    start = next(iter(site.versions(ref).values())).start
+    return list(preview(site, config, now=start - timedelta(days=7),
+                        selection=Selection(event=ref),
+                        limits_for=lambda a: app.declared_limits(a, config)))
+
+
+@pytest.mark.parametrize("ref", REFS)
+def test_posts_for_real_events_match_the_golden_files(site_and_config, ref):
+    site, config = site_and_config
+    posts = golden_posts(site, config, ref)
+    assert posts, f"no posts planned for {ref}"
+    for post in posts:
+        name = f"{post.key.ref}.{post.key.stage}.{post.platform}.{post.key.lang}.txt"
+        actual = f"{post.length}/{post.limit}\n{post.text}\n"
+        path = GOLDEN / name
+        if os.environ.get("HERALD_UPDATE_GOLDEN"):
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(actual, encoding="utf-8")
+        assert path.exists(), f"missing golden file {name}; run with HERALD_UPDATE_GOLDEN=1"
+        assert actual == path.read_text(encoding="utf-8"), name
+        assert post.fits and post.length <= post.limit
