@@ -83,6 +83,8 @@ class XPublisher:
     `credentials` needs `api_key`, `api_secret`, `access_token` and `access_secret`; a missing one
     raises AuthFailed on first use, not here. `session` is the `requests.Session` tweepy sends
     through (a new one by default); every request on it times out after `timeout` seconds.
+    The account option `api_url` sends the API calls to another base URL (a proxy, or a local
+    test server) instead of X's own host.
     """
 
     def __init__(self, account: Account, credentials: Mapping[str, str], *,
@@ -90,6 +92,12 @@ class XPublisher:
         self.account = account.name
         self._credentials = {name: credentials.get(name) or "" for name in CREDENTIALS}
         self._session = session
+        api_url = account.options.get("api_url")
+        if api_url is not None:
+            if not isinstance(api_url, str) or not re.match(r"https?://[^/\s]+/?$", api_url):
+                raise ConfigError(f"accounts.{account.name}.api_url: expected a base URL such "
+                                  f"as https://api.x.com, got {api_url!r}")
+            self._session = _rebased_session(session, api_url)
         self._timeout = timeout
         self._client: Any = None
         cap = account.options.get("daily_cap")
@@ -246,6 +254,21 @@ def authorize(*, api_key: str, api_secret: str, prompt: Callable[[str], str],
         echo(f"Authorised as @{access['screen_name']}.")
     return {"api_key": api_key, "api_secret": api_secret,
             "access_token": access["oauth_token"], "access_secret": access["oauth_token_secret"]}
+
+
+def _rebased_session(session: Any, base: str) -> Any:
+    """Return `session` (or a new one) sending requests for X's API host to `base` instead."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class Rebase(HTTPAdapter):
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            request.url = base.rstrip("/") + request.url[len(API_HOST):]
+            return super().send(request, **kwargs)
+
+    session = session if session is not None else requests.Session()
+    session.mount(API_HOST, Rebase())
+    return session
 
 
 def _timed_session(session: Any, timeout: float) -> Any:

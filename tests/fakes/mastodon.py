@@ -129,6 +129,9 @@ class FakeMastodon:
         self.outage: int | None = None
         self.rejection: str | None = None
         self.delay: float = 0.0
+        # While set, a new status is stored and its answer held back until `release()`.
+        self.hold_after_post = False
+        self._released = threading.Event()
         self.retry_after: str | None = None
         self._throttled_until: float | None = None
         self._window: tuple[int, int] = (0, 0)
@@ -167,6 +170,11 @@ class FakeMastodon:
         """Answer 429 to every request for `seconds`; optionally send a `Retry-After` too."""
         self._throttled_until = time.time() + seconds
         self.retry_after = retry_after
+
+    def release(self) -> None:
+        """Stop holding back answers to new statuses, and send the ones waiting."""
+        self.hold_after_post = False
+        self._released.set()
 
     def advance(self, seconds: float) -> None:
         """Move the instance's clock on (idempotency keys expire after an hour of it)."""
@@ -475,7 +483,14 @@ class FakeMastodon:
         }
         if key:
             self.idempotency[key] = (status_id, now)
-        return Response(200, self._render(self.statuses[status_id], request))
+        answer = Response(200, self._render(self.statuses[status_id], request))
+        if self.hold_after_post:
+            self._lock.release()        # let other clients in while this answer waits
+            try:
+                self._released.wait(timeout=60)
+            finally:
+                self._lock.acquire()
+        return answer
 
     def _edit_status(self, request: Request, params: dict[str, str]) -> Response:
         status = self.statuses.get(params["id"])

@@ -1,0 +1,89 @@
+"""Shared fixtures: all three fake platforms on 127.0.0.1 and a Herald config that uses them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.bluesky import FakePDS
+from tests.fakes.mastodon import FakeMastodon
+from tests.fakes.x import FakeX
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "content"
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "civictech"
+
+
+@dataclass
+class Platforms:
+    """The three running fakes, and the config and environment that point Herald at them."""
+
+    mastodon: FakeMastodon
+    x: FakeX
+    bluesky: FakePDS
+    config: Path
+    env: dict[str, str]
+    ledger: Path
+
+
+def write_config(path: Path, *, mastodon: str, x: str, bluesky: str, site: Path,
+                 state: Path, extra: str = "") -> Path:
+    """Write a config with one bilingual account per platform, all on local fake servers."""
+    path.write_text(f"""
+ledger = "{state / 'ledger.sqlite3'}"
+secrets = "{state / 'secrets.toml'}"
+{extra}
+[site]
+path = "{site}"
+url = "https://civictech.se"
+hashtags = ["civictech"]
+
+[images]
+cache_dir = "{state / 'cache'}"
+
+[accounts.mastodon]
+platform = "mastodon"
+languages = ["sv", "en"]
+instance = "{mastodon}"
+
+[accounts.x]
+platform = "x"
+languages = ["sv", "en"]
+api_url = "{x}"
+
+[accounts.bluesky]
+platform = "bluesky"
+languages = ["sv", "en"]
+service = "{bluesky}"
+""", encoding="utf-8")
+    return path
+
+
+def credentials_env(mastodon: FakeMastodon, x: FakeX, bluesky: FakePDS) -> dict[str, str]:
+    """The environment variables that hand each account its credentials."""
+    keys = x.credentials()
+    return {
+        "HERALD_MASTODON_ACCESS_TOKEN": mastodon.token,
+        "HERALD_X_API_KEY": keys["api_key"],
+        "HERALD_X_API_SECRET": keys["api_secret"],
+        "HERALD_X_ACCESS_TOKEN": keys["access_token"],
+        "HERALD_X_ACCESS_SECRET": keys["access_secret"],
+        "HERALD_BLUESKY_HANDLE": bluesky.handle,
+        "HERALD_BLUESKY_APP_PASSWORD": bluesky.app_password,
+    }
+
+
+@pytest.fixture
+def platforms(tmp_path, monkeypatch):
+    """Start fake Mastodon, X and Bluesky servers and a config for the bundled sample site."""
+    state = tmp_path / "state"
+    state.mkdir()
+    with FakeMastodon() as mastodon, FakeX() as x, FakePDS() as bluesky:
+        config = write_config(tmp_path / "herald.toml", mastodon=mastodon.url, x=x.url,
+                              bluesky=bluesky.url, site=SAMPLE, state=state)
+        env = credentials_env(mastodon, x, bluesky)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        yield Platforms(mastodon, x, bluesky, config, env, state / "ledger.sqlite3")

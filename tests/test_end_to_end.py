@@ -1,0 +1,145 @@
+"""`herald announce`, `post` and `history` as a user runs them, against the three fake platforms."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from click.testing import CliRunner
+
+from bot.cli import main
+from tests.conftest import SAMPLE
+
+EVENT = "varmote-2027"
+LINK_SV = "https://civictech.se/varmote-civic-tech/"
+LINK_EN = "https://civictech.se/spring-meetup-civic-tech-en/"
+ALT_SV = "Färgglada cirklar mot en blå bakgrund, Civic Tech Stockholms mötesbanner"
+
+
+def herald(platforms, *args):
+    return CliRunner().invoke(main, ["--verbose", *args[:1], "--config", str(platforms.config),
+                                     *args[1:]], catch_exceptions=False)
+
+
+def bluesky_posts(pds):
+    return [stored.value for stored in pds.records.values()]
+
+
+def test_announce_puts_text_image_alt_text_and_link_on_every_platform(platforms):
+    result = herald(platforms, "announce", EVENT)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("posted: ") == 6
+
+    statuses = platforms.mastodon.status_list()
+    assert {s["language"] for s in statuses} == {"sv", "en"}
+    sv = next(s for s in statuses if s["language"] == "sv")
+    assert LINK_SV in sv["text"] and "Vårmöte: Civic Tech Stockholm #1" in sv["text"]
+    (media_id,) = sv["media_ids"]
+    assert platforms.mastodon.media[media_id].description == ALT_SV
+
+    tweets = platforms.x.posts
+    assert len(tweets) == 2 and any(LINK_SV in t.text for t in tweets)
+    assert all(t.media_ids for t in tweets)
+    assert ALT_SV in {m.alt_text for m in platforms.x.media.values()}
+
+    records = bluesky_posts(platforms.bluesky)
+    assert {tuple(r["langs"]) for r in records} == {("sv",), ("en",)}
+    sv_record = next(r for r in records if r["langs"] == ["sv"])
+    link = next(f for f in sv_record["facets"]
+                if f["features"][0]["$type"] == "app.bsky.richtext.facet#link")
+    text = sv_record["text"].encode()
+    start, end = link["index"]["byteStart"], link["index"]["byteEnd"]
+    assert text[start:end].decode() == LINK_SV == link["features"][0]["uri"]
+    assert sv_record["embed"]["images"][0]["alt"] == ALT_SV
+
+
+def test_announcing_twice_says_it_was_already_posted_and_posts_nothing(platforms):
+    herald(platforms, "announce", EVENT)
+    again = herald(platforms, "announce", EVENT)
+    assert again.exit_code == 0
+    assert again.output.count("already posted: ") == 6
+    assert len(platforms.mastodon.status_list()) == 2
+    assert len(platforms.x.posts) == 2
+    assert len(platforms.bluesky.records) == 2
+
+
+def test_again_posts_a_new_copy_on_purpose(platforms):
+    herald(platforms, "announce", EVENT, "--account", "mastodon", "--lang", "sv")
+    result = herald(platforms, "announce", EVENT, "--account", "mastodon", "--lang", "sv",
+                    "--again")
+    assert result.exit_code == 0 and "posted: mastodon sv announcement" in result.output
+    assert len(platforms.mastodon.status_list()) == 2
+
+
+def test_history_shows_where_each_post_went_with_its_url(platforms):
+    herald(platforms, "announce", EVENT)
+    result = herald(platforms, "history", "--event", EVENT, "--json")
+    entries = json.loads(result.output)
+    assert len(entries) == 6 and {e["state"] for e in entries} == {"posted"}
+    urls = {e["account"]: e["url"] for e in entries if e["lang"] == "sv"}
+    assert urls["x"].startswith("https://x.com/i/web/status/")
+    assert urls["bluesky"].startswith("https://bsky.app/profile/herald.example.com/post/")
+    assert urls["mastodon"].startswith(platforms.mastodon.url)
+    text = herald(platforms, "history").output
+    assert all(url in text for url in urls.values())
+
+
+def test_a_free_text_post_with_an_image_reaches_every_platform(platforms):
+    image = SAMPLE / "_uploads" / "demo-day.png"
+    result = herald(platforms, "post", "Välkomna till vårens möten! https://civictech.se/",
+                    "--image", str(image), "--alt", "Röd triangel och vit cirkel")
+    assert result.exit_code == 0, result.output
+    (status,) = platforms.mastodon.status_list()
+    assert platforms.mastodon.media[status["media_ids"][0]].description == \
+        "Röd triangel och vit cirkel"
+    (tweet,) = platforms.x.posts
+    assert tweet.text.startswith("Välkomna")
+    (record,) = bluesky_posts(platforms.bluesky)
+    assert record["embed"]["images"][0]["alt"] == "Röd triangel och vit cirkel"
+    repeat = herald(platforms, "post", "Välkomna till vårens möten! https://civictech.se/",
+                    "--image", str(image), "--alt", "Röd triangel och vit cirkel")
+    assert repeat.output.count("already posted") == 3
+
+
+def test_a_wrong_token_is_one_line_naming_the_account_and_exit_code_6(platforms, monkeypatch):
+    monkeypatch.setenv("HERALD_MASTODON_ACCESS_TOKEN", "not-the-right-token-123")
+    result = CliRunner().invoke(
+        main, ["announce", EVENT, "--config", str(platforms.config), "--account", "mastodon",
+               "--lang", "sv"])
+    assert result.exit_code == 6
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("failed: mastodon sv announcement: mastodon: ")
+    assert "not-the-right-token-123" not in result.output
+    assert platforms.mastodon.status_list() == []
+
+
+def test_a_dry_run_sends_nothing_and_records_nothing(platforms):
+    result = herald(platforms, "announce", EVENT, "--dry-run")
+    assert result.exit_code == 0
+    assert result.output.count("would post: ") == 6
+    assert "Vårmöte: Civic Tech Stockholm #1" in result.output
+    assert platforms.mastodon.status_list() == [] and platforms.x.posts == []
+    assert herald(platforms, "announce", EVENT).output.count("posted: ") == 6
+
+
+def test_killing_herald_between_sending_and_recording_never_posts_twice(platforms):
+    platforms.mastodon.hold_after_post = True
+    command = [sys.executable, "-m", "bot", "announce", EVENT, "--config",
+               str(platforms.config), "--account", "mastodon"]
+    env = {**os.environ, **platforms.env}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while not platforms.mastodon.status_list() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    assert len(platforms.mastodon.status_list()) == 1
+    platforms.mastodon.release()
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "recovered: mastodon" in rerun.stdout
+    statuses = platforms.mastodon.status_list()
+    assert sorted(s["language"] for s in statuses) == ["en", "sv"]
