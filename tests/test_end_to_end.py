@@ -143,3 +143,33 @@ def test_killing_herald_between_sending_and_recording_never_posts_twice(platform
     assert "recovered: mastodon" in rerun.stdout
     statuses = platforms.mastodon.status_list()
     assert sorted(s["language"] for s in statuses) == ["en", "sv"]
+
+
+def test_check_verifies_every_account_and_prints_its_limits(platforms):
+    result = herald(platforms, "check")
+    assert result.exit_code == 0, result.output
+    assert "mastodon (mastodon): ok, @herald@" in result.output
+    assert "x (x): ok, @herald_events; 280 characters" in result.output
+    assert "bluesky (bluesky): ok, @herald.example.com; 300 characters" in result.output
+
+
+def test_check_names_the_account_whose_credentials_fail(platforms, monkeypatch):
+    monkeypatch.setenv("HERALD_BLUESKY_APP_PASSWORD", "wrong-wrong-wrong-wrong")
+    result = herald(platforms, "check")
+    assert result.exit_code == 6
+    assert "bluesky (bluesky): FAILED: bluesky:" in result.output
+    assert "wrong-wrong-wrong-wrong" not in result.output
+
+
+def test_auth_bluesky_stores_the_credentials_in_a_private_secrets_file(platforms, monkeypatch):
+    monkeypatch.delenv("HERALD_BLUESKY_HANDLE")
+    monkeypatch.delenv("HERALD_BLUESKY_APP_PASSWORD")
+    pds = platforms.bluesky
+    result = CliRunner().invoke(main, ["auth", "bluesky", "--config", str(platforms.config)],
+                                input=f"{pds.handle}\n{pds.app_password}\n")
+    assert result.exit_code == 0, result.output
+    secrets = platforms.ledger.parent / "secrets.toml"
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    assert pds.app_password not in result.output
+    assert herald(platforms, "announce", EVENT, "--account", "bluesky").exit_code == 0
+    assert len(pds.records) == 2

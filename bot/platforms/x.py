@@ -97,7 +97,7 @@ class XPublisher:
             if not isinstance(api_url, str) or not re.match(r"https?://[^/\s]+/?$", api_url):
                 raise ConfigError(f"accounts.{account.name}.api_url: expected a base URL such "
                                   f"as https://api.x.com, got {api_url!r}")
-            self._session = _rebased_session(session, api_url)
+            self._session = rebased_session(session, api_url)
         self._timeout = timeout
         self._client: Any = None
         cap = account.options.get("daily_cap")
@@ -256,7 +256,7 @@ def authorize(*, api_key: str, api_secret: str, prompt: Callable[[str], str],
             "access_token": access["oauth_token"], "access_secret": access["oauth_token_secret"]}
 
 
-def _rebased_session(session: Any, base: str) -> Any:
+def rebased_session(session: Any, base: str) -> Any:
     """Return `session` (or a new one) sending requests for X's API host to `base` instead."""
     import requests
     from requests.adapters import HTTPAdapter
