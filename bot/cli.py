@@ -108,7 +108,7 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
     accounts = {a.name: a for a in config.accounts}
     limits = {a.name: app.declared_limits(a, config) for a in config.accounts}
     posts = build(loaded, config, now=now, selection=selection,
-                  limits_for=lambda a: limits[a.name])
+                  limits_for=lambda a: limits[a.name], done=_already_done(config))
     attach = app.attachments(config)
     folder = Path(images_dir) if images_dir else None
     if folder is not None:
@@ -130,6 +130,18 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
         items = _print_preview(items, config, loaded, now)
     if any(not post.fits for post, *_ in items):
         sys.exit(2)
+
+
+def _already_done(config) -> set:
+    """The posts the ledger says are made or skipped; none when there is no ledger yet."""
+    from . import app
+    from .ledger import Ledger
+
+    path = app.ledger_path(config)
+    if not path.exists():
+        return set()
+    with Ledger.open(path) as ledger:
+        return ledger.posted_keys()
 
 
 def _cost(post, limits) -> float:

@@ -173,3 +173,12 @@ def test_auth_bluesky_stores_the_credentials_in_a_private_secrets_file(platforms
     assert pds.app_password not in result.output
     assert herald(platforms, "announce", EVENT, "--account", "bluesky").exit_code == 0
     assert len(pds.records) == 2
+
+
+def test_preview_leaves_out_what_the_ledger_says_was_posted(platforms):
+    herald(platforms, "announce", EVENT, "--account", "mastodon")
+    result = herald(platforms, "preview", "--event", EVENT, "--now", "2027-01-01T09:00",
+                    "--json")
+    planned = {(p["account"], p["stage"]) for p in json.loads(result.output)}
+    assert ("mastodon", "announcement") not in planned
+    assert ("x", "announcement") in planned and ("mastodon", "reminder-1d") in planned
