@@ -162,6 +162,9 @@ def _parse(text: str, source: str, site: SiteConfig) -> _Parsed:
     excerpt = _text(meta.get("excerpt")) or _text(meta.get("ingress-text")) or ""
     alt = _text(meta.get("image-alt", meta.get("image_alt")))
     image, image_key = _image(meta.get("image"), site, report)
+    if image is not None and not alt:
+        report("image-alt", "missing; the image is described from the title, which says little "
+                            "to people who cannot see it")
     url = _url(meta.get("permalink"), source, lang, ref, start, site)
     event = Event(ref=ref, lang=lang, title=title, start=start, url=url, source=source,
                   excerpt=_plain(excerpt), place=_text(meta.get("place")) or "", image=image,

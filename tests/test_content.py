@@ -179,7 +179,7 @@ def test_a_shared_ref_warning_says_which_ref_was_used(civictech):
 def test_event_without_lang_gets_the_site_default(civictech):
     assert by_source(civictech, "meetup-6.md").lang == "sv"
     assert by_source(civictech, "meetup-6-en.md").lang == "en"
-    assert problems_for(civictech, "meetup-6.md") == []
+    assert [p.field for p in problems_for(civictech, "meetup-6.md")] == ["image-alt"]
 
 
 def test_an_image_under_uploads_resolves_to_the_file(civictech):
@@ -247,7 +247,7 @@ def test_the_historical_govtech_day_file_is_a_draft():
     event, problems = parse(path.read_text(encoding="utf-8"), path.name)
     assert event.published is False
     assert event.title == "GovTech Day 2020"
-    assert problems == []
+    assert [p.field for p in problems] == ["image-alt"]
 
 
 def test_a_draft_goes_to_drafts_and_not_to_the_published_versions(tmp_path):
@@ -338,7 +338,8 @@ def test_image_alt_is_read_from_either_spelling():
 
 
 def test_an_image_path_relative_to_the_site_root_is_accepted():
-    event, problems = parse(event_text(extra="image: _uploads/good-tech-hack.jpg\n"))
+    event, problems = parse(event_text(extra="image: _uploads/good-tech-hack.jpg\n"
+                                             "image-alt: Hackare vid bord\n"))
     assert event.image == FIXTURES.resolve() / "_uploads" / "good-tech-hack.jpg"
     assert problems == []
 
@@ -443,3 +444,11 @@ def test_a_site_without_an_events_folder_is_one_clear_error(tmp_path):
     with pytest.raises(ContentError) as raised:
         load_site(SiteConfig(root=tmp_path))
     assert str(raised.value) == f"{tmp_path}: has no events folder (_events/)"
+
+
+def test_an_image_without_alt_text_is_a_warning_and_alt_text_is_read_when_given(civictech):
+    (warning,) = problems_for(civictech, "meetup-6.md")
+    assert warning.field == "image-alt" and warning.severity == "warning"
+    event, problems = parse(event_text(extra="image: _uploads/good-tech-hack.jpg\n"
+                                             "image_alt: Tårta med Debians logga\n"))
+    assert event.image_alt == "Tårta med Debians logga" and problems == []
