@@ -425,7 +425,7 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
                                                   or app.default_cache_dir())),)
             outgoing = OutgoingPost(text, lang, "", media=media)
             outcomes.append(deliver(key, outgoing, publisher=publisher, ledger=ledger, now=now,
-                                    again=again))
+                                    again=again, daily_cap=acc.options.get("daily_cap")))
     if dry_run:
         _print_sent(publishers)
     sys.exit(_report(outcomes, dry_run))

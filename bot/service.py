@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .composer import compose
 from .config import Config
@@ -89,12 +89,18 @@ class Outcome:
 
 
 def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher: Publisher, ledger: Ledger,
-            now: datetime, again: bool = False) -> Outcome:
+            now: datetime, again: bool = False, daily_cap: int | None = None) -> Outcome:
     """Send one post exactly once: reserve it, reconcile an uncertain earlier attempt, record.
 
     `outgoing.idempotency_key` is replaced by the ledger's key for this post, so a retry after a
-    crash carries the same key and the platform can recognise it.
+    crash carries the same key and the platform can recognise it. With `daily_cap`, an account
+    that already made that many posts in the last 24 hours posts nothing and is told when it
+    may post again.
     """
+    if daily_cap is not None:
+        held = _over_daily_cap(key, ledger, now, daily_cap)
+        if held is not None:
+            return held
     try:
         reservation = ledger.reserve(key, text=outgoing.text, now=now, again=again,
                                      reply_to=outgoing.reply_to)
@@ -122,6 +128,20 @@ def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher: Publisher, ledge
         return Outcome(key, "failed", error=exc)
     ledger.record(reservation, published, now)
     return Outcome(key, "posted", published.url)
+
+
+def _over_daily_cap(key: PostKey, ledger: Ledger, now: datetime, cap: int) -> Outcome | None:
+    since = now - timedelta(days=1)
+    recent = sorted(e.posted_at for e in ledger.history()
+                    if e.key.account == key.account and e.state == "posted"
+                    and e.posted_at is not None and e.posted_at > since)
+    if len(recent) < cap:
+        return None
+    retry_at = recent[len(recent) - cap] + timedelta(days=1)
+    return Outcome(key, "held", error=RateLimited(
+        f"daily cap of {cap} posts reached; next post possible at "
+        f"{retry_at.astimezone(now.tzinfo):%Y-%m-%d %H:%M}", account=key.account,
+        retry_after=retry_at))
 
 
 def manual_key(text: str, account: str, lang: str, image: bytes | None = None) -> PostKey:
@@ -159,7 +179,8 @@ def send(post: Post, event: Event, account: Account, *, publisher: Publisher, le
     extras = attach(post, event, account, publisher.limits())
     outgoing = OutgoingPost(post.text, post.lang, "", link=post.link, media=extras.media,
                             card=extras.card, reply_to=reply_to)
-    return deliver(post.key, outgoing, publisher=publisher, ledger=ledger, now=now, again=again)
+    return deliver(post.key, outgoing, publisher=publisher, ledger=ledger, now=now, again=again,
+                   daily_cap=account.options.get("daily_cap"))
 
 
 def announce(site: Site, config: Config, ref: str, *, now: datetime, ledger: Ledger,

@@ -138,3 +138,29 @@ def test_python_dash_m_bot_is_the_same_command():
     out = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True,
                          check=True).stdout
     assert "Exit codes:" in out and "preview" in out
+
+
+def test_preview_images_writes_the_exact_prepared_images(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "out"
+    result = herald("preview", "--config", str(EXAMPLE), "--now", "2027-01-01T09:00+01:00",
+                    "--event", "varmote-2027", "--platform", "bluesky", "--lang", "sv",
+                    "--images", str(folder), "--json")
+    assert result.exit_code == 0, result.output
+    posts = json.loads(result.output)
+    first = posts[0]
+    (written,) = first["written"]
+    (media,) = first["media"]
+    with Image.open(written) as image:
+        assert image.size == (media["width"], media["height"])
+        assert not image.getexif()
+    assert Path(written).stat().st_size == media["bytes"] <= 2_000_000
+    assert media["alt"].startswith("Färgglada cirklar")
+
+
+def test_preview_shows_a_drawn_card_for_an_event_without_an_image():
+    result = herald("preview", "--config", str(EXAMPLE), "--now", "2027-01-01T09:00+01:00",
+                    "--event", "hackathon-2028", "--platform", "mastodon", "--lang", "sv")
+    assert "image: drawn card → 1200x675 PNG" in result.output
+    assert "alt: Kort med texten: Öppna data-hackathon 2028" in result.output

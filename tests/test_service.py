@@ -1,5 +1,5 @@
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -112,3 +112,20 @@ def test_a_duplicate_answer_on_a_first_attempt_is_a_failure(ledger):
     publisher = SaysDuplicate("x", LIMITS, sent=[outgoing()])
     result = deliver(KEY, outgoing(), publisher=publisher, ledger=ledger, now=NOW)
     assert result.status == "failed" and isinstance(result.error, Duplicate)
+
+
+def test_an_account_at_its_daily_cap_posts_nothing_until_a_day_after_the_oldest(ledger):
+    publisher = RecordingPublisher("x", LIMITS)
+    for n, hour in enumerate((8, 9)):
+        key = PostKey(f"event-{n}", "announcement", "x", "sv")
+        deliver(key, outgoing(f"Post {n}"), publisher=publisher, ledger=ledger,
+                now=NOW.replace(hour=hour), daily_cap=2)
+    third = PostKey("event-2", "announcement", "x", "sv")
+    held = deliver(third, outgoing("Post 2"), publisher=publisher, ledger=ledger,
+                   now=NOW.replace(hour=12), daily_cap=2)
+    assert held.status == "held" and held.error.retryable
+    assert held.error.retry_after == NOW.replace(hour=8) + timedelta(days=1)
+    assert len(publisher.sent) == 2 and ledger.entry(third) is None
+    later = deliver(third, outgoing("Post 2"), publisher=publisher, ledger=ledger,
+                    now=NOW.replace(hour=8, minute=1) + timedelta(days=1), daily_cap=2)
+    assert later.status == "posted"
