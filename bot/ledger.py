@@ -80,6 +80,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     ("create_seen", (
         "CREATE TABLE seen (ref TEXT PRIMARY KEY, first_seen_at TEXT NOT NULL)",
     )),
+    ("add_event_details", (
+        # The event as a post described it (JSON: title, start, place, url, source, lang), so a
+        # later change of date, time or place can be noticed and corrected.
+        "ALTER TABLE posts ADD COLUMN event TEXT",
+        "ALTER TABLE seen ADD COLUMN missing_since TEXT",
+        "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    )),
 )
 
 _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (
@@ -112,6 +119,7 @@ class Entry:
     posted_at: datetime | None
     next_attempt_at: datetime | None
     updated_at: datetime
+    event: str | None = None
 
     @property
     def done(self) -> bool:
@@ -350,6 +358,110 @@ class Ledger:
                                            (ref,)).fetchone()
         return _parse(stored)
 
+    # -- running as a service --------------------------------------------------------------
+
+    def describe(self, key: PostKey, event: str) -> None:
+        """Store what the latest generation of `key` said about its event (a JSON text)."""
+        with self._write():
+            self._conn.execute(
+                "UPDATE posts SET event = ? WHERE ref = ? AND stage = ? AND account = ?"
+                " AND lang = ? AND generation = (SELECT MAX(generation) FROM posts"
+                " WHERE ref = ? AND stage = ? AND account = ? AND lang = ?)",
+                (event, *_key_tuple(key), *_key_tuple(key)))
+
+    def skip_generation(self, key: PostKey, reason: str, now: datetime, *,
+                        event: str | None = None) -> Entry:
+        """Mark `key` as skipped; when its latest generation is done, skip a new generation.
+
+        This is how a post that belongs to an event's new date (a reminder re-planned after the
+        date changed) is skipped without touching the post made for the old date. Raises
+        LedgerConflict for an uncertain post, which may already be out.
+        """
+        stamp = _stamp(now)
+        with self._write():
+            row = self._latest(key)
+            if row is None or row.done:
+                generation = 0 if row is None else self._next_generation(key)
+                ikey = idempotency_key(key, generation)
+                self._conn.execute(
+                    "INSERT INTO posts (ref, stage, account, lang, generation, idempotency_key,"
+                    " state, reason, created_at, updated_at, event)"
+                    " VALUES (?, ?, ?, ?, ?, ?, 'skipped', ?, ?, ?, ?)",
+                    (*_key_tuple(key), generation, ikey, reason, stamp, stamp, event))
+                return self._by_idempotency_key(ikey)
+            if row.uncertain:
+                raise LedgerConflict(f"{key} may already be posted; reconcile it before skipping",
+                                     row)
+            self._conn.execute(
+                "UPDATE posts SET state = 'skipped', reason = ?, next_attempt_at = NULL,"
+                " event = COALESCE(?, event), updated_at = ? WHERE idempotency_key = ?",
+                (reason, event, stamp, row.idempotency_key))
+            return self._by_idempotency_key(row.idempotency_key)
+
+    def schedule_retry(self, key: PostKey, at: datetime) -> None:
+        """Set when the failed latest generation of `key` is tried again."""
+        with self._write():
+            self._conn.execute(
+                "UPDATE posts SET next_attempt_at = ? WHERE state = 'failed' AND ref = ?"
+                " AND stage = ? AND account = ? AND lang = ? AND generation = (SELECT"
+                " MAX(generation) FROM posts WHERE ref = ? AND stage = ? AND account = ?"
+                " AND lang = ?)", (_stamp(at), *_key_tuple(key), *_key_tuple(key)))
+
+    def first_run(self, now: datetime, *, record: bool = True,
+                  safe: bool = True) -> datetime | None:
+        """Return when Herald first ran on this ledger while it was new, or None if never.
+
+        The first call stores `now` when the ledger has no posts yet; on a ledger that already
+        had posts (from `herald announce`, say), or with `safe=False` (a first run told to
+        catch up), it stores that there was no such first run. With `record=False` nothing is
+        stored: the answer is what a first run now would store.
+        """
+        if not record:
+            found = self._conn.execute("SELECT value FROM meta WHERE name = 'first_run'"
+                                       ).fetchone()
+            if found is None:
+                return now if self.is_new() else None
+            return _parse(found[0]) if found[0] else None
+        with self._write():
+            found = self._conn.execute("SELECT value FROM meta WHERE name = 'first_run'"
+                                       ).fetchone()
+            if found is None:
+                empty = self._conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is None
+                value = _stamp(now) if empty and safe else ""
+                self._conn.execute("INSERT INTO meta (name, value) VALUES ('first_run', ?)",
+                                   (value,))
+            else:
+                (value,) = found
+        return _parse(value) if value else None
+
+    def seen(self) -> dict[str, datetime]:
+        """Return when each event was first seen, without recording anything."""
+        rows = self._conn.execute("SELECT ref, first_seen_at FROM seen")
+        return {ref: _parse(stamp) for ref, stamp in rows}
+
+    def missing(self) -> dict[str, datetime]:
+        """Return the events noticed missing from the site, and since when."""
+        rows = self._conn.execute(
+            "SELECT ref, missing_since FROM seen WHERE missing_since IS NOT NULL")
+        return {ref: _parse(stamp) for ref, stamp in rows}
+
+    def mark_missing(self, ref: str, now: datetime) -> datetime:
+        """Note that event `ref` is missing from the site; return since when it has been."""
+        stamp = _stamp(now)
+        with self._write():
+            self._conn.execute("INSERT OR IGNORE INTO seen (ref, first_seen_at) VALUES (?, ?)",
+                               (ref, stamp))
+            self._conn.execute("UPDATE seen SET missing_since = ? WHERE ref = ?"
+                               " AND missing_since IS NULL", (stamp, ref))
+            (since,) = self._conn.execute("SELECT missing_since FROM seen WHERE ref = ?",
+                                          (ref,)).fetchone()
+        return _parse(since)
+
+    def mark_present(self, ref: str) -> None:
+        """Forget that event `ref` was missing (its file is back)."""
+        with self._write():
+            self._conn.execute("UPDATE seen SET missing_since = NULL WHERE ref = ?", (ref,))
+
     # -- internals -------------------------------------------------------------------------
 
     def _write(self) -> AbstractContextManager[None]:
@@ -382,17 +494,17 @@ class Ledger:
 
 _COLUMNS = ("ref, stage, account, lang, generation, idempotency_key, state, text, platform_id,"
             " url, reply_to, error, error_kind, outcome_unknown, reason, attempts, created_at,"
-            " reserved_at, posted_at, next_attempt_at, updated_at")
+            " reserved_at, posted_at, next_attempt_at, updated_at, event")
 
 
 def _entry(row: tuple) -> Entry:
     (ref, stage, account, lang, generation, ikey, state, text, platform_id, url, reply_to,
      error, error_kind, outcome_unknown, reason, attempts, created_at, reserved_at, posted_at,
-     next_attempt_at, updated_at) = row
+     next_attempt_at, updated_at, event) = row
     return Entry(PostKey(ref, stage, account, lang), generation, ikey, state, text, platform_id,
                  url, reply_to, error, error_kind, bool(outcome_unknown), reason, attempts,
                  _parse(created_at), _parse_opt(reserved_at), _parse_opt(posted_at),
-                 _parse_opt(next_attempt_at), _parse(updated_at))
+                 _parse_opt(next_attempt_at), _parse(updated_at), event)
 
 
 def _key_tuple(key: PostKey) -> tuple[str, str, str, str]:
