@@ -1,0 +1,298 @@
+"""Decide when each planned post may actually go out: quiet hours, spacing, daily caps, retries.
+
+Pure: `now`, the account's earlier posting times and the random source are parameters. The
+planner says when a stage is due; `arrange` turns that into the moment it is sent, per account:
+
+- a post due in the account's quiet hours waits for their end, unless that is after the event
+  started (then it is skipped);
+- two posts on one account are at least `min_gap` apart, so ten events announced at once go
+  out spaced; the language versions of one stage go together (the second replies to the first);
+- at most `daily_cap` posts a day (a post over the cap waits for the next day);
+- a post missed by more than the grace window (counted from the end of the quiet hours it fell
+  in) is skipped, and on a new ledger's first run nothing already due is posted (no backlog).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from .config import parse_duration
+from .errors import ConfigError, PublishError, RateLimited
+from .model import Account, PlannedPost, Skipped
+
+DEFAULT_GAP = timedelta(minutes=5)
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_CAP = timedelta(minutes=30)
+RATE_LIMIT_JITTER = timedelta(seconds=5)
+
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily period, in the site's time zone, when an account posts nothing.
+
+    `start` after `end` spans midnight ("22:00-08:00").
+    """
+
+    start: time
+    end: time
+
+    def covers(self, moment: datetime, zone: ZoneInfo) -> bool:
+        """True when `moment` falls inside the quiet period."""
+        wall = moment.astimezone(zone).time().replace(tzinfo=None)
+        if self.start <= self.end:
+            return self.start <= wall < self.end
+        return wall >= self.start or wall < self.end
+
+    def end_after(self, moment: datetime, zone: ZoneInfo) -> datetime:
+        """Return the end of the quiet period `moment` falls in, or `moment` when not quiet."""
+        if not self.covers(moment, zone):
+            return moment
+        local = moment.astimezone(zone)
+        day = local.date()
+        if local.time().replace(tzinfo=None) >= self.end:
+            day += timedelta(days=1)
+        return datetime.combine(day, self.end, tzinfo=zone)
+
+    @property
+    def length(self) -> timedelta:
+        """How long the period lasts on a day without a daylight-saving change."""
+        end = self.end.hour * 60 + self.end.minute
+        start = self.start.hour * 60 + self.start.minute
+        return timedelta(minutes=(end - start) % (24 * 60))
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def parse_quiet_hours(text: object, key: str) -> QuietHours:
+    """Parse `"22:00-08:00"`; raise ConfigError naming `key` otherwise."""
+    if isinstance(text, str):
+        parts = [p.strip() for p in text.split("-")]
+        if len(parts) == 2 and all(_CLOCK.fullmatch(p) for p in parts):
+            (h1, m1), (h2, m2) = (map(int, _CLOCK.fullmatch(p).groups()) for p in parts)
+            if h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) != (h2, m2):
+                return QuietHours(time(h1, m1), time(h2, m2))
+    raise ConfigError(f"{key}: expected a period such as \"22:00-08:00\", got {text!r}")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """An account's timing options: quiet hours, minimum gap between posts, daily cap."""
+
+    quiet: QuietHours | None = None
+    min_gap: timedelta = DEFAULT_GAP
+    daily_cap: int | None = None
+
+
+def rules_for(account: Account) -> Rules:
+    """Read an account's `quiet_hours`, `min_gap` and `daily_cap` options."""
+    prefix = f"accounts.{account.name}."
+    options = account.options
+    quiet = options.get("quiet_hours")
+    gap = options.get("min_gap")
+    cap = options.get("daily_cap")
+    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0):
+        raise ConfigError(f"{prefix}daily_cap: expected a positive whole number of posts, "
+                          f"got {cap!r}")
+    return Rules(
+        quiet=None if quiet in (None, "") else parse_quiet_hours(quiet, prefix + "quiet_hours"),
+        min_gap=DEFAULT_GAP if gap is None else parse_duration(gap, prefix + "min_gap"),
+        daily_cap=cap,
+    )
+
+
+def planning_grace(grace: timedelta, rules: Iterable[Rules]) -> timedelta:
+    """The grace to plan with: long enough to keep a post that waited out quiet hours.
+
+    `arrange` applies the real grace, counted from the end of the quiet period.
+    """
+    longest = max((r.quiet.length for r in rules if r.quiet is not None), default=timedelta())
+    return grace + longest
+
+
+@dataclass(frozen=True)
+class Slot:
+    """When one planned post goes out, and why then if later than due."""
+
+    post: PlannedPost
+    at: datetime
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Arrangement:
+    """The posts' sending times, in time order, and the posts skipped for good, with why."""
+
+    slots: tuple[Slot, ...]
+    skipped: tuple[Skipped, ...]
+
+    def due(self, now: datetime) -> list[Slot]:
+        return [s for s in self.slots if s.at <= now]
+
+    def next_after(self, now: datetime) -> datetime | None:
+        return min((s.at for s in self.slots if s.at > now), default=None)
+
+
+def arrange(posts: Iterable[PlannedPost], accounts: Mapping[str, Account], *, now: datetime,
+            zone: ZoneInfo, grace: timedelta,
+            history: Mapping[str, Sequence[datetime]] | None = None,
+            blocked_until: Mapping[str, datetime] | None = None,
+            safe_since: datetime | None = None) -> Arrangement:
+    """Give every planned post its sending time on its account, or skip it and say why.
+
+    `history` holds when each account posted before (for the gap and the daily cap);
+    `blocked_until` when an account in back-off may post again (a post that would then be too
+    late is left waiting, not skipped: the back-off may end sooner); `safe_since` is the first
+    run of a new ledger: stages due before it are skipped, not posted as a backlog.
+    """
+    history = history or {}
+    blocked_until = blocked_until or {}
+    by_account: dict[str, list[PlannedPost]] = defaultdict(list)
+    for post in posts:
+        by_account[post.key.account].append(post)
+    slots: list[Slot] = []
+    skipped: list[Skipped] = []
+    for name, planned in by_account.items():
+        account = accounts[name]
+        got, lost = _arrange_account(planned, account, rules_for(account), now=now, zone=zone,
+                                     grace=grace, history=sorted(history.get(name, ())),
+                                     blocked=blocked_until.get(name), safe_since=safe_since)
+        slots.extend(got)
+        skipped.extend(lost)
+    slots.sort(key=lambda s: (s.at, s.post.key.account, s.post.event_start, _unit(s.post)))
+    return Arrangement(tuple(slots), tuple(skipped))
+
+
+def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules, *,
+                     now: datetime, zone: ZoneInfo, grace: timedelta, history: list[datetime],
+                     blocked: datetime | None,
+                     safe_since: datetime | None) -> tuple[list[Slot], list[Skipped]]:
+    order = {lang: i for i, lang in enumerate(account.languages)}
+    units: dict[tuple[str, str], list[PlannedPost]] = defaultdict(list)
+    for post in planned:
+        units[_unit(post)].append(post)
+    queue = sorted(units.values(),
+                   key=lambda u: (min(p.due for p in u), u[0].event_start, _unit(u[0])))
+    per_day: dict = defaultdict(int)
+    for moment in history:
+        per_day[moment.astimezone(zone).date()] += 1
+    cursor = history[-1] + rules.min_gap if history else None
+    slots: list[Slot] = []
+    skipped: list[Skipped] = []
+    for unit in queue:
+        unit.sort(key=lambda p: order.get(p.key.lang, len(order)))
+        due = min(p.due for p in unit)
+        start = unit[0].event_start
+        lost = _lost(unit[0], due, rules, now=now, zone=zone, grace=grace,
+                     safe_since=safe_since)
+        if lost is not None:
+            skipped.extend(Skipped(p.key, p.due, lost) for p in unit)
+            continue
+        at, why = _earliest(due, cursor, rules, per_day, len(unit), zone)
+        if at >= start:
+            skipped.extend(Skipped(p.key, p.due, f"would go out after the event started "
+                                                 f"({why or 'too late'})") for p in unit)
+            continue
+        if blocked is not None and blocked > at:
+            at, why = _earliest(max(due, blocked), cursor, rules, per_day, len(unit), zone)
+            why = f"retrying after a failure{', ' + why if why else ''}"
+            if at >= start:
+                continue  # waits: the back-off may end sooner (SIGHUP, restart)
+        per_day[at.astimezone(zone).date()] += len(unit)
+        cursor = at + rules.min_gap
+        slots.extend(Slot(p, at.astimezone(zone), why) for p in unit)
+    return slots, skipped
+
+
+def _lost(post: PlannedPost, due: datetime, rules: Rules, *, now: datetime, zone: ZoneInfo,
+          grace: timedelta, safe_since: datetime | None) -> str | None:
+    """Say why a post due at `due` is skipped for good by `now`, or None.
+
+    On a new ledger's first run, whatever is due by then is the backlog: an announcement of an
+    event already on the site, a reminder whose time has come. Like a feed reader that marks
+    existing items read, Herald skips it; `--catch-up` posts it instead.
+    """
+    if safe_since is not None and due <= safe_since:
+        if post.stage.kind == "announcement" and post.stage.before is None:
+            return ("the event was already on the site when Herald first ran on this ledger "
+                    "(use --catch-up or herald announce to post it)")
+        return (f"was due {due.astimezone(zone):%Y-%m-%d %H:%M}, when or before Herald first ran "
+                f"on this ledger (use --catch-up to post it)")
+    effective = rules.quiet.end_after(due, zone) if rules.quiet else due
+    if now - effective > grace:
+        return (f"missed: was due {effective.astimezone(zone):%Y-%m-%d %H:%M}, more than the "
+                f"grace period of {_human(grace)} ago")
+    return None
+
+
+def _earliest(due: datetime, cursor: datetime | None, rules: Rules, per_day: Mapping,
+              size: int, zone: ZoneInfo) -> tuple[datetime, str]:
+    """Return the first moment at or after `due` this account may post, and why it is later."""
+    at, reasons = due, []
+    if cursor is not None and cursor > at:
+        at = cursor
+        reasons.append(f"spaced {_human(rules.min_gap)} after the previous post")
+    for _ in range(400):  # a year of days is plenty; a cap can always be met the next day
+        if rules.quiet is not None and rules.quiet.covers(at, zone):
+            at = rules.quiet.end_after(at, zone)
+            reasons.append(f"quiet hours {rules.quiet}")
+        day = at.astimezone(zone).date()
+        if rules.daily_cap is None or per_day.get(day, 0) + size <= rules.daily_cap \
+                or per_day.get(day, 0) == 0:
+            break
+        at = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+        reasons.append(f"daily cap of {rules.daily_cap} posts reached")
+    return at, ", ".join(dict.fromkeys(reasons))
+
+
+def change_time(now: datetime, start: datetime, rules: Rules, zone: ZoneInfo) -> datetime:
+    """Return when a correction or cancellation goes out: now, or after quiet hours.
+
+    When the quiet hours end only after the event has started, it goes out now: the news is
+    urgent. Corrections and cancellations are not held back by the gap or the daily cap.
+    """
+    if rules.quiet is None:
+        return now
+    later = rules.quiet.end_after(now, zone)
+    return now if later >= start else later
+
+
+def backoff(attempt: int, random: Callable[[], float], *, base: timedelta = BACKOFF_BASE,
+            cap: timedelta = BACKOFF_CAP) -> timedelta:
+    """Return the wait before retry number `attempt` (1, 2, ...): doubling, capped, jittered.
+
+    Half of the wait is fixed and half is random ("equal jitter"), so many accounts failing
+    together do not retry in step, and no retry comes sooner than half the nominal wait.
+    """
+    ceiling = min(cap, base * 2 ** max(attempt - 1, 0))
+    return ceiling / 2 + ceiling / 2 * random()
+
+
+def retry_time(error: PublishError, attempt: int, now: datetime,
+               random: Callable[[], float]) -> datetime:
+    """Return when to try again after a retryable failure; a rate limit's own time wins."""
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        return max(error.retry_after, now) + RATE_LIMIT_JITTER * random()
+    return now + backoff(attempt, random)
+
+
+def _unit(post: PlannedPost) -> tuple[str, str]:
+    return (post.key.ref, post.key.stage)
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0 and seconds:
+        return f"{seconds // 86400}d"
+    if seconds % 3600 == 0 and seconds:
+        return f"{seconds // 3600}h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
