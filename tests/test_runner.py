@@ -1,0 +1,489 @@
+"""The runner across whole campaigns, with an injected clock: what each platform got, and when."""
+
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import parse_config
+from bot.content import Site
+from bot.daemon import build_status
+from bot.errors import AuthFailed, RateLimited, Unavailable
+from bot.ledger import Ledger
+from bot.model import Event, Limits, OutgoingPost, PostKey, Problem, Published
+from bot.platforms.recording import RecordingPublisher
+from bot.runner import Runner
+
+ZONE = ZoneInfo("Europe/Stockholm")
+MASTODON = Limits("mastodon", 500, "mastodon", url_weight=23, edits=True)
+BLUESKY = Limits("bluesky", 300, "graphemes", max_bytes=3000)
+X = Limits("x", 280, "twitter", url_weight=23)
+
+
+def at(month: int, day: int, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(2027, month, day, hour, minute, second, tzinfo=ZONE)
+
+
+def event(ref: str, lang: str, title: str, start: datetime, **more) -> Event:
+    return Event(ref, lang, title, start, f"https://civictech.se/{lang}/{ref}/",
+                 f"_events/{ref}-{lang}.md", excerpt="Välkomna!" if lang == "sv" else "Welcome!",
+                 place="Goto 10, Stockholm", **more)
+
+
+def site(*events: Event, drafts=(), problems=()) -> Site:
+    return Site(tuple(sorted(events, key=lambda e: (e.start, e.ref, e.lang))), tuple(drafts),
+                tuple(problems))
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+
+@dataclass
+class Platform(RecordingPublisher):
+    """A platform that notes when each post arrived, can be down, and can edit (if asked)."""
+
+    clock: Clock | None = None
+    received: list = field(default_factory=list)
+    down: tuple[datetime, datetime] | None = None
+    failure: Exception | None = None
+
+    def publish(self, post: OutgoingPost) -> Published:
+        if self.failure is not None:
+            raise self.failure
+        if self.down is not None and self.down[0] <= self.clock.now < self.down[1]:
+            raise Unavailable("HTTP 503 Service Unavailable", account=self.account)
+        before = len(self.sent)
+        published = super().publish(post)
+        if len(self.sent) > before:
+            self.received.append((self.clock.now, post.text.splitlines()[0], post.reply_to,
+                                  published.id))
+        return published
+
+
+@dataclass
+class EditablePlatform(Platform):
+    def edit(self, status_id: str, text: str) -> Published:
+        self.received.append((self.clock.now, "EDIT " + text.splitlines()[2], status_id,
+                              status_id))
+        return Published(status_id, f"dry-run://{self.account}/{status_id.split('-')[1]}")
+
+
+@dataclass
+class DeletingPlatform(Platform):
+    deleted: list = field(default_factory=list)
+
+    def delete(self, status_id: str) -> None:
+        self.deleted.append((self.clock.now, status_id))
+
+
+CONFIG = {
+    "grace": "2h",
+    "site": {"path": ".", "timezone": "Europe/Stockholm"},
+    "accounts": {
+        "masto": {"platform": "mastodon", "languages": ["sv", "en"],
+                  "instance": "https://social.example", "quiet_hours": "22:00-08:00",
+                  "min_gap": "10m"},
+        "bsky": {"platform": "bluesky", "languages": ["sv", "en"]},
+        "x": {"platform": "x", "languages": ["sv"]},
+    },
+}
+
+
+class World:
+    """Herald's runner with its platforms, its ledger and a clock the test moves."""
+
+    def __init__(self, tmp_path: Path, start: datetime, *, config=CONFIG, catch_up=True,
+                 edits=True, delete=False):
+        self.clock = Clock(start)
+        self.config = parse_config(config, base=tmp_path)
+        kinds = {"masto": (EditablePlatform if edits else Platform, MASTODON),
+                 "bsky": (DeletingPlatform if delete else Platform, BLUESKY), "x": (Platform, X)}
+        self.platforms = {a.name: kinds[a.name][0](a.name, kinds[a.name][1], clock=self.clock)
+                          for a in self.config.accounts}
+        self.ledger = Ledger.open(tmp_path / "ledger.sqlite3")
+        self.site = site()
+        self.runner = Runner(self.config, self.ledger, self.platforms, random=lambda: 0.5,
+                             catch_up=catch_up)
+
+    def run_until(self, end: datetime) -> None:
+        """Tick whenever the runner asks to be woken, up to `end`."""
+        for _ in range(5000):
+            report = self.runner.tick(self.site, self.clock.now)
+            wake = report.next_wake
+            if wake is None or wake > end:
+                self.clock.now = end
+                return
+            self.clock.now = max(wake, self.clock.now)
+        raise AssertionError("the runner kept asking to be woken without going idle")
+
+    def got(self, account: str) -> list[tuple[str, str, str | None]]:
+        """What one platform received: local time, first line, and which post it replies to."""
+        return [(f"{when.astimezone(ZONE):%m-%d %H:%M %Z}", line, reply)
+                for when, line, reply, _ in self.platforms[account].received]
+
+
+@pytest.fixture
+def tmp(tmp_path):
+    return tmp_path
+
+
+VARMOTE = [event("varmote", "sv", "Vårmöte", at(3, 28, 18)),
+           event("varmote", "en", "Spring meetup", at(3, 28, 18))]
+HACKATHON = event("hackathon", "sv", "Hackathon", at(4, 10, 10))
+VARMOTE_LATER = [replace(e, start=at(4, 15, 18)) for e in VARMOTE]
+
+
+def test_a_whole_campaign_reaches_every_platform_at_the_right_times(tmp):
+    world = World(tmp, at(3, 20, 23, 30))
+    world.site = site(*VARMOTE, HACKATHON)
+    world.platforms["bsky"].down = (at(3, 27, 17, 50), at(3, 27, 18, 20))   # over a reminder
+    world.run_until(at(3, 27, 17, 55))
+    assert world.platforms["bsky"].received[-1][0] < at(3, 27, 17, 55)
+    world.run_until(at(4, 1, 12))
+    world.site = site(*VARMOTE, replace(HACKATHON, start=at(4, 17, 10)))   # a new date
+    world.run_until(at(4, 30, 0))
+
+    assert world.got("masto") == [
+        # quiet hours until 08:00; the English version replies to the Swedish one
+        ("03-21 08:00 CET", "Vårmöte", None),
+        ("03-21 08:00 CET", "Spring meetup", "dry-1"),
+        ("03-21 08:10 CET", "Hackathon", None),                   # ten minutes' gap
+        # the day before at 18:00 on the wall clock, across the DST change, in a thread
+        ("03-27 18:00 CET", "Påminnelse: Vårmöte", "dry-1"),
+        ("03-27 18:00 CET", "Reminder: Spring meetup", "dry-4"),
+        ("03-28 16:00 CEST", "Påminnelse: Vårmöte", "dry-1"),
+        ("03-28 16:00 CEST", "Reminder: Spring meetup", "dry-6"),
+        # the date changed: the announcement is edited, the reminders follow the new date
+        ("04-01 12:00 CEST", "EDIT Hackathon", "dry-3"),
+        ("04-16 10:00 CEST", "Påminnelse: Hackathon", "dry-3"),
+        ("04-17 08:00 CEST", "Påminnelse: Hackathon", "dry-3"),
+    ]
+    bsky = world.got("bsky")
+    assert bsky[:3] == [("03-20 23:30 CET", "Vårmöte", None),
+                        ("03-20 23:30 CET", "Spring meetup", "dry-1"),
+                        ("03-20 23:35 CET", "Hackathon", None)]
+    # the outage delays Bluesky's reminder by its retries, and nothing else
+    when, line, reply = bsky[3]
+    assert line == "Påminnelse: Vårmöte" and reply == "dry-1"
+    assert "03-27 18:20 CET" <= when <= "03-27 18:30 CET"
+    assert bsky[4][1:] == ("Reminder: Spring meetup", "dry-4") and bsky[4][0] == when
+    assert bsky[5:] == [
+        ("03-28 16:00 CEST", "Påminnelse: Vårmöte", "dry-1"),
+        ("03-28 16:00 CEST", "Reminder: Spring meetup", "dry-6"),
+        ("04-01 12:00 CEST", "Uppdaterat: Hackathon", "dry-3"),     # a reply with the news
+        ("04-16 10:00 CEST", "Påminnelse: Hackathon", "dry-3"),
+        ("04-17 08:00 CEST", "Påminnelse: Hackathon", "dry-3"),
+    ]
+    assert world.got("x") == [
+        ("03-20 23:30 CET", "Vårmöte", None),
+        ("03-20 23:35 CET", "Hackathon", None),
+        ("03-27 18:00 CET", "Påminnelse: Vårmöte", "dry-1"),
+        ("03-28 16:00 CEST", "Påminnelse: Vårmöte", "dry-1"),
+        ("04-01 12:00 CEST", "Uppdaterat: Hackathon", "dry-2"),
+        ("04-16 10:00 CEST", "Påminnelse: Hackathon", "dry-2"),
+        ("04-17 08:00 CEST", "Påminnelse: Hackathon", "dry-2"),
+    ]
+
+
+def test_a_first_run_on_a_new_ledger_posts_no_backlog_unless_told_to_catch_up(tmp):
+    meetup = event("meetup", "sv", "Vårmöte", at(4, 15, 18))
+    quiet = World(tmp / "safe", at(4, 1, 12), catch_up=False)
+    quiet.site = site(meetup)
+    quiet.run_until(at(4, 1, 13))
+    assert quiet.got("x") == []
+    assert "already on the site" in quiet.ledger.entry(
+        PostKey("meetup", "announcement", "x", "sv")).reason
+    quiet.site = site(meetup, event("later", "sv", "Nytt", at(4, 20, 18)))  # added afterwards
+    quiet.run_until(at(4, 14, 19))
+    assert quiet.got("x") == [("04-01 13:00 CEST", "Nytt", None),
+                              ("04-14 18:00 CEST", "Påminnelse: Vårmöte", None)]
+    eager = World(tmp / "catch-up", at(4, 1, 12), catch_up=True)
+    eager.site = site(meetup)
+    eager.run_until(at(4, 1, 13))
+    assert eager.got("x") == [("04-01 12:00 CEST", "Vårmöte", None)]
+
+
+def test_a_reminder_that_would_fall_in_quiet_hours_until_the_event_starts_is_skipped(tmp):
+    world = World(tmp, at(4, 1, 12))
+    world.site = site(event("breakfast", "sv", "Frukostmöte", at(4, 10, 7, 30)))
+    world.run_until(at(4, 11, 0))
+    assert [line for _, line, _ in world.got("masto")] == ["Frukostmöte",
+                                                          "Påminnelse: Frukostmöte"]
+    assert world.got("masto")[1][0] == "04-09 08:00 CEST"     # the 1-day reminder, after quiet
+    skipped = world.ledger.entry(PostKey("breakfast", "reminder-2h", "masto", "sv"))
+    assert skipped.state == "skipped" and "after the event started" in skipped.reason
+    assert [line for _, line, _ in world.got("x")] == [          # no quiet hours on x
+        "Frukostmöte", "Påminnelse: Frukostmöte", "Påminnelse: Frukostmöte"]
+
+
+def test_a_rejected_token_stops_that_account_and_the_others_go_on(tmp):
+    world = World(tmp, at(4, 1, 12))
+    world.platforms["x"].failure = AuthFailed("the access token was rejected", account="x")
+    world.site = site(*[event(f"e{n}", "sv", f"Event {n}", at(4, 10 + n, 18)) for n in range(3)])
+    world.run_until(at(4, 1, 13))
+    assert len(world.got("bsky")) == 3 and world.got("x") == []
+    assert len(world.ledger.failures()) == 1                  # one attempt, then it stopped
+    report = build_status(world.config, world.site, world.ledger, now=world.clock.now)
+    text = report.format()
+    assert "x (x)\n  STOPPED by e0/announcement/x/sv: x: the access token was rejected" in text
+    assert "fix it, then restart herald run or send it SIGHUP" in text
+    world.platforms["x"].failure = None                       # fixed; Herald is reloaded
+    world.runner = Runner(world.config, world.ledger, world.platforms, random=lambda: 0.5)
+    world.run_until(at(4, 1, 14))
+    assert [line for _, line, _ in world.got("x")] == ["Event 0", "Event 1", "Event 2"]
+
+
+def test_a_rate_limited_account_retries_at_the_platforms_reset_time(tmp):
+    world = World(tmp, at(4, 1, 12))
+    world.platforms["x"].failure = RateLimited("429 Too Many Requests", account="x",
+                                               retry_after=at(4, 1, 12, 40))
+    world.site = site(event("meetup", "sv", "Vårmöte", at(4, 15, 18)))
+    world.run_until(at(4, 1, 12, 39))
+    report = build_status(world.config, world.site, world.ledger, now=world.clock.now)
+    assert "  backing off until 2027-04-01 12:40:02 CEST" in report.format()
+    assert "failed meetup/announcement/x/sv: x: 429 Too Many Requests (attempt 1); " \
+           "retrying at 2027-04-01 12:40:02" in report.format()
+    world.platforms["x"].failure = None
+    world.run_until(at(4, 1, 13))
+    assert world.got("x") == [("04-01 12:40 CEST", "Vårmöte", None)]
+    assert world.platforms["x"].received[0][0] == at(4, 1, 12, 40, 2, ) + timedelta(
+        microseconds=500000)
+
+
+def test_a_platform_that_hangs_until_its_timeout_does_not_delay_the_others(tmp):
+    @dataclass
+    class Hangs(Platform):
+        def publish(self, post):
+            time.sleep(0.6)
+            raise Unavailable("read timed out after 30 s", account=self.account)
+
+    @dataclass
+    class Stamps(Platform):
+        stamps: list = field(default_factory=list)
+
+        def publish(self, post):
+            self.stamps.append(time.monotonic())
+            return super().publish(post)
+
+    world = World(tmp, at(4, 1, 12))
+    world.platforms = {"masto": Hangs("masto", MASTODON, clock=world.clock),
+                       "bsky": Stamps("bsky", BLUESKY, clock=world.clock),
+                       "x": Stamps("x", X, clock=world.clock)}
+    world.runner = Runner(world.config, world.ledger, world.platforms, random=lambda: 0.5,
+                          catch_up=True)
+    world.site = site(*VARMOTE_LATER)
+    began = time.monotonic()
+    report = world.runner.tick(world.site, world.clock.now)
+    stamps = world.platforms["bsky"].stamps + world.platforms["x"].stamps
+    assert len(stamps) == 3 and max(stamps) - began < 0.4
+    assert [o.status for o in report.outcomes if o.key.account == "masto"] == ["failed"]
+
+
+def test_a_post_whose_answer_was_lost_is_found_and_never_sent_twice(tmp):
+    @dataclass
+    class LosesAnswers(Platform):
+        lose: int = 1
+
+        def publish(self, post):
+            published = super().publish(post)
+            if self.lose:
+                self.lose -= 1
+                raise Unavailable("read timed out", account=self.account)
+            return published
+
+    world = World(tmp, at(4, 1, 12))
+    world.platforms["x"] = LosesAnswers("x", X, clock=world.clock)
+    world.runner = Runner(world.config, world.ledger, world.platforms, random=lambda: 0.5,
+                          catch_up=True)
+    world.site = site(event("meetup", "sv", "Vårmöte", at(4, 15, 18)))
+    world.run_until(at(4, 1, 13))
+    assert world.got("x") == [("04-01 12:00 CEST", "Vårmöte", None)]
+    assert world.ledger.entry(PostKey("meetup", "announcement", "x", "sv")).state == "posted"
+
+
+def test_a_removed_event_gets_a_cancellation_reply_and_no_more_reminders(tmp):
+    world = World(tmp, at(4, 1, 12))
+    world.site = site(*VARMOTE_LATER)
+    world.run_until(at(4, 2, 12))
+    world.site = site()                                        # the files are deleted
+    world.run_until(at(4, 30, 0))
+    assert world.got("bsky") == [
+        ("04-01 12:00 CEST", "Vårmöte", None),
+        ("04-01 12:00 CEST", "Spring meetup", "dry-1"),
+        ("04-02 12:10 CEST", "❌ Inställt: Vårmöte (torsdag 15 april 2027 kl. 18:00) blir inte av.",
+         "dry-1"),
+        ("04-02 12:10 CEST", "❌ Cancelled: Spring meetup (Thursday 15 April 2027 at 18:00) "
+                             "will not take place.", "dry-2"),
+    ]
+    assert [line for _, line, _ in world.got("masto")][-2:] == [
+        "❌ Inställt: Vårmöte (torsdag 15 april 2027 kl. 18:00) blir inte av.",
+        "❌ Cancelled: Spring meetup (Thursday 15 April 2027 at 18:00) will not take place."]
+
+
+def test_an_unreadable_event_file_is_not_taken_for_a_cancellation(tmp):
+    world = World(tmp, at(4, 1, 12))
+    world.site = site(*VARMOTE_LATER)
+    world.run_until(at(4, 2, 12))
+    broken = [Problem("_events/varmote-sv.md", None, "invalid YAML", "error"),
+              Problem("_events/varmote-en.md", None, "invalid YAML", "error")]
+    world.site = site(problems=broken)
+    world.run_until(at(4, 3, 12))
+    assert len(world.got("bsky")) == 2
+
+
+def test_cancelling_can_delete_the_posts_instead_where_the_platform_can(tmp):
+    config = {**CONFIG, "accounts": {**CONFIG["accounts"], "bsky": {
+        "platform": "bluesky", "languages": ["sv", "en"], "on_cancel": "delete"}}}
+    world = World(tmp, at(4, 1, 12), config=config, delete=True)
+    world.site = site(*VARMOTE_LATER)
+    world.run_until(at(4, 2, 12))
+    world.site = site(drafts=VARMOTE_LATER)                    # unpublished
+    world.run_until(at(4, 30, 0))
+    deleted = world.platforms["bsky"].deleted
+    assert [(f"{when.astimezone(ZONE):%m-%d %H:%M}", pid) for when, pid in deleted] == [
+        ("04-02 12:10", "dry-1"), ("04-02 12:10", "dry-2")]
+    assert len(world.got("bsky")) == 2                         # no reply, no reminders
+
+
+def test_a_typo_fix_in_an_announced_event_posts_nothing(tmp):
+    world = World(tmp, at(4, 1, 12))
+    world.site = site(*VARMOTE_LATER)
+    world.run_until(at(4, 2, 12))
+    fixed = [replace(e, title=e.title + "!", excerpt="Rättat.") for e in VARMOTE_LATER]
+    world.site = site(*fixed)
+    world.run_until(at(4, 3, 12))
+    assert len(world.got("bsky")) == 2 and len(world.got("masto")) == 2
+
+
+def test_a_post_too_long_for_its_platform_is_reported_once_and_holds_nothing_up(tmp, caplog):
+    world = World(tmp, at(4, 1, 12))
+    world.site = site(event("long", "sv", "Ord " * 120, at(4, 10, 18)),
+                      event("short", "sv", "Kort", at(4, 11, 18)))
+    world.run_until(at(4, 1, 13))
+    assert [line for _, line, _ in world.got("x")] == ["Kort"]
+    too_long = [r.message for r in caplog.records if "long/announcement/x/sv" in r.message]
+    assert len(too_long) == 1 and "over the 280 limit" in too_long[0]
+
+
+def test_a_stop_request_ends_the_tick_after_the_posts_in_flight(tmp):
+    world = World(tmp, at(4, 1, 12))
+    stop = threading.Event()
+
+    @dataclass
+    class StopsHerald(Platform):
+        def publish(self, post):
+            published = super().publish(post)
+            stop.set()                                  # SIGTERM arrives while posting
+            return published
+
+    world.platforms = {name: StopsHerald(name, p.platform_limits, clock=world.clock)
+                       for name, p in world.platforms.items()}
+    world.runner = Runner(world.config, world.ledger, world.platforms, catch_up=True,
+                          should_stop=stop.is_set)
+    world.site = site(*[event(f"e{n}", "sv", f"Event {n}", at(4, 10 + n, 18)) for n in range(3)])
+    report = world.runner.tick(world.site, world.clock.now)
+    assert report.interrupted
+    assert all(len(p.received) <= 1 for p in world.platforms.values())     # one in flight each
+    assert sum(len(p.received) for p in world.platforms.values()) == len(report.outcomes) >= 1
+
+
+def test_status_shows_what_is_due_next_per_account(tmp):
+    world = World(tmp, at(4, 1, 12))
+    world.site = site(*VARMOTE_LATER)
+    world.run_until(at(4, 1, 12, 30))
+    text = build_status(world.config, world.site, world.ledger, now=world.clock.now).format()
+    assert text.splitlines()[0].startswith("Herald status at 2027-04-01 12:30 CEST · 1 events")
+    assert "masto (mastodon)\n  next 2027-04-14 18:00 CEST: varmote reminder-1d (sv, en)\n" \
+           "  next 2027-04-15 16:00 CEST: varmote reminder-2h (sv, en)\n" in text
+    assert "x (x)\n  next 2027-04-14 18:00 CEST: varmote reminder-1d (sv)" in text
+    data = build_status(world.config, world.site, world.ledger, now=world.clock.now).as_dict()
+    assert [(n["stage"], n["lang"]) for n in data["accounts"][0]["next"][:2]] == [
+        ("reminder-1d", "sv"), ("reminder-1d", "en")]
+
+
+# --- the same campaign against the local fake platform servers ------------------------------
+
+def test_a_campaign_against_the_fake_servers_delivers_each_post_once_in_threads(tmp):
+    from bot.platforms.bluesky import BlueskyPublisher
+    from bot.platforms.mastodon import MastodonPublisher
+    from bot.platforms.x import XPublisher
+    from tests.fakes.bluesky import FakePDS
+    from tests.fakes.mastodon import FakeMastodon
+    from tests.fakes.x import FakeX
+
+    with FakeMastodon() as masto, FakePDS() as pds, FakeX() as x:
+        config = {**CONFIG, "accounts": {
+            "masto": {**CONFIG["accounts"]["masto"], "instance": masto.url},
+            "bsky": {"platform": "bluesky", "languages": ["sv", "en"], "service": pds.url},
+            "x": {"platform": "x", "languages": ["sv"]}}}
+        world = World(tmp, at(4, 1, 12), config=config)
+        accounts = {a.name: a for a in world.config.accounts}
+        world.platforms = {
+            "masto": MastodonPublisher(accounts["masto"], {"access_token": masto.token},
+                                       timeout=5),
+            "bsky": BlueskyPublisher(accounts["bsky"], {"handle": pds.handle,
+                                                        "app_password": pds.app_password},
+                                     timeout=5),
+            "x": XPublisher(accounts["x"], x.credentials(), session=x.session(), timeout=5)}
+        world.runner = Runner(world.config, world.ledger, world.platforms, random=lambda: 0.5,
+                              catch_up=True)
+        world.site = site(*VARMOTE_LATER)
+        world.run_until(at(4, 5, 12))
+        world.site = site(*[replace(e, start=at(4, 22, 18)) for e in VARMOTE_LATER])
+        world.run_until(at(4, 21, 17, 55))
+        masto.outage = 503                                    # Mastodon is down at 18:00
+        world.run_until(at(4, 21, 18, 3))
+        masto.outage = None
+        world.run_until(at(4, 30, 0))
+
+        sent = {}
+        for entry in world.ledger.history():
+            if entry.state == "posted":
+                sent.setdefault(entry.platform_id, entry)     # an edit keeps the first post's id
+
+        def when(platform_id):
+            entry = sent[platform_id]
+            return f"{entry.posted_at.astimezone(ZONE):%m-%d %H:%M}", entry.key.stage
+
+        statuses = masto.status_list()
+        index = {s["id"]: n for n, s in enumerate(statuses)}
+        assert [(when(s["id"]), s["text"].splitlines()[0], s["language"],
+                 index.get(s["in_reply_to_id"]), s["edited_at"] is not None)
+                for s in statuses] == [
+            (("04-01 12:00", "announcement"), "✏\ufe0f Uppdaterat", "sv", None, True),
+            (("04-01 12:00", "announcement"), "✏\ufe0f Updated", "en", 0, True),
+            (("04-21 18:05", "reminder-1d"), "Påminnelse: Vårmöte", "sv", 0, False),
+            (("04-21 18:05", "reminder-1d"), "Reminder: Spring meetup", "en", 2, False),
+            (("04-22 16:00", "reminder-2h"), "Påminnelse: Vårmöte", "sv", 0, False),
+            (("04-22 16:00", "reminder-2h"), "Reminder: Spring meetup", "en", 4, False),
+        ]
+        assert "torsdag 22 april 2027 kl. 18:00" in statuses[0]["text"]
+
+        records = sorted(pds.records.values(), key=lambda r: sent[r.uri].posted_at)
+        uris = {r.uri: n for n, r in enumerate(records)}
+        assert [(when(r.uri), r.value["text"].splitlines()[0], r.value["langs"],
+                 uris.get(r.value.get("reply", {}).get("parent", {}).get("uri")))
+                for r in records] == [
+            (("04-01 12:00", "announcement"), "Vårmöte", ["sv"], None),
+            (("04-01 12:00", "announcement"), "Spring meetup", ["en"], 0),
+            (("04-05 12:00", "correction"), "Uppdaterat: Vårmöte", ["sv"], 0),
+            (("04-05 12:00", "correction"), "Updated: Spring meetup", ["en"], 1),
+            (("04-21 18:00", "reminder-1d"), "Påminnelse: Vårmöte", ["sv"], 0),
+            (("04-21 18:00", "reminder-1d"), "Reminder: Spring meetup", ["en"], 4),
+            (("04-22 16:00", "reminder-2h"), "Påminnelse: Vårmöte", ["sv"], 0),
+            (("04-22 16:00", "reminder-2h"), "Reminder: Spring meetup", ["en"], 6),
+        ]
+        ids = {p.id: n for n, p in enumerate(x.posts)}
+        assert [(when(p.id), p.text.splitlines()[0], ids.get(p.reply_to)) for p in x.posts] == [
+            (("04-01 12:00", "announcement"), "Vårmöte", None),
+            (("04-05 12:00", "correction"), "Uppdaterat: Vårmöte", 0),
+            (("04-21 18:00", "reminder-1d"), "Påminnelse: Vårmöte", 0),
+            (("04-22 16:00", "reminder-2h"), "Påminnelse: Vårmöte", 0),
+        ]
+        assert not masto.violations and not x.violations
