@@ -1,0 +1,548 @@
+"""Run Herald as a service: `herald run`, `herald run --once` and `herald status`.
+
+The `schedule` library provides the tick: a content check every `check_every` seconds, and a
+one-off job armed for the moment the next post is due, so the process sleeps in between and
+uses no CPU. `schedule` does not run missed jobs and lets a job's exception escape; here the
+runner and the ledger decide what is due (a late tick loses nothing), and every job is guarded:
+one failure logs one line and the daemon goes on.
+
+`schedule` keeps its times as naive local times, which a daylight-saving change would shift by
+an hour; `run_forever` therefore runs the process's local clock in UTC. Everything users see is
+in the site's time zone.
+
+SIGTERM and SIGINT stop the daemon after the post in flight (a second one stops it at once);
+SIGHUP reloads the configuration and the content. A lock beside the ledger, released by the
+operating system however the process ends, keeps a second `herald run` away from the ledger.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random as random_module
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import schedule
+
+from .changes import CONFIRM_MISSING
+from .config import Config, SiteConfig, load_config
+from .content import Site, load_site
+from .errors import HeraldError
+from .ledger import Entry, Ledger, acquire_lock
+from .platforms.base import Publisher
+from .runner import (Runner, TickReport, blocked_until, latest_entries,
+                     stopped_by, survey)
+from .service import Attach, Outcome
+from .timing import Slot
+
+log = logging.getLogger("herald")
+
+CHECK_EVERY = 60.0
+"""Seconds between two looks at the event files (cheap: sizes and times, no parsing)."""
+
+FAILED_TICK_RETRY = 60.0
+"""Seconds before a tick that failed as a whole is tried again."""
+
+MAX_TICKS_AT_ONCE = 1000
+_UNSET = object()
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- what the daemon runs with ---------------------------------------------------------------
+
+@dataclass
+class Setup:
+    """The configuration and the real objects built from it."""
+
+    config: Config
+    publishers: dict[str, Publisher]
+    attach: Attach
+
+
+def build_setup(config_path: str | Path | None = None, site: str | Path | None = None) -> Setup:
+    """Read the configuration and build every account's publisher and the image pipeline."""
+    from . import app
+
+    config = load_config(config_path, site=site)
+    publishers = {a.name: app.build_publisher(a, config) for a in config.accounts}
+    return Setup(config, publishers, app.attachments(config))
+
+
+def content_state(site: SiteConfig) -> frozenset[tuple[str, int, int]]:
+    """Return (path, size, mtime_ns) of every event file: cheap to compare, nothing parsed."""
+    found: list[tuple[str, int, int]] = []
+    folder = site.root / site.events_dir
+
+    def walk(path: str) -> None:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.name[:1] in "._#":
+                    continue
+                if entry.is_dir():
+                    walk(entry.path)
+                elif entry.name.endswith(".md"):
+                    st = entry.stat()
+                    found.append((entry.path, st.st_size, st.st_mtime_ns))
+
+    try:
+        walk(str(folder))
+    except OSError:
+        return frozenset({(str(folder), -1, -1)})
+    return frozenset(found)
+
+
+# --- the daemon ------------------------------------------------------------------------------
+
+class Daemon:
+    """The long-running loop around a Runner: content checks, sleeping, signals, reloads.
+
+    `setup` builds the configuration and publishers (called again on SIGHUP); `clock` returns
+    the current aware time.
+    """
+
+    def __init__(self, setup: Callable[[], Setup], ledger: Ledger, *,
+                 initial: Setup | None = None, clock: Callable[[], datetime] = utc_now,
+                 random: Callable[[], float] = random_module.random, catch_up: bool = False,
+                 check_every: float = CHECK_EVERY,
+                 confirm_missing: timedelta = CONFIRM_MISSING, logger: logging.Logger = log):
+        self._build = setup
+        self.ledger = ledger
+        self.clock = clock
+        self.random = random
+        self.catch_up = catch_up
+        self.check_every = check_every
+        self.confirm_missing = confirm_missing
+        self.log = logger
+        self.scheduler = schedule.Scheduler()
+        self.stopping = False
+        self._reload = False
+        self._wake = threading.Event()
+        self._job: schedule.Job | None = None
+        self._announced_wait: object = _UNSET
+        self._content: frozenset | None = None
+        self.site: Site | None = None
+        self._apply(initial or setup())
+
+    def _apply(self, setup: Setup) -> None:
+        self.setup = setup
+        self.runner = Runner(setup.config, self.ledger, setup.publishers, attach=setup.attach,
+                             random=self.random, catch_up=self.catch_up,
+                             confirm_missing=self.confirm_missing,
+                             should_stop=lambda: self.stopping, logger=self.log)
+        self._content = None
+
+    # -- one round ---------------------------------------------------------------------------
+
+    def check_content(self) -> bool:
+        """Reload the site if any event file was added, changed or removed; True if it was."""
+        state = content_state(self.setup.config.site)
+        if state == self._content and self.site is not None:
+            return False
+        site = load_site(self.setup.config.site)
+        self._content = state
+        errors = sum(1 for p in site.problems if p.severity == "error")
+        self.log.info("read %d events from %s (%d drafts, %d files with errors)",
+                      len(site.refs()), self.setup.config.site.root, len(site.drafts), errors)
+        self.site = site
+        return True
+
+    def tick(self) -> TickReport | None:
+        """Post everything due now (ticking again while the runner asks to); never raises."""
+        outcomes: list[Outcome] = []
+        report: TickReport | None = None
+        try:
+            if self.site is None:
+                self.check_content()
+            for _ in range(MAX_TICKS_AT_ONCE):
+                report = self.runner.tick(self.site, self.clock())
+                outcomes.extend(report.outcomes)
+                if report.interrupted or report.next_wake is None \
+                        or report.next_wake > self.clock() or self.stopping:
+                    break
+        except Exception as exc:  # one failure logs one line; the daemon goes on
+            self._fail("tick", exc)
+            return None
+        return TickReport(tuple(outcomes), report.next_wake if report else None,
+                          report.interrupted if report else False)
+
+    def _fail(self, what: str, exc: Exception) -> None:
+        detail = str(exc) if isinstance(exc, HeraldError) else f"{type(exc).__name__}: {exc}"
+        self.log.error("%s failed: %s; trying again in %ds", what, detail, FAILED_TICK_RETRY)
+        self.log.debug("%s failed", what, exc_info=True)
+        self._arm(self.clock() + timedelta(seconds=FAILED_TICK_RETRY))
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until SIGTERM or SIGINT; return the exit code (0 after a clean stop)."""
+        restore = self._install_signals()
+        try:
+            self.scheduler.every(self.check_every).seconds.do(self._content_job)
+            self._post_job()
+            while not self.stopping:
+                if self._reload:
+                    self._do_reload()
+                self.scheduler.run_pending()
+                if self.stopping or self._reload:
+                    continue
+                idle = self.scheduler.idle_seconds
+                self._wake.wait(None if idle is None else max(idle, 0.0))
+                self._wake.clear()
+        finally:
+            restore()
+            self.scheduler.clear()
+        self.log.info("stopped")
+        return 0
+
+    def request_stop(self) -> None:
+        """Stop after the post in flight."""
+        self.stopping = True
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        """Reload the configuration and the content at the next opportunity."""
+        self._reload = True
+        self._wake.set()
+
+    def _content_job(self) -> None:
+        try:
+            changed = self.check_content()
+        except Exception as exc:
+            self._fail("reading the site", exc)
+            return
+        if changed:
+            self._post_job()
+
+    def _post_job(self):
+        report = self.tick()
+        if report is not None:
+            self._arm(report.next_wake)
+        return schedule.CancelJob
+
+    def _arm(self, when: datetime | None) -> None:
+        """Arm the one-off job for `when` (None: only the content checks wake the daemon)."""
+        if self._job is not None:
+            self.scheduler.cancel_job(self._job)
+            self._job = None
+        if when is not None and (self.stopping or self._reload):
+            return
+        if when != self._announced_wait:
+            self._announced_wait = when
+            if when is None:
+                self.log.info("waiting: nothing planned")
+            else:
+                zone = self.setup.config.site.timezone
+                self.log.info("waiting until %s", f"{when.astimezone(zone):%Y-%m-%d %H:%M:%S %Z}")
+        if when is None:
+            return
+        delay = max((when - self.clock()).total_seconds(), 0.001)
+        self._job = self.scheduler.every(delay).seconds.do(self._post_job)
+
+    def _do_reload(self) -> None:
+        self._reload = False
+        try:
+            setup = self._build()
+        except Exception as exc:
+            detail = str(exc) if isinstance(exc, HeraldError) else f"{type(exc).__name__}: {exc}"
+            self.log.error("reload failed: %s; keeping the running configuration", detail)
+            return
+        if setup.config.ledger != self.setup.config.ledger:
+            self.log.warning("the ledger's path changed; restart herald run to use it")
+        for publisher in self.setup.publishers.values():
+            close = getattr(publisher, "close", None)
+            if callable(close):
+                close()
+        self._apply(setup)
+        self.site = None
+        self.log.info("reloaded the configuration and the content")
+        self._post_job()
+
+    def _install_signals(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def stop(signum, frame) -> None:
+            if self.stopping:
+                raise SystemExit(128 + signum)
+            self.log.info("%s: stopping after the post in flight",
+                          signal.Signals(signum).name)
+            self.request_stop()
+
+        def reload(signum, frame) -> None:
+            self.request_reload()
+
+        wanted = {signal.SIGTERM: stop, signal.SIGINT: stop, signal.SIGHUP: reload}
+        previous = {sig: signal.signal(sig, handler) for sig, handler in wanted.items()}
+
+        def restore() -> None:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+        return restore
+
+
+# --- entry points the CLI calls ----------------------------------------------------------------
+
+def run_forever(config_path: str | Path | None = None, site: str | Path | None = None, *,
+                catch_up: bool = False, check_every: float = CHECK_EVERY,
+                verbose: bool = False) -> int:
+    """`herald run`: post as a service until stopped; raise HeraldError if it cannot start."""
+    from . import app
+
+    setup = build_setup(config_path, site)
+    configure_logging(setup.config.site.timezone, verbose=verbose)
+    use_utc_local_time()
+    path = app.ledger_path(setup.config)
+    with acquire_lock(path), Ledger.open(path) as ledger:
+        log.info("started on %s with %d accounts (pid %d)", path, len(setup.publishers),
+                 os.getpid())
+        daemon = Daemon(lambda: build_setup(config_path, site), ledger, initial=setup,
+                        catch_up=catch_up, check_every=check_every)
+        return daemon.run()
+
+
+def run_once(config_path: str | Path | None = None, site: str | Path | None = None, *,
+             catch_up: bool = False, verbose: bool = False,
+             clock: Callable[[], datetime] = utc_now) -> list[Outcome]:
+    """`herald run --once`: post what is due now and return what happened (for cron and CI)."""
+    from . import app
+
+    setup = build_setup(config_path, site)
+    configure_logging(setup.config.site.timezone, verbose=verbose)
+    path = app.ledger_path(setup.config)
+    with acquire_lock(path), Ledger.open(path) as ledger:
+        daemon = Daemon(lambda: setup, ledger, initial=setup, catch_up=catch_up, clock=clock)
+        report = daemon.tick()
+        if report is None:
+            raise HeraldError("the run failed; see the log above")
+        return list(report.outcomes)
+
+
+def configure_logging(zone: ZoneInfo, *, verbose: bool = False,
+                      stream=None) -> logging.Handler:
+    """Log Herald's decisions to stderr, one line each, stamped in the site's time zone.
+
+    The adapters' own lines (under `bot`, repeating the runner's) show only with `verbose`,
+    their warnings always.
+    Calling this again replaces the handler it added before.
+    """
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(_Formatter(zone))
+    for name, level in (("herald", logging.DEBUG if verbose else logging.INFO),
+                        ("bot", logging.DEBUG if verbose else logging.WARNING)):
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if isinstance(h.formatter, _Formatter)]:
+            logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+    return handler
+
+
+class _Formatter(logging.Formatter):
+    def __init__(self, zone: ZoneInfo):
+        super().__init__("%(asctime)s %(message)s")
+        self.zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, self.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def use_utc_local_time() -> None:
+    """Make the process's naive local time UTC, so `schedule` never sees a DST change."""
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+
+# --- herald status ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """One account: its next posts, its failures, and whether a failure stopped it."""
+
+    name: str
+    platform: str
+    upcoming: tuple[Slot, ...] = ()
+    failures: tuple[Entry, ...] = ()
+    stopped: Entry | None = None
+    blocked_until: datetime | None = None
+    uncertain: tuple[Entry, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What is due next per account, and what failed."""
+
+    now: datetime
+    ledger: Path
+    events: int
+    accounts: tuple[AccountStatus, ...] = ()
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def healthy(self) -> bool:
+        return not any(a.stopped or a.failures for a in self.accounts)
+
+    def as_dict(self) -> dict:
+        """The report as plain data, for `herald status --json`."""
+        def entry(e: Entry) -> dict:
+            return {"key": str(e.key), "state": e.state, "error": e.error,
+                    "error_kind": e.error_kind, "attempts": e.attempts,
+                    "retry_at": e.next_attempt_at.isoformat() if e.next_attempt_at else None,
+                    "updated_at": e.updated_at.isoformat()}
+
+        return {
+            "now": self.now.isoformat(), "ledger": str(self.ledger), "events": self.events,
+            "problems": list(self.problems),
+            "accounts": [{
+                "name": a.name, "platform": a.platform,
+                "stopped": entry(a.stopped) if a.stopped else None,
+                "backing_off_until": a.blocked_until.isoformat() if a.blocked_until else None,
+                "next": [{"at": s.at.isoformat(), "ref": s.post.key.ref,
+                          "stage": s.post.key.stage, "lang": s.post.key.lang, "why": s.why}
+                         for s in a.upcoming],
+                "failed": [entry(e) for e in a.failures],
+                "unknown_outcome": [str(e.key) for e in a.uncertain],
+            } for a in self.accounts],
+        }
+
+    def format(self) -> str:
+        zone = self.now.tzinfo
+        lines = [f"Herald status at {self.now:%Y-%m-%d %H:%M %Z} · {self.events} events · "
+                 f"ledger {self.ledger}"]
+        lines.extend(self.problems)
+        for account in self.accounts:
+            lines.append(f"{account.name} ({account.platform})")
+            if account.stopped is not None:
+                e = account.stopped
+                lines.append(f"  STOPPED by {e.key}: {e.error} "
+                             f"({e.updated_at.astimezone(zone):%Y-%m-%d %H:%M}); fix it, then "
+                             f"restart herald run or send it SIGHUP")
+            if account.blocked_until is not None:
+                lines.append(f"  backing off until "
+                             f"{account.blocked_until.astimezone(zone):%Y-%m-%d %H:%M:%S %Z}")
+            if account.upcoming:
+                for slot in _units(account.upcoming):
+                    langs = ", ".join(s.post.key.lang for s in slot)
+                    first = slot[0]
+                    why = f" ({first.why})" if first.why else ""
+                    when = "now" if first.at <= self.now else \
+                        f"{first.at.astimezone(zone):%Y-%m-%d %H:%M %Z}"
+                    lines.append(f"  next {when}: {first.post.key.ref} "
+                                 f"{first.post.key.stage} ({langs}){why}")
+            else:
+                lines.append("  nothing planned")
+            for e in account.failures:
+                if e is account.stopped:
+                    continue
+                retry = (f"; retrying at {e.next_attempt_at.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+                         if e.next_attempt_at else "")
+                lines.append(f"  failed {e.key}: {e.error} (attempt {e.attempts}){retry}")
+            for e in account.uncertain:
+                lines.append(f"  unknown outcome {e.key}: checked on the platform before any "
+                             f"new attempt")
+        return "\n".join(lines)
+
+
+def build_status(config: Config, site: Site, ledger: Ledger, *, now: datetime,
+                 upcoming: int = 3) -> StatusReport:
+    """Say what is due next per account and what failed; changes nothing in the ledger.
+
+    A failure is shown while it matters: its post is still planned, it is being retried, or it
+    stopped the account. Older ones are in `herald history`.
+    """
+    now = now.astimezone(config.site.timezone)
+    rows = ledger.history()
+    seen = {**{ref: now for ref in site.refs()}, **ledger.seen()}
+    found = survey(config, site, rows, now=now, seen=seen,
+                   safe_since=ledger.first_run(now, record=False))
+    latest = latest_entries(rows)
+    stopped = stopped_by(latest.values())
+    blocked = blocked_until(latest.values(), now)
+    pending = {s.post.key for s in found.arrangement.slots}
+    accounts = []
+    for account in config.accounts:
+        mine = [s for s in found.arrangement.slots if s.post.key.account == account.name]
+        units = _units(mine)[:upcoming]
+        entries = [e for e in latest.values() if e.key.account == account.name]
+        failures = [e for e in entries if e.state == "failed" and (
+            e.key in pending or e is stopped.get(account.name)
+            or (e.next_attempt_at is not None and e.next_attempt_at > now))]
+        accounts.append(AccountStatus(
+            account.name, account.platform,
+            upcoming=tuple(s for unit in units for s in unit),
+            failures=tuple(failures),
+            stopped=stopped.get(account.name),
+            blocked_until=blocked.get(account.name),
+            uncertain=tuple(e for e in entries if e.state == "reserved")))
+    errors = [str(p) for p in site.problems if p.severity == "error"]
+    problems = (f"{len(errors)} event files cannot be used (see herald validate)",) if errors \
+        else ()
+    return StatusReport(now, ledger.path, len(site.refs()), tuple(accounts), problems)
+
+
+def status(config_path: str | Path | None = None, site: str | Path | None = None, *,
+           now: datetime | None = None) -> StatusReport:
+    """`herald status`: read the config, the site and the ledger; post nothing, lock nothing."""
+    from . import app
+
+    config = load_config(config_path, site=site)
+    loaded = load_site(config.site)
+    with Ledger.open(app.ledger_path(config)) as ledger:
+        return build_status(config, loaded, ledger, now=now or utc_now())
+
+
+def _units(slots) -> list[list[Slot]]:
+    units: list[list[Slot]] = []
+    for slot in slots:
+        if units and (units[-1][0].post.key.ref, units[-1][0].post.key.stage,
+                      units[-1][0].at) == (slot.post.key.ref, slot.post.key.stage, slot.at):
+            units[-1].append(slot)
+        else:
+            units.append([slot])
+    return units
+
+
+# --- python -m bot.daemon --------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the daemon without the CLI: `python -m bot.daemon [--once] [--status] ...`."""
+    parser = argparse.ArgumentParser(prog="python -m bot.daemon",
+                                     description="Run Herald as a service.")
+    parser.add_argument("--config", dest="config_path")
+    parser.add_argument("--site")
+    parser.add_argument("--once", action="store_true", help="post what is due now, then exit")
+    parser.add_argument("--catch-up", action="store_true",
+                        help="on a new ledger, post stages already due (within the grace)")
+    parser.add_argument("--status", action="store_true", help="show what is due and failed")
+    parser.add_argument("--check-every", type=float, default=CHECK_EVERY, metavar="SECONDS")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if args.status:
+            print(status(args.config_path, args.site).format())
+            return 0
+        if args.once:
+            outcomes = run_once(args.config_path, args.site, catch_up=args.catch_up,
+                                verbose=args.verbose)
+            return 4 if any(not o.ok for o in outcomes) else 0
+        return run_forever(args.config_path, args.site, catch_up=args.catch_up,
+                           check_every=args.check_every, verbose=args.verbose)
+    except HeraldError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
