@@ -539,3 +539,52 @@ def auth(config_path, site, platform, account):
     store = app.secrets_store(config)
     store.save(chosen.name, values)
     click.echo(f"Saved credentials for {chosen.name} in {store.path} (readable only by you).")
+
+
+@main.command()
+@config_options
+@click.option("--once", is_flag=True,
+              help="Post what is due now, then exit (for cron and scheduled CI jobs).")
+@click.option("--catch-up", is_flag=True,
+              help="On a new ledger, post what is already due instead of skipping it.")
+@click.option("--check-every", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              metavar="SECONDS", help="How often to look for new, changed or removed event files.")
+@click.pass_context
+def run(ctx, config_path, site, once, catch_up, check_every):
+    """Post each event's announcement and reminders on time, until stopped.
+
+    Sleeps until the next post is due and re-reads the site when event files change.
+    Corrects announced events whose date, time or place changed and cancels removed or
+    unpublished ones. Logs one line per decision to stderr. SIGTERM or Ctrl-C stop it after
+    the post in flight; SIGHUP reloads the config and the site. A second `herald run` on the
+    same ledger refuses to start (exit 5).
+
+    On a new ledger the first run posts no backlog: announcements of events already on the
+    site, and stages already due, are recorded as skipped; --catch-up posts them instead.
+    """
+    from .daemon import run_forever, run_once
+
+    verbose = bool(ctx.obj and ctx.obj.get("verbose"))
+    if once:
+        outcomes = run_once(config_path, site, catch_up=catch_up, verbose=verbose)
+        sys.exit(max((o.error.exit_code for o in outcomes if o.error is not None), default=0))
+    sys.exit(run_forever(config_path, site, catch_up=catch_up, check_every=check_every,
+                         verbose=verbose))
+
+
+@main.command()
+@config_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(config_path, site, as_json):
+    """Show what is due next on each account, and what failed or stopped an account.
+
+    Reads the config, the site and the ledger; posts nothing and takes no lock, so it works
+    while `herald run` is running.
+    """
+    from .daemon import status as build
+
+    report = build(config_path, site)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(report.format())

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from .changes import Details
 from .composer import compose
 from .config import Config
 from .content import Site
@@ -179,8 +180,12 @@ def send(post: Post, event: Event, account: Account, *, publisher: Publisher, le
     extras = attach(post, event, account, publisher.limits())
     outgoing = OutgoingPost(post.text, post.lang, "", link=post.link, media=extras.media,
                             card=extras.card, reply_to=reply_to)
-    return deliver(post.key, outgoing, publisher=publisher, ledger=ledger, now=now, again=again,
-                   daily_cap=account.options.get("daily_cap"))
+    outcome = deliver(post.key, outgoing, publisher=publisher, ledger=ledger, now=now,
+                      again=again, daily_cap=account.options.get("daily_cap"))
+    if outcome.status in ("posted", "recovered"):
+        # What the post said about the event, so that a later change can be corrected.
+        ledger.describe(post.key, Details.of(event).to_json())
+    return outcome
 
 
 def announce(site: Site, config: Config, ref: str, *, now: datetime, ledger: Ledger,

@@ -182,3 +182,32 @@ def test_preview_leaves_out_what_the_ledger_says_was_posted(platforms):
     planned = {(p["account"], p["stage"]) for p in json.loads(result.output)}
     assert ("mastodon", "announcement") not in planned
     assert ("x", "announcement") in planned and ("mastodon", "reminder-1d") in planned
+
+
+def test_a_date_change_after_a_manual_announcement_is_corrected_by_the_next_run(
+        platforms, tmp_path):
+    import shutil
+
+    from tests.conftest import write_config
+
+    site = tmp_path / "site"
+    (site / "_events").mkdir(parents=True)
+    shutil.copytree(SAMPLE / "_uploads", site / "_uploads")
+    for name in ("2027-04-15-varmote-civic-tech.md", "2027-04-15-spring-meetup-civic-tech-en.md"):
+        shutil.copy(SAMPLE / "_events" / name, site / "_events" / name)
+    config = write_config(tmp_path / "moved.toml", mastodon=platforms.mastodon.url,
+                          x=platforms.x.url, bluesky=platforms.bluesky.url, site=site,
+                          state=platforms.ledger.parent)
+    run = CliRunner().invoke
+    assert run(main, ["announce", EVENT, "--config", str(config)]).exit_code == 0
+    for path in (site / "_events").glob("*.md"):
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "event-date: 2027-04-15 18:00:00 +02:00", "event-date: 2027-04-16 18:30:00 +02:00"),
+            encoding="utf-8")
+    result = run(main, ["run", "--once", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    (sv_status,) = [s for s in platforms.mastodon.status_list() if s["language"] == "sv"]
+    assert "fredag 16 april 2027 kl. 18:30" in sv_status["text"]
+    assert sv_status["edited_at"] is not None
+    replies = [t for t in platforms.x.posts if t.reply_to]
+    assert len(replies) == 2 and all("18:30" in t.text for t in replies)
