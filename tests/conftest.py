@@ -87,3 +87,17 @@ def platforms(tmp_path, monkeypatch):
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         yield Platforms(mastodon, x, bluesky, config, env, state / "ledger.sqlite3")
+
+
+@pytest.fixture(autouse=True)
+def restore_logging():
+    """Undo the logging set-up a command run in-process makes (`herald run` configures it)."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("bot", "herald")]
+    saved = [(lg, lg.level, list(lg.handlers), lg.propagate) for lg in loggers]
+    yield
+    for logger, level, handlers, propagate in saved:
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
+        logger.propagate = propagate
