@@ -389,7 +389,7 @@ def _print_sent(publishers) -> None:
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
     from .counting import length
-    from .errors import Rejected
+    from .errors import PublishError, Rejected
     from .model import OutgoingPost
     from .service import Outcome, Selection, deliver, manual_key
 
@@ -407,8 +407,12 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     with _ledger(config, dry_run) as ledger:
         for acc in accounts:
             publisher = publishers[acc.name]
-            limits = publisher.limits()
             key = manual_key(text, acc.name, lang, raw)
+            try:
+                limits = publisher.limits()
+            except PublishError as exc:
+                outcomes.append(Outcome(key, "failed", error=exc))
+                continue
             count = length(text, limits)
             if count > limits.max_chars:
                 outcomes.append(Outcome(key, "failed", error=Rejected(

@@ -177,7 +177,11 @@ def send(post: Post, event: Event, account: Account, *, publisher: Publisher, le
     if not post.fits:
         return Outcome(post.key, "failed", error=Rejected(post.error or "does not fit",
                                                             account=account.name))
-    extras = attach(post, event, account, publisher.limits())
+    try:
+        limits = publisher.limits()
+    except PublishError as exc:
+        return Outcome(post.key, "failed", error=exc)
+    extras = attach(post, event, account, limits)
     outgoing = OutgoingPost(post.text, post.lang, "", link=post.link, media=extras.media,
                             card=extras.card, reply_to=reply_to)
     outcome = deliver(post.key, outgoing, publisher=publisher, ledger=ledger, now=now,
@@ -208,10 +212,13 @@ def announce(site: Site, config: Config, ref: str, *, now: datetime, ledger: Led
             if selection.lang is not None and lang != selection.lang:
                 continue
             publisher = publishers[account.name]
-            planned = PlannedPost(PostKey(ref, chosen.name, account.name, lang), now, start,
-                                  chosen)
-            post = compose_planned(planned, site, config, publisher.limits())
-            event = versions[post.lang]
-            outcomes.append(send(post, event, account, publisher=publisher, ledger=ledger,
-                                 attach=attach, now=now, again=again))
+            key = PostKey(ref, chosen.name, account.name, lang)
+            try:
+                limits = publisher.limits()
+            except PublishError as exc:
+                outcomes.append(Outcome(key, "failed", error=exc))
+                continue
+            post = compose_planned(PlannedPost(key, now, start, chosen), site, config, limits)
+            outcomes.append(send(post, versions[post.lang], account, publisher=publisher,
+                                 ledger=ledger, attach=attach, now=now, again=again))
     return outcomes

@@ -211,3 +211,14 @@ def test_a_date_change_after_a_manual_announcement_is_corrected_by_the_next_run(
     assert sv_status["edited_at"] is not None
     replies = [t for t in platforms.x.posts if t.reply_to]
     assert len(replies) == 2 and all("18:30" in t.text for t in replies)
+
+
+def test_accounts_without_credentials_reach_no_server(platforms, monkeypatch):
+    for name in platforms.env:
+        monkeypatch.delenv(name)
+    result = herald(platforms, "announce", EVENT)
+    assert result.exit_code == 6
+    assert result.output.count("failed: ") == 6
+    assert platforms.mastodon.received() == []
+    assert platforms.x.received() == []
+    assert platforms.bluesky.requests == []

@@ -250,7 +250,7 @@ def test_limits_are_read_from_the_instance_once(fake_mastodon):
     fake_mastodon.image_size_limit = 8 * 1024 * 1024
     fake_mastodon.image_matrix_limit = 16_777_216
     fake_mastodon.description_limit = 3000
-    publisher = make_publisher(fake_mastodon, token="")
+    publisher = make_publisher(fake_mastodon)
 
     limits = publisher.limits()
 

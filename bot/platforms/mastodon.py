@@ -93,8 +93,12 @@ class MastodonPublisher:
     # -- the Publisher port ------------------------------------------------------------------
 
     def limits(self) -> Limits:
-        """Return the instance's limits, asked once from `/api/v2/instance` and then cached."""
+        """Return the instance's limits, asked once from `/api/v2/instance` and then cached.
+
+        An account without a token talks to no server at all, not even to read the limits.
+        """
         if self._limits is None:
+            self._require_token()
             info = self._call("reading the instance's limits", lambda api: api.instance_v2())
             self._limits = limits_from_instance(info)
         return self._limits
