@@ -101,3 +101,32 @@ def restore_logging():
         logger.setLevel(level)
         logger.handlers[:] = handlers
         logger.propagate = propagate
+
+
+class OutsideNetwork(AssertionError):
+    """A test tried to reach an address other than this machine's loopback."""
+
+
+_LOCAL = ("127.", "::1", "localhost")
+
+
+@pytest.fixture(autouse=True)
+def no_network_beyond_loopback(monkeypatch):
+    """Fail any test that resolves or connects to anything but 127.0.0.1: no real platform."""
+    import socket
+
+    resolve, connect = socket.getaddrinfo, socket.socket.connect
+
+    def guarded_getaddrinfo(host, *args, **kwargs):
+        if host is not None and not str(host).startswith(_LOCAL):
+            raise OutsideNetwork(f"a test tried to look up {host}")
+        return resolve(host, *args, **kwargs)
+
+    def guarded_connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and \
+                not str(address[0]).startswith(_LOCAL):
+            raise OutsideNetwork(f"a test tried to connect to {address[0]}")
+        return connect(sock, address)
+
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
