@@ -17,7 +17,6 @@ operating system however the process ends, keeps a second `herald run` away from
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import random as random_module
@@ -515,34 +514,3 @@ def _units(slots) -> list[list[Slot]]:
 
 
 # --- python -m bot.daemon --------------------------------------------------------------------
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the daemon without the CLI: `python -m bot.daemon [--once] [--status] ...`."""
-    parser = argparse.ArgumentParser(prog="python -m bot.daemon",
-                                     description="Run Herald as a service.")
-    parser.add_argument("--config", dest="config_path")
-    parser.add_argument("--site")
-    parser.add_argument("--once", action="store_true", help="post what is due now, then exit")
-    parser.add_argument("--catch-up", action="store_true",
-                        help="on a new ledger, post stages already due (within the grace)")
-    parser.add_argument("--status", action="store_true", help="show what is due and failed")
-    parser.add_argument("--check-every", type=float, default=CHECK_EVERY, metavar="SECONDS")
-    parser.add_argument("--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        if args.status:
-            print(status(args.config_path, args.site).format())
-            return 0
-        if args.once:
-            outcomes = run_once(args.config_path, args.site, catch_up=args.catch_up,
-                                verbose=args.verbose)
-            return 4 if any(not o.ok for o in outcomes) else 0
-        return run_forever(args.config_path, args.site, catch_up=args.catch_up,
-                           check_every=args.check_every, verbose=args.verbose)
-    except HeraldError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return exc.exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -225,7 +225,7 @@ def start_daemon(config: Path, token: str, *args: str, log: Path | None = None,
            **{f"HERALD_X_{k.upper()}": v for k, v in (x_keys or {}).items()}}
     env.pop("HERALD_CONFIG", None)
     stderr = open(log, "ab") if log else subprocess.PIPE
-    return subprocess.Popen([sys.executable, "-m", "bot.daemon", "--config", str(config),
+    return subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(config),
                              "--catch-up", *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=stderr, cwd=config.parent)
 
