@@ -108,12 +108,17 @@ def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher: Publisher, ledge
     except AlreadyPosted as exc:
         return Outcome(key, "already posted", exc.entry.url)
     outgoing = replace(outgoing, idempotency_key=reservation.idempotency_key)
-    try:
-        if reservation.uncertain:
+    if reservation.uncertain:
+        try:
             found = publisher.find(outgoing)
-            if found is not None:
-                ledger.record(reservation, found, now)
-                return Outcome(key, "recovered", found.url)
+        except PublishError as exc:
+            # The earlier attempt may be out: stay uncertain until a lookup answers.
+            ledger.fail(reservation, exc, now, _retry_after(exc), unknown=True)
+            return Outcome(key, "failed", error=exc)
+        if found is not None:
+            ledger.record(reservation, found, now)
+            return Outcome(key, "recovered", found.url)
+    try:
         published = publisher.publish(outgoing)
     except Duplicate as exc:
         if not reservation.uncertain:
@@ -124,11 +129,14 @@ def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher: Publisher, ledge
         ledger.record(reservation, found, now)
         return Outcome(key, "recovered", found.url or None)
     except PublishError as exc:
-        retry_at = exc.retry_after if isinstance(exc, RateLimited) else None
-        ledger.fail(reservation, exc, now, retry_at)
+        ledger.fail(reservation, exc, now, _retry_after(exc))
         return Outcome(key, "failed", error=exc)
     ledger.record(reservation, published, now)
     return Outcome(key, "posted", published.url)
+
+
+def _retry_after(error: PublishError) -> datetime | None:
+    return error.retry_after if isinstance(error, RateLimited) else None
 
 
 def _over_daily_cap(key: PostKey, ledger: Ledger, now: datetime, cap: int) -> Outcome | None:

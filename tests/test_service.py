@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.errors import AuthFailed, Duplicate, Unavailable
+from bot.errors import AuthFailed, Duplicate, RateLimited, Unavailable
 from bot.ledger import Ledger
 from bot.model import Limits, OutgoingPost, PostKey, Published
 from bot.platforms.recording import RecordingPublisher
@@ -129,3 +129,24 @@ def test_an_account_at_its_daily_cap_posts_nothing_until_a_day_after_the_oldest(
     later = deliver(third, outgoing("Post 2"), publisher=publisher, ledger=ledger,
                     now=NOW.replace(hour=8, minute=1) + timedelta(days=1), daily_cap=2)
     assert later.status == "posted"
+
+
+@dataclass
+class LookupRateLimited(RecordingPublisher):
+    """Cannot answer a lookup right now (429 while reading recent posts)."""
+
+    def find(self, post: OutgoingPost) -> Published | None:
+        raise RateLimited("slow down", account=self.account)
+
+
+def test_a_failed_lookup_keeps_a_possibly_sent_post_uncertain(ledger):
+    lost = TimesOutAfterSending("masto", LIMITS)
+    deliver(KEY, outgoing(), publisher=lost, ledger=ledger, now=NOW)
+    blocked = deliver(KEY, outgoing(), publisher=LookupRateLimited("masto", LIMITS,
+                                                                   sent=lost.sent),
+                      ledger=ledger, now=NOW)
+    assert blocked.status == "failed" and len(lost.sent) == 1
+    healthy = RecordingPublisher("masto", LIMITS, sent=lost.sent)
+    assert deliver(KEY, outgoing(), publisher=healthy, ledger=ledger,
+                   now=NOW).status == "recovered"
+    assert len(lost.sent) == 1
