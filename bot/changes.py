@@ -192,21 +192,24 @@ def detect(posted: Sequence[Announced], events: Mapping[str, Mapping[str, Event]
 
     `events` maps each published ref to its language versions, `drafts` are the refs of
     unpublished events, `unreadable` the files that failed to load, and `missing_since` when
-    each ref was first noticed missing. Only events that have not started are corrected or
-    cancelled.
+    each ref was first noticed missing. An event is corrected until it starts at its new
+    time, and cancelled only before the time people were told.
     """
     drafts, unreadable = set(drafts), set(unreadable)
     corrections, cancellations, missing, held, recheck = [], [], [], [], []
     for item in posted:
-        if item.cancelled or item.told.start <= now:
+        if item.cancelled:
             continue
         ref = item.key.ref
         versions = events.get(ref)
         if versions:
+            # A correction is due while the event, as it now stands, has not started.
             event = versions.get(item.key.lang) or next(iter(versions.values()))
             changed = item.told.changes_to(event)
             if changed and event.start > now:
                 corrections.append(Correction(item, event, changed))
+            continue
+        if item.told.start <= now:
             continue
         if item.told.source in unreadable:
             held.append((ref, f"{item.told.source} cannot be read; not taken for a cancellation"))

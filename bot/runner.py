@@ -412,7 +412,6 @@ class Runner:
         outcome = self._guard(key, lambda: send(
             post, event, account, publisher=publisher, ledger=self.ledger, attach=self.attach,
             now=tick.now, again=entry is not None and entry.done, reply_to=reply_to))
-        self.ledger.describe(key, Details.of(event).to_json())
         return self._outcome(tick, key, outcome, reply_to=reply_to)
 
     def _reply_to(self, tick: _Tick, key: PostKey, versions: Mapping[str, Event],
@@ -488,7 +487,8 @@ class Runner:
         tick.attempted = True
         error = error or Rejected("failed")
         if error.retryable:
-            if recorded and (entry := self.ledger.entry(key)) is not None:
+            entry = self.ledger.entry(key) if recorded else None
+            if entry is not None and entry.state == "failed":
                 attempt = entry.attempts
                 at = retry_time(error, attempt, tick.now, self.random)
                 self.ledger.schedule_retry(key, at)
@@ -583,9 +583,11 @@ class Runner:
             reply_to = ann.platform_id if limits.replies else None
             outcome = self._guard(post.key, lambda: send(
                 post, change.event, account, publisher=publisher, ledger=self.ledger,
-                attach=no_attachments, now=tick.now, again=again, reply_to=reply_to))
+                attach=no_attachments, now=tick.now, again=again, reply_to=reply_to,
+                capped=False))
             verb = f"corrected ({what})"
-        self.ledger.describe(post.key, Details.of(change.event).to_json())
+        if _delivered(outcome):
+            self.ledger.describe(post.key, Details.of(change.event).to_json())
         self._outcome(tick, post.key, outcome, verb=verb)
 
     def _edit(self, key: PostKey, status_id: str, text: str, now: datetime,
@@ -632,8 +634,9 @@ class Runner:
         outcome = self._guard(post.key, lambda: send(
             post, event, account, publisher=publisher, ledger=self.ledger,
             attach=no_attachments, now=tick.now, again=entry is not None and entry.done,
-            reply_to=ann.platform_id if limits.replies else None))
-        self.ledger.describe(post.key, change.announced.told.to_json())
+            reply_to=ann.platform_id if limits.replies else None, capped=False))
+        if _delivered(outcome):
+            self.ledger.describe(post.key, change.announced.told.to_json())
         self._outcome(tick, post.key, outcome, verb=f"cancelled ({change.reason})")
 
     def _delete(self, tick: _Tick, change: Cancellation) -> None:
@@ -663,3 +666,8 @@ class Runner:
 def _same_unit(a: Slot, b: Slot) -> bool:
     return (a.post.key.ref, a.post.key.stage) == (b.post.key.ref, b.post.key.stage) \
         and a.at == b.at
+
+
+def _delivered(outcome: Outcome | Exception) -> bool:
+    """Whether a post went out (or was found out), so the ledger may describe what it said."""
+    return isinstance(outcome, Outcome) and outcome.status in ("posted", "recovered")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from .changes import Details
 from .composer import compose
@@ -140,17 +140,18 @@ def _retry_after(error: PublishError) -> datetime | None:
 
 
 def _over_daily_cap(key: PostKey, ledger: Ledger, now: datetime, cap: int) -> Outcome | None:
-    since = now - timedelta(days=1)
-    recent = sorted(e.posted_at for e in ledger.history()
-                    if e.key.account == key.account and e.state == "posted"
-                    and e.posted_at is not None and e.posted_at > since)
-    if len(recent) < cap:
+    """Hold a post when its account made `cap` posts on this calendar day (in `now`'s zone)."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = sum(1 for e in ledger.history()
+                if e.key.account == key.account and e.state == "posted"
+                and e.posted_at is not None and e.posted_at >= midnight)
+    if today < cap:
         return None
-    retry_at = recent[len(recent) - cap] + timedelta(days=1)
+    tomorrow = datetime.combine(midnight.date() + timedelta(days=1), time(0),
+                                tzinfo=now.tzinfo)
     return Outcome(key, "held", error=RateLimited(
-        f"daily cap of {cap} posts reached; next post possible at "
-        f"{retry_at.astimezone(now.tzinfo):%Y-%m-%d %H:%M}", account=key.account,
-        retry_after=retry_at))
+        f"daily cap of {cap} posts reached; the next post can go at "
+        f"{tomorrow:%Y-%m-%d %H:%M}", account=key.account, retry_after=tomorrow))
 
 
 def manual_key(text: str, account: str, lang: str, image: bytes | None = None) -> PostKey:
@@ -179,9 +180,13 @@ def no_attachments(post: Post, event: Event, account: Account, limits: Limits) -
 
 
 def send(post: Post, event: Event, account: Account, *, publisher: Publisher, ledger: Ledger,
-         attach: Attach, now: datetime, again: bool = False,
-         reply_to: str | None = None) -> Outcome:
-    """Prepare the attachments of a composed post and deliver it exactly once."""
+         attach: Attach, now: datetime, again: bool = False, reply_to: str | None = None,
+         capped: bool = True) -> Outcome:
+    """Prepare the attachments of a composed post and deliver it exactly once.
+
+    With `capped`, the account's `daily_cap` applies; corrections and cancellations pass
+    False, since holding them back would leave people with the wrong time.
+    """
     if not post.fits:
         return Outcome(post.key, "failed", error=Rejected(post.error or "does not fit",
                                                             account=account.name))
@@ -193,7 +198,8 @@ def send(post: Post, event: Event, account: Account, *, publisher: Publisher, le
     outgoing = OutgoingPost(post.text, post.lang, "", link=post.link, media=extras.media,
                             card=extras.card, reply_to=reply_to)
     outcome = deliver(post.key, outgoing, publisher=publisher, ledger=ledger, now=now,
-                      again=again, daily_cap=account.options.get("daily_cap"))
+                      again=again,
+                      daily_cap=account.options.get("daily_cap") if capped else None)
     if outcome.status in ("posted", "recovered"):
         # What the post said about the event, so that a later change can be corrected.
         ledger.describe(post.key, Details.of(event).to_json())

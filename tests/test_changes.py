@@ -60,10 +60,17 @@ def test_a_typo_fixed_in_the_title_or_body_asks_for_nothing():
 
 
 def test_an_event_that_already_started_is_neither_corrected_nor_cancelled():
-    moved = event(start=START + timedelta(days=1))
-    assert changes_for({"meetup": {"sv": moved}}, now=START + timedelta(minutes=1)) \
+    moved_earlier = event(start=START - timedelta(hours=1))
+    assert changes_for({"meetup": {"sv": moved_earlier}}, now=START - timedelta(minutes=30)) \
         .corrections == ()
     assert changes_for({}, now=START + timedelta(minutes=1)).missing == ()
+
+
+def test_a_move_to_a_later_day_is_corrected_even_after_the_old_time_has_passed():
+    moved = event(start=START + timedelta(days=1))
+    (correction,) = changes_for({"meetup": {"sv": moved}},
+                                now=START + timedelta(minutes=1)).corrections
+    assert correction.event.start == START + timedelta(days=1)
 
 
 def test_an_unpublished_event_is_cancelled_once_it_stayed_unpublished_for_a_while():

@@ -487,3 +487,22 @@ def test_a_campaign_against_the_fake_servers_delivers_each_post_once_in_threads(
             (("04-22 16:00", "reminder-2h"), "Påminnelse: Vårmöte", 0),
         ]
         assert not masto.violations and not x.violations
+
+
+def test_a_moved_event_gets_its_new_reminder_on_a_capped_account_without_busy_ticks(tmp_path):
+    config = {"grace": "2h", "site": {"path": ".", "timezone": "Europe/Stockholm"},
+              "accounts": {"x": {"platform": "x", "languages": ["sv"], "daily_cap": 3}}}
+    world = World(tmp_path, at(4, 1, 12), config=config)
+    meetup = event("ev", "sv", "Vårmöte", at(4, 10, 18))
+    world.site = site(meetup)
+    world.run_until(at(4, 10, 16, 30))
+    moved = replace(meetup, start=at(4, 11, 10))
+    world.site = site(moved)
+    world.run_until(at(4, 10, 20))
+    world.site = site(moved, event("bb", "sv", "Annat", at(4, 30, 18)))
+    world.run_until(at(4, 11, 12))
+    posts = world.got("x")
+    assert ("04-11 08:00 CEST", "Påminnelse: Vårmöte") in [(when, text) for when, text, _ in
+                                                           posts]
+    ticks_at_eight = [world.runner.tick(world.site, at(4, 11, 12)) for _ in range(3)]
+    assert all(not t.outcomes for t in ticks_at_eight)

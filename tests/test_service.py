@@ -114,7 +114,7 @@ def test_a_duplicate_answer_on_a_first_attempt_is_a_failure(ledger):
     assert result.status == "failed" and isinstance(result.error, Duplicate)
 
 
-def test_an_account_at_its_daily_cap_posts_nothing_until_a_day_after_the_oldest(ledger):
+def test_an_account_at_its_daily_cap_posts_nothing_more_that_day(ledger):
     publisher = RecordingPublisher("x", LIMITS)
     for n, hour in enumerate((8, 9)):
         key = PostKey(f"event-{n}", "announcement", "x", "sv")
@@ -122,13 +122,13 @@ def test_an_account_at_its_daily_cap_posts_nothing_until_a_day_after_the_oldest(
                 now=NOW.replace(hour=hour), daily_cap=2)
     third = PostKey("event-2", "announcement", "x", "sv")
     held = deliver(third, outgoing("Post 2"), publisher=publisher, ledger=ledger,
-                   now=NOW.replace(hour=12), daily_cap=2)
+                   now=NOW.replace(hour=23), daily_cap=2)
     assert held.status == "held" and held.error.retryable
-    assert held.error.retry_after == NOW.replace(hour=8) + timedelta(days=1)
+    assert held.error.retry_after == NOW.replace(hour=0) + timedelta(days=1)
     assert len(publisher.sent) == 2 and ledger.entry(third) is None
-    later = deliver(third, outgoing("Post 2"), publisher=publisher, ledger=ledger,
-                    now=NOW.replace(hour=8, minute=1) + timedelta(days=1), daily_cap=2)
-    assert later.status == "posted"
+    next_day = deliver(third, outgoing("Post 2"), publisher=publisher, ledger=ledger,
+                       now=NOW.replace(hour=0, minute=1) + timedelta(days=1), daily_cap=2)
+    assert next_day.status == "posted"
 
 
 @dataclass
