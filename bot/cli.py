@@ -324,6 +324,9 @@ def _report(outcomes, dry_run: bool) -> int:
         if outcome.error is not None:
             click.echo(f"failed: {where}: {outcome.error}", err=True)
             code = max(code, outcome.error.exit_code)
+        elif outcome.note is not None:
+            click.echo(f"{outcome.status}: {where}: {outcome.note}", err=True)
+            code = max(code, 1)
         elif dry_run:
             click.echo(f"would post: {where}")
         else:
@@ -422,11 +425,10 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
             media = ()
             if image:
                 from . import app
-                from .images import ImageCache, prepare
+                from .images import prepare
 
                 media = (prepare(Path(image), limits, config.images, alt=alt,
-                                 cache=ImageCache(config.images.cache_dir
-                                                  or app.default_cache_dir())),)
+                                 cache=app.image_cache(config)),)
             outgoing = OutgoingPost(text, lang, "", media=media)
             outcomes.append(deliver(key, outgoing, publisher=publisher, ledger=ledger, now=now,
                                     again=again, daily_cap=acc.options.get("daily_cap")))

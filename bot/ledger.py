@@ -235,7 +235,8 @@ class Ledger:
                 raise AlreadyPosted(row)
             if row.state == "skipped":
                 raise LedgerConflict(f"{key} was skipped ({row.reason}); "
-                                     f"post it again deliberately to send it", row)
+                                     f"post it deliberately (herald announce --again) to send it",
+                                     row)
             reply = reply_to if reply_to is not None else row.reply_to
             self._conn.execute(
                 "UPDATE posts SET state = 'reserved', text = ?, reply_to = ?,"

@@ -16,7 +16,7 @@ from .composer import compose
 from .config import Config
 from .content import Site
 from .errors import Duplicate, HeraldError, PublishError, RateLimited, Rejected
-from .ledger import AlreadyPosted, Ledger
+from .ledger import AlreadyPosted, Ledger, LedgerConflict
 from .model import (Account, Event, Limits, LinkCard, Media, OutgoingPost, PlannedPost, Post,
                     PostKey, Published)
 from .planner import Plan, languages_for, plan
@@ -83,6 +83,8 @@ class Outcome:
     status: str
     url: str | None = None
     error: PublishError | None = None
+    note: str | None = None
+    """Why nothing was sent, when that is no error (a post skipped earlier on purpose)."""
 
     @property
     def ok(self) -> bool:
@@ -107,6 +109,9 @@ def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher: Publisher, ledge
                                      reply_to=outgoing.reply_to)
     except AlreadyPosted as exc:
         return Outcome(key, "already posted", exc.entry.url)
+    except LedgerConflict as exc:
+        return Outcome(key, "skipped earlier", note=f"{exc.entry.reason or 'skipped'}; "
+                                                     f"use --again to post it anyway")
     outgoing = replace(outgoing, idempotency_key=reservation.idempotency_key)
     if reservation.uncertain:
         try:

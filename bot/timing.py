@@ -222,7 +222,7 @@ def _lost(post: PlannedPost, due: datetime, rules: Rules, *, now: datetime, zone
     if safe_since is not None and due <= safe_since:
         if post.stage.kind == "announcement" and post.stage.before is None:
             return ("the event was already on the site when Herald first ran on this ledger "
-                    "(use --catch-up or herald announce to post it)")
+                    "(use --catch-up, or herald announce REF --again, to post it)")
         return (f"was due {due.astimezone(zone):%Y-%m-%d %H:%M}, when or before Herald first ran "
                 f"on this ledger (use --catch-up to post it)")
     effective = rules.quiet.end_after(due, zone) if rules.quiet else due

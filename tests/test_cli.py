@@ -164,3 +164,19 @@ def test_preview_shows_a_drawn_card_for_an_event_without_an_image():
                     "--event", "hackathon-2028", "--platform", "mastodon", "--lang", "sv")
     assert "image: drawn card → 1200x675 PNG" in result.output
     assert "alt: Kort med texten: Öppna data-hackathon 2028" in result.output
+
+
+def test_post_with_an_image_in_a_dry_run_shows_the_prepared_image():
+    image = ROOT / "content" / "_uploads" / "meetup-banner.jpg"
+    result = herald("post", "Hej från Herald! https://civictech.se/", "--config", str(EXAMPLE),
+                    "--image", str(image), "--alt", "Färgglada cirklar", "--account", "bluesky",
+                    "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "would post: bluesky sv manual" in result.output
+    assert "image: 1600x900 image/jpeg" in result.output and "alt: Färgglada cirklar" in result.output
+
+
+def test_post_with_an_image_but_no_alt_text_is_refused():
+    image = ROOT / "content" / "_uploads" / "meetup-banner.jpg"
+    result = herald("post", "Hej", "--config", str(EXAMPLE), "--image", str(image), "--dry-run")
+    assert result.exit_code == 2 and "--image needs --alt" in result.output

@@ -222,3 +222,15 @@ def test_accounts_without_credentials_reach_no_server(platforms, monkeypatch):
     assert platforms.mastodon.received() == []
     assert platforms.x.received() == []
     assert platforms.bluesky.requests == []
+
+
+def test_an_announcement_skipped_by_the_first_run_is_posted_with_again(platforms):
+    first = herald(platforms, "run", "--once")
+    assert first.exit_code == 0 and platforms.mastodon.status_list() == []
+    refused = herald(platforms, "announce", EVENT, "--account", "mastodon", "--lang", "sv")
+    assert refused.exit_code == 1
+    assert "skipped earlier: mastodon sv announcement:" in refused.output
+    assert "use --again to post it anyway" in refused.output
+    again = herald(platforms, "announce", EVENT, "--account", "mastodon", "--lang", "sv",
+                   "--again")
+    assert again.exit_code == 0 and len(platforms.mastodon.status_list()) == 1
