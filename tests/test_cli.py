@@ -180,3 +180,20 @@ def test_post_with_an_image_but_no_alt_text_is_refused():
     image = ROOT / "content" / "_uploads" / "meetup-banner.jpg"
     result = herald("post", "Hej", "--config", str(EXAMPLE), "--image", str(image), "--dry-run")
     assert result.exit_code == 2 and "--image needs --alt" in result.output
+
+
+def test_every_commented_option_in_the_example_config_is_valid_when_uncommented(tmp_path):
+    import re
+
+    from bot.config import load_config
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    opened = re.sub(r'^# ([a-z_]+ = (?!""").*)$', r"\1", text, flags=re.MULTILINE)
+    assert opened.count("\n") == text.count("\n") and opened != text
+    path = tmp_path / "all.toml"
+    path.write_text(opened.replace('path = "content"', f'path = "{ROOT / "content"}"'),
+                    encoding="utf-8")
+    config = load_config(path)
+    assert config.ledger is not None and config.secrets is not None
+    assert config.account("x").options["daily_cap"] == 5
+    assert config.stages[0].before is not None
