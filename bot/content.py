@@ -149,8 +149,13 @@ def _parse(text: str, source: str, site: SiteConfig) -> _Parsed:
 
     slug = _slug(source)
     lang = _text(meta.get("lang")) or site.default_lang
-    if lang not in site.languages:
-        report("lang", f"{lang!r} is not one of the site's languages ({', '.join(site.languages)})")
+    if lang.lower() in site.languages:
+        lang = lang.lower()
+    else:
+        report("lang", f"{lang!r} is not one of the site's languages "
+                       f"({', '.join(site.languages)}); the event is left out (fix the file, "
+                       f"or add the language to site.languages)", "error")
+        return _Parsed(source, None, tuple(problems))
     ref = _text(meta.get("ref"))
     if not ref:
         ref = slug

@@ -452,3 +452,16 @@ def test_an_image_without_alt_text_is_a_warning_and_alt_text_is_read_when_given(
     event, problems = parse(event_text(extra="image: _uploads/good-tech-hack.jpg\n"
                                              "image_alt: Tårta med Debians logga\n"))
     assert event.image_alt == "Tårta med Debians logga" and problems == []
+
+
+def test_a_language_the_site_does_not_have_is_an_error_and_the_event_is_left_out():
+    event, problems = parse(event_text(extra="lang: se\n"))
+    assert event is None
+    (problem,) = problems
+    assert (problem.field, problem.severity) == ("lang", "error")
+    assert "'se' is not one of the site's languages (sv, en)" in problem.message
+
+
+def test_a_language_in_capitals_is_read_in_lower_case():
+    event, problems = parse(event_text(extra="lang: SV\n"))
+    assert event.lang == "sv" and problems == []
