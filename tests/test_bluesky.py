@@ -53,6 +53,10 @@ def created(pds: FakePDS) -> list:
     return pds.received("POST", r"/xrpc/com\.atproto\.repo\.createRecord")
 
 
+def deleted(pds: FakePDS) -> list:
+    return pds.received("POST", r"/xrpc/com\.atproto\.repo\.deleteRecord")
+
+
 # --- module and pure helpers ---------------------------------------------------------------------
 
 def test_importing_the_adapter_does_not_load_the_atproto_sdk():
@@ -439,6 +443,63 @@ def test_a_create_that_fails_without_writing_is_unavailable_and_can_be_retried(p
     assert caught.value.retryable
     assert not pds.records
     assert bsky.publish(post()).id.endswith(record_key(post().idempotency_key))
+
+
+# --- deleting ------------------------------------------------------------------------------------
+
+def test_a_deleted_post_is_gone_from_the_pds(pds):
+    bsky = publisher(pds)
+    published = bsky.publish(post())
+
+    bsky.delete(published.id)
+
+    [sent] = deleted(pds)
+    assert sent.json == {"repo": pds.did, "collection": "app.bsky.feed.post",
+                         "rkey": rkey_of(published.id)}
+    assert not pds.records
+    assert bsky.find(post()) is None
+
+
+def test_deleting_a_post_twice_is_fine(pds):
+    bsky = publisher(pds)
+    published = bsky.publish(post())
+    bsky.delete(published.id)
+
+    bsky.delete(published.id)                       # the PDS answers 200 without a commit
+    pds.fail("com.atproto.repo.deleteRecord", 400, "RecordNotFound", "Could not locate record")
+    bsky.delete(published.id)                       # as would a PDS that says so
+
+    assert len(deleted(pds)) == 3 and not pds.records
+
+
+def test_deleting_something_that_is_not_a_post_of_this_account_is_rejected_unsent(pds):
+    bsky = publisher(pds)
+    published = bsky.publish(post())
+
+    for platform_id in (f"https://bsky.app/profile/{pds.handle}/post/{rkey_of(published.id)}",
+                        published.id.replace("app.bsky.feed.post", "app.bsky.feed.like"),
+                        published.id.replace(pds.did, "did:plc:someoneelse")):
+        with pytest.raises(Rejected, match="cannot delete"):
+            bsky.delete(platform_id)
+
+    assert not deleted(pds) and len(pds.records) == 1
+
+
+def test_deleting_with_a_refused_token_is_auth_failed_naming_the_account_and_no_secret(pds):
+    saved: list[str] = []
+    published = publisher(pds, saved=saved).publish(post())
+    pds.invalidate_tokens()
+
+    with pytest.raises(AuthFailed) as caught:
+        publisher(pds, session=saved[-1]).delete(published.id)
+
+    message = str(caught.value)
+    assert message.startswith("bluesky: Bluesky refused the credentials")
+    assert "InvalidToken" in message and "herald auth bluesky" in message
+    assert caught.value.account == "bluesky"
+    for secret in {pds.app_password, *saved, *pds.tokens}:
+        assert secret not in message and secret not in repr(caught.value)
+    assert len(pds.records) == 1
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -215,6 +215,47 @@ def test_editing_replaces_the_text_of_a_status(fake_mastodon, publisher):
     assert fake_mastodon.statuses[first.id]["edited_at"] is not None
 
 
+def test_deleting_a_status_removes_it_from_the_instance(fake_mastodon, publisher):
+    first = publisher.publish(post())
+
+    publisher.delete(first.id)
+
+    [sent] = fake_mastodon.received("DELETE", rf"/api/v1/statuses/{first.id}")
+    assert sent.header("Authorization") == f"Bearer {fake_mastodon.token}"
+    assert fake_mastodon.status_list() == []
+    assert requests.get(f"{fake_mastodon.url}/api/v1/statuses/{first.id}",
+                        timeout=5).status_code == 404
+
+
+def test_deleting_a_status_that_is_already_gone_is_fine(fake_mastodon, publisher):
+    first = publisher.publish(post())
+    publisher.delete(first.id)
+
+    publisher.delete(first.id)
+    make_publisher(fake_mastodon).delete("110000000000000001")
+
+    assert len(fake_mastodon.received("DELETE", r"/api/v1/statuses/\d+")) == 3
+    assert fake_mastodon.status_list() == []
+
+
+def test_deleting_with_a_wrong_token_is_auth_failed_naming_the_account_and_never_the_token(
+        fake_mastodon, publisher, caplog):
+    caplog.set_level(logging.DEBUG)
+    first = publisher.publish(post())
+    wrong = "wrong-token-Zx81bQ7pLkS"
+
+    with pytest.raises(AuthFailed) as caught:
+        make_publisher(fake_mastodon, token=wrong).delete(first.id)
+
+    message = str(caught.value)
+    assert message.startswith(f"{ACCOUNT}: deleting status {first.id}: ")
+    assert "401: The access token is invalid" in message
+    assert caught.value.account == ACCOUNT
+    assert wrong not in message and wrong not in repr(caught.value)
+    assert all(wrong not in record.getMessage() for record in caplog.records)
+    assert [s["id"] for s in fake_mastodon.status_list()] == [first.id]
+
+
 # -- finding a post whose outcome is unknown ------------------------------------------------------
 
 

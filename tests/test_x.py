@@ -112,6 +112,37 @@ def test_a_text_post_reaches_x_and_comes_back_as_published(publisher, fake):
     assert published == Published(stored.id, f"https://x.com/i/web/status/{stored.id}")
 
 
+def test_a_deleted_post_is_gone_from_x(publisher, fake):
+    published = publisher.publish(post())
+
+    publisher.delete(published.id)
+
+    [sent] = fake.received("DELETE", rf"/2/tweets/{published.id}")
+    assert sent.header("authorization").startswith("OAuth ") and not sent.body
+    assert fake.posts == []
+
+
+def test_deleting_a_post_twice_is_fine(publisher, fake):
+    published = publisher.publish(post())
+    publisher.delete(published.id)
+
+    publisher.delete(published.id)
+    publisher.delete("1880000000000000001")
+
+    assert len(fake.received("DELETE", r"/2/tweets/\d+")) == 3
+
+
+def test_a_rate_limited_delete_becomes_rate_limited_until_the_reset_time(publisher, fake):
+    published = publisher.publish(post())
+    reset = fake.exhaust("/2/tweets/:id", method="DELETE", reset=int(time.time()) + 600)
+
+    with pytest.raises(RateLimited) as caught:
+        publisher.delete(published.id)
+
+    assert caught.value.retry_after == datetime.fromtimestamp(reset, timezone.utc)
+    assert len(fake.posts) == 1
+
+
 def test_images_are_uploaded_with_their_alt_text_and_attached_in_order(publisher, fake):
     images = (media("The poster", colour="navy"), media("", fmt="JPEG", colour="red"),
               media("A map to the venue", colour="green"))
@@ -262,6 +293,24 @@ def test_wrong_credentials_are_auth_failed_naming_the_account_and_no_secret(fake
     for value in credentials.values():
         assert value not in message
     assert fake.posts == []
+
+
+@pytest.mark.parametrize("wrong", ["api_key", "api_secret", "access_token", "access_secret"])
+def test_deleting_with_wrong_credentials_is_auth_failed_naming_the_account_and_no_secret(
+        publisher, fake, wrong):
+    published = publisher.publish(post())
+    credentials = fake.credentials(**{wrong: "not-the-right-value-123"})
+
+    with pytest.raises(AuthFailed) as caught:
+        XPublisher(ACCOUNT, credentials, session=fake.session()).delete(published.id)
+
+    message = str(caught.value)
+    assert message.startswith(f"x-events: X refused the credentials while deleting post "
+                              f"{published.id}")
+    assert caught.value.account == "x-events"
+    for value in credentials.values():
+        assert value not in message and value not in repr(caught.value)
+    assert [p.id for p in fake.posts] == [published.id]
 
 
 def test_missing_credentials_say_which_and_how_to_provide_them(fake):

@@ -32,6 +32,14 @@ LIMITS = Limits("bluesky", 300, "graphemes", max_bytes=3000, image_bytes=2_000_0
                 replies=True, edits=False, link_cards=True)
 
 SERVICE = "https://bsky.social"
+
+
+def missing_credentials(credentials: Mapping[str, str]) -> list[str]:
+    """Name the credentials an account still needs (a saved session stands in for the password)."""
+    missing = [] if credentials.get("handle") else ["handle"]
+    if not (credentials.get("app_password") or credentials.get("session")):
+        missing.append("app_password")
+    return missing
 COLLECTION = "app.bsky.feed.post"
 THUMB_BYTES = 1_000_000          # app.bsky.embed.external: a card's thumb is at most 1 MB
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
@@ -220,6 +228,28 @@ class BlueskyPublisher:
             return existing
         log.info("%s: posted %s", self.account, created.uri)
         return self._published(created.uri, rkey)
+
+    def delete(self, platform_id: str) -> None:
+        """Delete an earlier post, named by its at:// URI; deleting one already gone is a no-op.
+
+        The PDS answers a deleteRecord of a missing record with success (and no commit);
+        an older one that says RecordNotFound is taken the same way.
+        """
+        match = _AT_URI.fullmatch(platform_id)
+        if match is None or match["collection"] != COLLECTION:
+            raise Rejected(f"cannot delete {platform_id!r}: not an at:// post URI",
+                           account=self.account)
+        self._connected()
+        if match["repo"] != self._did:
+            raise Rejected(f"cannot delete {platform_id}: it is not in this account's repo "
+                           f"({self._did})", account=self.account)
+        data = {"repo": self._did, "collection": COLLECTION, "rkey": match["rkey"]}
+        answer = self._call(lambda client: _none_if_missing(
+            lambda: client.com.atproto.repo.delete_record(data)))
+        if answer is None or answer.commit is None:
+            log.info("%s: post %s was already gone", self.account, platform_id)
+        else:
+            log.info("%s: deleted %s", self.account, platform_id)
 
     def close(self) -> None:
         """Close the HTTP connections (the publisher logs in again when used after this)."""
@@ -473,7 +503,7 @@ def _error_message(exc: BaseException) -> str:
 
 
 def _none_if_missing(call: Callable[[], Any]) -> Any:
-    """Run a getRecord call; None when the PDS says there is no such record."""
+    """Run a getRecord or deleteRecord call; None when the PDS says there is no such record."""
     from atproto_client.exceptions import RequestErrorBase
 
     try:

@@ -168,6 +168,23 @@ class MastodonPublisher:
                             lambda api: api.status_update(status_id, status=text))
         return _published(status)
 
+    def delete(self, platform_id: str) -> None:
+        """Delete an earlier status; one that is already gone (404) counts as deleted."""
+        self._require_token()
+        from mastodon.errors import MastodonNotFoundError
+
+        def delete(api: Any) -> bool:
+            try:
+                api.status_delete(platform_id)
+            except MastodonNotFoundError:
+                return False
+            return True
+
+        if self._call(f"deleting status {platform_id}", delete):
+            log.info("%s: deleted status %s", self.account, platform_id)
+        else:
+            log.info("%s: status %s was already gone", self.account, platform_id)
+
     # -- internals ---------------------------------------------------------------------------
 
     def _upload(self, media: Any, number: int, total: int) -> str:
@@ -378,6 +395,11 @@ def limits_from_instance(info: Mapping[str, Any]) -> Limits:
         alt_chars=_positive(media.get("description_limit"), LIMITS.alt_chars),
         image_formats=formats,
     )
+
+
+def missing_credentials(credentials: Mapping[str, str]) -> list[str]:
+    """Name the credentials an account still needs (no network)."""
+    return [] if credentials.get("access_token") else ["access_token"]
 
 
 def env_name(account: str) -> str:

@@ -65,6 +65,11 @@ class DuplicateContent(Duplicate):
     """
 
 
+def missing_credentials(credentials: Mapping[str, str]) -> list[str]:
+    """Name the credentials an account still needs (no network)."""
+    return [name for name in CREDENTIALS if not credentials.get(name)]
+
+
 def estimate_cost(post: OutgoingPost) -> float:
     """Return what X will probably charge in USD for `post`: the post, plus one call per alt text.
 
@@ -146,6 +151,26 @@ class XPublisher:
             raise Unavailable("X did not say which user these credentials belong to",
                               account=self.account)
         return f"@{username}"
+
+    def delete(self, platform_id: str) -> None:
+        """Delete an earlier post (`DELETE /2/tweets/:id`); one already gone (404) is deleted."""
+        client = self._tweepy()
+        import tweepy
+
+        def delete() -> Any:
+            try:
+                return client.delete_tweet(platform_id, user_auth=True)
+            except tweepy.NotFound:
+                return None
+
+        answer = self._call(f"deleting post {platform_id}", delete)
+        if answer is None:
+            log.info("%s: post %s was already gone from X", self.account, platform_id)
+            return
+        if _field(answer.data, "deleted") is not True:
+            raise Unavailable(f"X answered but did not say post {platform_id} was deleted",
+                              account=self.account)
+        log.info("%s: deleted %s on X", self.account, platform_id)
 
     # -- the steps -------------------------------------------------------------------------
 

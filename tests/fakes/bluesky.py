@@ -4,6 +4,8 @@ It keeps one account, its sessions, blobs and post records in memory. Every reco
 with the atproto SDK's own lexicon models (strict formats, no unknown fields or `$type`s) and
 with the limits the models do not carry (300 graphemes, facet ranges inside the text, blob
 sizes and types), so a test cannot pass by agreeing with the adapter's assumptions.
+deleteRecord behaves as the reference PDS does: a record that is not there is a no-op answered
+200 `{}` (no commit), so deleting twice is fine.
 
 Switches make it fail the way the real PDS does: `rate_limited` (429 with ratelimit headers),
 `fail(...)` (any status for one method), `write_then_fail` (create the record, answer 500),
@@ -186,6 +188,7 @@ class FakePDS(FakeServer):
             ("POST", "com.atproto.repo.uploadBlob", self._upload_blob, "access"),
             ("POST", "com.atproto.repo.createRecord", self._create_record, "access"),
             ("GET", "com.atproto.repo.getRecord", self._get_record, "optional"),
+            ("POST", "com.atproto.repo.deleteRecord", self._delete_record, "access"),
         ):
             self.route(method, xrpc + nsid.replace(".", r"\."), self._xrpc(nsid, handler, auth))
         for method in ("GET", "POST"):
@@ -370,6 +373,31 @@ class FakePDS(FakeServer):
         if repo not in (self.did, self.handle) or collection != POST or stored is None:
             raise XrpcFailure(400, "RecordNotFound", f"Could not locate record: {uri}")
         return Response(200, {"uri": stored.uri, "cid": stored.cid, "value": stored.value})
+
+    def _delete_record(self, request: Request, did: str) -> Response:
+        from atproto_client import models
+        from atproto_client.models.utils import get_or_create
+
+        body = request.json
+        if not isinstance(body, dict):
+            raise XrpcFailure(400, "InvalidRequest", "Input must be an object")
+        try:
+            get_or_create(body, models.ComAtprotoRepoDeleteRecord.Data, strict=True,
+                          strict_string_format=True)
+        except Exception as exc:  # the SDK's lexicon validation, shown as the PDS would
+            raise XrpcFailure(400, "InvalidRequest", f"Invalid input: {exc}") from exc
+        if body["repo"] not in (self.did, self.handle):
+            raise XrpcFailure(400, "InvalidRequest", f"Could not find repo: {body['repo']}")
+        rkey, swap = body["rkey"], body.get("swapRecord")
+        with self._state:
+            stored = self.records.get(rkey) if body["collection"] == POST else None
+            if stored is None:
+                return Response(200, {})          # no-op: the record already doesn't exist
+            if swap is not None and swap != stored.cid:
+                raise XrpcFailure(400, "InvalidSwap", f"Record was at {stored.cid}")
+            del self.records[rkey]
+        return Response(200, {"commit": {"cid": cid_for(f"delete {stored.uri}".encode(), 0x71),
+                                         "rev": self._tid()}})
 
     @staticmethod
     def _tid() -> str:

@@ -14,7 +14,9 @@ What it does, as Mastodon does:
   Media that is still processing cannot be attached to a status (422).
 - `POST /api/v1/statuses` counts characters like Mastodon (graphemes, every URL as 23) and
   honours `Idempotency-Key` for an hour: the same key returns the first status.
-- `PUT /api/v1/statuses/:id` edits; `GET /api/v1/accounts/:id/statuses` lists newest first.
+- `PUT /api/v1/statuses/:id` edits; `DELETE /api/v1/statuses/:id` deletes and answers the
+  status with its source `text` (404 once it is gone); `GET /api/v1/accounts/:id/statuses`
+  lists newest first.
 - `POST /api/v1/apps`, `POST /oauth/token`; `approve(url)` plays the user who opens the
   authorization URL and copies the code.
 - `X-RateLimit-Limit/Remaining/Reset` on every answer.
@@ -224,6 +226,8 @@ class FakeMastodon:
         route("GET", r"/api/v1/media/(?P<id>[^/]+)", self._media, scope="write:media")
         route("POST", r"/api/v1/statuses", self._post_status, scope="write:statuses")
         route("PUT", r"/api/v1/statuses/(?P<id>[^/]+)", self._edit_status,
+              scope="write:statuses")
+        route("DELETE", r"/api/v1/statuses/(?P<id>[^/]+)", self._delete_status,
               scope="write:statuses")
         route("GET", r"/api/v1/statuses/(?P<id>[^/]+)", self._get_status, auth=False)
         route("GET", r"/api/v1/accounts/(?P<id>[^/]+)/statuses", self._account_statuses,
@@ -508,6 +512,15 @@ class FakeMastodon:
         if language:
             status["language"] = language
         return Response(200, self._render(status, request))
+
+    def _delete_status(self, request: Request, params: dict[str, str]) -> Response:
+        """Delete a status; the answer carries its source text (for delete and redraft)."""
+        status = self.statuses.get(params["id"])
+        if status is None:
+            return Response(404, NOT_FOUND)
+        answer = {**self._render(status, request), "text": status["text"]}
+        del self.statuses[params["id"]]
+        return Response(200, answer)
 
     def _get_status(self, request: Request, params: dict[str, str]) -> Response:
         status = self.statuses.get(params["id"])

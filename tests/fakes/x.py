@@ -9,6 +9,8 @@ What it holds X's clients to:
   fresh nonce;
 - posts count at most 280 weighted characters (twitter-text), the same text twice is refused
   with X's 403 "duplicate content", media ids must exist and be processed;
+- `DELETE /2/tweets/:id` answers `{"data": {"deleted": true}}` and forgets the post; an id it
+  does not hold is answered 404 with X's resource-not-found problem;
 - every answer carries the endpoint's rate-limit headers, and an empty window answers 429.
 
 Its successful answers are checked against the description's response schemas too. Leaving the
@@ -29,6 +31,7 @@ import binascii
 import io
 import itertools
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -54,6 +57,8 @@ TOO_LONG = ("Your Tweet text is too long. For more information on how Twitter de
 MAX_WEIGHT = 280
 MEDIA_BYTES = {"tweet_image": 5 * 1024 * 1024, "tweet_gif": 15 * 1024 * 1024}
 MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
+POST_ID = re.compile(r"[0-9]{1,19}")        # the description's PostId pattern
+DELETE_PATH = "/2/tweets/:id"               # the rate-limit key of every DELETE /2/tweets/<id>
 
 
 class Redirect(HTTPAdapter):
@@ -159,6 +164,7 @@ class FakeX:
             ("GET", "/2/media/upload"): Window(1000, 15 * 60),
             ("POST", "/2/media/metadata"): Window(500, 15 * 60),
             ("GET", "/2/users/me"): Window(75, 15 * 60),
+            ("DELETE", DELETE_PATH): Window(50, 15 * 60),
         }
         self.daily_user = Window(daily_posts, 24 * 3600)
         self.daily_app = Window(10 * daily_posts, 24 * 3600)
@@ -167,6 +173,7 @@ class FakeX:
                 ("GET", "/2/media/upload", self._status, "user"),
                 ("POST", "/2/media/metadata", self._metadata, "user"),
                 ("POST", "/2/tweets", self._tweet, "user"),
+                ("DELETE", r"/2/tweets/[^/]+", self._delete, "user"),
                 ("GET", "/2/users/me", self._me, "user"),
                 ("POST", "/oauth/request_token", self._request_token, "consumer"),
                 ("POST", "/oauth/access_token", self._access_token, "request_token")):
@@ -337,7 +344,7 @@ class FakeX:
     # -- rate limits --------------------------------------------------------------------------
 
     def _limit_headers(self, request: Request, now: int) -> dict[str, str]:
-        window = self._windows.get((request.method, request.path))
+        window = self._windows.get(_endpoint(request))
         if window is None:
             return {}
         window.refresh(now)
@@ -350,7 +357,7 @@ class FakeX:
         return headers
 
     def _empty_window(self, request: Request, now: int) -> bool:
-        window = self._windows.get((request.method, request.path))
+        window = self._windows.get(_endpoint(request))
         if window is None:
             return False
         if (request.method, request.path) == ("POST", "/2/tweets"):
@@ -359,7 +366,7 @@ class FakeX:
         return window.remaining <= 0
 
     def _count(self, request: Request) -> None:
-        window = self._windows.get((request.method, request.path))
+        window = self._windows.get(_endpoint(request))
         if window is not None:
             window.remaining -= 1
         if (request.method, request.path) == ("POST", "/2/tweets"):
@@ -450,6 +457,17 @@ class FakeX:
         return Response(201, {"data": {"id": post_id, "text": _shortened(text),
                                        "edit_history_tweet_ids": [post_id]}})
 
+    def _delete(self, request: Request) -> Response:
+        post_id = request.path.rsplit("/", 1)[1]
+        if not POST_ID.fullmatch(post_id):
+            return invalid_request(f"The `id` query parameter value [{post_id}] does not match "
+                                   f"^[0-9]{{1,19}}$")
+        stored = next((p for p in self.posts if p.id == post_id), None)
+        if stored is None:
+            return not_found("tweet", "id", post_id)
+        self.posts.remove(stored)
+        return Response(200, {"data": {"deleted": True}})
+
     def _me(self, request: Request) -> Response:
         return Response(200, {"data": {"id": self.user_id, "name": "Herald events",
                                        "username": self.username}})
@@ -509,6 +527,22 @@ def invalid_request(message: str) -> Response:
     return Response(400, {"errors": [{"message": message}], "title": "Invalid Request",
                           "detail": "One or more parameters to your request was invalid.",
                           "type": "https://api.twitter.com/2/problems/invalid-request"})
+
+
+def not_found(resource_type: str, parameter: str, value: str) -> Response:
+    """X's 404 answer for a resource it does not have (or no longer has)."""
+    return Response(404, {"title": "Not Found Error", "type":
+                          "https://api.twitter.com/2/problems/resource-not-found",
+                          "detail": f"Could not find {resource_type} with {parameter}: [{value}].",
+                          "resource_type": resource_type, "parameter": parameter,
+                          "value": value, "resource_id": value, "status": 404})
+
+
+def _endpoint(request: Request) -> tuple[str, str]:
+    """The (method, path) a rate-limit window is kept under: one window for every post id."""
+    if request.method == "DELETE" and request.path.startswith("/2/tweets/"):
+        return "DELETE", DELETE_PATH
+    return request.method, request.path
 
 
 def _with(response: Response, headers: dict[str, str]) -> Response:
