@@ -43,6 +43,12 @@ def build_publisher(account: Account, config: Config):
         image_bytes=config.images.bluesky_bytes)
 
 
+def missing_credentials(account: Account, config: Config) -> list[str]:
+    """Name the credentials an account lacks in the environment and the secrets file."""
+    credentials = secrets_store(config).credentials(account.name)
+    return _MODULES[account.platform].missing_credentials(credentials)
+
+
 def ledger_path(config: Config) -> Path:
     from .ledger import default_ledger_path
 

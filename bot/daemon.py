@@ -22,10 +22,11 @@ import os
 import random as random_module
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -307,6 +308,12 @@ def run_forever(config_path: str | Path | None = None, site: str | Path | None =
     with acquire_lock(path), Ledger.open(path) as ledger:
         log.info("started on %s with %d accounts (pid %d)", path, len(setup.publishers),
                  os.getpid())
+        for account in setup.config.accounts:
+            missing = app.missing_credentials(account, setup.config)
+            if missing:
+                log.warning("%s has no %s: its posts will fail until you run `herald auth %s` "
+                            "or set the HERALD_%s_* variables", account.name, ", ".join(missing),
+                            account.platform, account.name.upper().replace("-", "_"))
         daemon = Daemon(lambda: build_setup(config_path, site), ledger, initial=setup,
                         catch_up=catch_up, check_every=check_every)
         return daemon.run()
@@ -498,8 +505,16 @@ def status(config_path: str | Path | None = None, site: str | Path | None = None
 
     config = load_config(config_path, site=site)
     loaded = load_site(config.site)
-    with Ledger.open(app.ledger_path(config)) as ledger:
-        return build_status(config, loaded, ledger, now=now or utc_now())
+    path = app.ledger_path(config)
+    with tempfile.TemporaryDirectory(prefix="herald-status-") as scratch:
+        # Without a ledger yet, read an empty one rather than create the real file.
+        with Ledger.open(path if path.exists() else Path(scratch) / "ledger.sqlite3") as ledger:
+            report = build_status(config, loaded, ledger, now=now or utc_now())
+    report = replace(report, ledger=path)
+    lacking = tuple(f"{a.name} has no {', '.join(missing)} (run `herald auth {a.platform}`)"
+                    for a in config.accounts
+                    if (missing := app.missing_credentials(a, config)))
+    return replace(report, problems=report.problems + lacking)
 
 
 def _units(slots) -> list[list[Slot]]:
