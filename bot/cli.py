@@ -251,8 +251,10 @@ def _post_json(post, account, extras, cost: float, written: list[str]) -> dict:
 @main.command()
 @config_options
 @click.option("--strict", is_flag=True, help="Exit 1 when there are warnings.")
+@click.option("--refs", "list_refs", is_flag=True,
+              help="Also list every event's ref, start and languages.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def validate(config_path, site, strict, as_json):
+def validate(config_path, site, strict, list_refs, as_json):
     """Check the site's events: errors, warnings and drafts.
 
     Exits 0 when clean, 1 for warnings only with --strict, 2 when any file has an error.
@@ -263,9 +265,13 @@ def validate(config_path, site, strict, as_json):
     loaded = load_site(config.site)
     errors = [p for p in loaded.problems if p.severity == "error"]
     warnings = [p for p in loaded.problems if p.severity != "error"]
+    refs = [(ref, next(iter(loaded.versions(ref).values())).start,
+             sorted(loaded.versions(ref))) for ref in loaded.refs()]
     if as_json:
         click.echo(json.dumps({
             "events": len(loaded.refs()),
+            "refs": [{"ref": ref, "start": start.isoformat(), "languages": langs}
+                     for ref, start, langs in refs],
             "files": len(loaded.events),
             "drafts": [d.source for d in loaded.drafts],
             "problems": [{"severity": p.severity, "file": p.source, "field": p.field,
@@ -276,6 +282,9 @@ def validate(config_path, site, strict, as_json):
             click.echo(str(problem))
         for draft in loaded.drafts:
             click.echo(f"draft: {draft.source}: published: false, not announced")
+        if list_refs:
+            for ref, start, langs in refs:
+                click.echo(f"event: {ref}: {start:%Y-%m-%d %H:%M %Z} ({', '.join(langs)})")
         click.echo(f"{len(loaded.events)} event files ({len(loaded.refs())} events), "
                    f"{len(loaded.drafts)} drafts, {len(errors)} errors, {len(warnings)} warnings")
     if errors:
@@ -396,8 +405,12 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     from .model import OutgoingPost
     from .service import Outcome, Selection, deliver, manual_key
 
+    if not text.strip():
+        raise click.UsageError("the text is empty")
     if image and not alt:
         raise click.UsageError("--image needs --alt: describe the image for people who cannot see it")
+    if alt and not image:
+        raise click.UsageError("--alt describes an image: give the image with --image")
     config = load(config_path, site)
     if account is not None:
         config.account(account)

@@ -2,6 +2,7 @@
 
     HeraldError                     anything Herald reports as one line
     ├── ConfigError                 missing or invalid configuration (names the key)
+    ├── UsageError                  a command asked for what does not exist or cannot be done
     ├── ContentError                an event file that cannot be used (names file and field)
     ├── ImageError                  an image that cannot be prepared (names the file)
     ├── LedgerError                 the ledger cannot be opened, migrated or is locked
@@ -35,6 +36,12 @@ class ConfigError(HeraldError):
     """The configuration is missing, unreadable or has an invalid value."""
 
     exit_code = 3
+
+
+class UsageError(HeraldError):
+    """A command asked for an event, stage or language that does not exist, or cannot be done."""
+
+    exit_code = 2
 
 
 class ContentError(HeraldError):

@@ -15,7 +15,7 @@ from .changes import Details
 from .composer import compose
 from .config import Config
 from .content import Site
-from .errors import Duplicate, HeraldError, PublishError, RateLimited, Rejected
+from .errors import Duplicate, PublishError, RateLimited, Rejected, UsageError
 from .ledger import AlreadyPosted, Ledger, LedgerConflict
 from .model import (Account, Event, Limits, LinkCard, Media, OutgoingPost, PlannedPost, Post,
                     PostKey, Published)
@@ -45,8 +45,7 @@ def campaign(site: Site, config: Config, *, now: datetime, selection: Selection 
     refs = site.refs()
     if selection.event is not None:
         if selection.event not in refs and selection.event not in {e.ref for e in site.drafts}:
-            raise HeraldError(f"unknown event ref {selection.event!r} "
-                              f"(see `herald preview` or `herald validate` for the refs)")
+            raise unknown_ref(selection.event, site)
         refs = [selection.event]
     result = plan([site.versions(ref) for ref in refs], config.stages, selection.accounts(config),
                   now=now, grace=config.grace, zone=config.site.timezone, done=done,
@@ -55,6 +54,17 @@ def campaign(site: Site, config: Config, *, now: datetime, selection: Selection 
         result = Plan(tuple(p for p in result.posts if p.key.lang == selection.lang),
                       tuple(s for s in result.skipped if s.key.lang == selection.lang))
     return result
+
+
+def unknown_ref(ref: str, site: Site) -> UsageError:
+    """The error for an event ref the site does not have, with the closest refs it does."""
+    import difflib
+
+    known = site.refs() + [e.ref for e in site.drafts]
+    close = difflib.get_close_matches(ref, known, n=3, cutoff=0.6)
+    hint = (f"did you mean {' or '.join(repr(c) for c in close)}?" if close
+            else "`herald validate --refs` lists them")
+    return UsageError(f"unknown event ref {ref!r}; {hint}")
 
 
 def compose_planned(planned: PlannedPost, site: Site, config: Config, limits: Limits) -> Post:
@@ -217,14 +227,19 @@ def announce(site: Site, config: Config, ref: str, *, now: datetime, ledger: Led
     """Post one event's stage now on every selected account, through the ledger."""
     versions = site.versions(ref)
     if not versions:
-        raise HeraldError(f"unknown event ref {ref!r} (see `herald preview` or "
-                          f"`herald validate` for the refs)")
+        raise unknown_ref(ref, site)
+    if selection.lang is not None and selection.lang not in versions:
+        raise UsageError(f"event {ref!r} has no {selection.lang!r} version "
+                         f"(it has {', '.join(sorted(versions))})")
     stages = {s.name: s for s in config.stages}
     chosen = stages.get(stage or "", None) if stage else next(
         (s for s in config.stages if s.kind == "announcement"), config.stages[0])
     if chosen is None:
-        raise HeraldError(f"unknown stage {stage!r} (configured: {', '.join(stages)})")
+        raise UsageError(f"unknown stage {stage!r} (configured: {', '.join(stages)})")
     start = next(iter(versions.values())).start
+    if start <= now:
+        raise UsageError(f"event {ref!r} started at {start:%Y-%m-%d %H:%M}; Herald announces "
+                         f"only upcoming events (use `herald post` for anything else)")
     outcomes = []
     for account in selection.accounts(config):
         for lang in languages_for(account, versions):

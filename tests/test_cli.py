@@ -70,10 +70,20 @@ def test_preview_shows_the_estimated_cost_of_posts_on_x():
 
 def test_an_unknown_event_ref_is_one_line():
     result = herald("preview", "--site", str(FIXTURES), "--event", "no-such-event")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "Error: unknown event ref 'no-such-event' (see `herald preview` or `herald validate` "
-        "for the refs)"]
+        "Error: unknown event ref 'no-such-event'; `herald validate --refs` lists them"]
+
+
+def test_an_event_ref_close_to_a_real_one_gets_a_suggestion():
+    result = herald("preview", "--site", str(FIXTURES), "--event", MEETUP + "-en")
+    assert result.exit_code == 2
+    assert f"did you mean '{MEETUP}'" in result.output
+
+
+def test_validate_lists_the_refs_on_request():
+    result = herald("validate", "--site", str(FIXTURES), "--refs")
+    assert f"event: {MEETUP}: 2026-02-24 18:00 CET (en, sv)" in result.output
 
 
 def test_a_bad_now_is_one_line_naming_the_option():
