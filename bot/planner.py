@@ -59,7 +59,8 @@ def plan(
 ) -> Plan:
     """Plan every stage of every upcoming event for every account and language.
 
-    `events` holds one mapping per event, language -> version. A stage whose time has passed
+    `events` holds one mapping per event, language -> version; posts come in time order, and
+    at one time in the order of each account's languages. A stage whose time has passed
     by more than `grace` is skipped, a reminder is never planned at or after the start, and
     when several stages of one event are due at once for one account and language only the
     most useful one is kept (the announcement, else the latest reminder).
@@ -101,7 +102,9 @@ def plan(
                 posts.extend(keep)
                 skipped.extend(Skipped(p.key, p.due, f"superseded by {keep[0].stage.name}")
                                for p in superseded)
-    posts.sort(key=lambda p: (p.due, p.key))
+    order = {a.name: {lang: i for i, lang in enumerate(a.languages)} for a in accounts}
+    posts.sort(key=lambda p: (p.due, p.key.ref, p.key.stage, p.key.account,
+                              order[p.key.account].get(p.key.lang, 99), p.key.lang))
     return Plan(tuple(posts), tuple(skipped))
 
 

@@ -120,3 +120,9 @@ def test_the_plan_is_in_time_order_across_events():
 def test_a_naive_now_is_refused():
     with pytest.raises(ValueError):
         run([event()], datetime(2027, 3, 1, 12, 0))
+
+
+def test_posts_due_together_follow_the_order_of_the_accounts_languages():
+    now = datetime(2027, 3, 1, 12, 0, tzinfo=STHLM)
+    result = run([event()], now)
+    assert [p.key.lang for p in result.posts if p.key.stage == "announcement"] == ["sv", "en"]
