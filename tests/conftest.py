@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -26,6 +29,21 @@ class Platforms:
     config: Path
     env: dict[str, str]
     ledger: Path
+    site: Path
+    start: datetime
+    """When the copy's spring meetup (ref varmote-2027) starts: 60 days from today."""
+
+
+def site_copy(folder: Path) -> tuple[Path, datetime]:
+    """Copy the sample site, moving its spring meetup to 18:00 sixty days from today."""
+    zone = ZoneInfo("Europe/Stockholm")
+    start = datetime.combine(date.today() + timedelta(days=60), time(18), tzinfo=zone)
+    shutil.copytree(SAMPLE, folder)
+    for path in (folder / "_events").glob("2027-04-15-*.md"):
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "event-date: 2027-04-15 18:00:00 +02:00",
+            f"event-date: {start:%Y-%m-%d %H:%M:%S %z}"), encoding="utf-8")
+    return folder, start
 
 
 def write_config(path: Path, *, mastodon: str, x: str, bluesky: str, site: Path,
@@ -80,13 +98,15 @@ def platforms(tmp_path, monkeypatch):
     """Start fake Mastodon, X and Bluesky servers and a config for the bundled sample site."""
     state = tmp_path / "state"
     state.mkdir()
+    site, start = site_copy(tmp_path / "site")
     with FakeMastodon() as mastodon, FakeX() as x, FakePDS() as bluesky:
         config = write_config(tmp_path / "herald.toml", mastodon=mastodon.url, x=x.url,
-                              bluesky=bluesky.url, site=SAMPLE, state=state)
+                              bluesky=bluesky.url, site=site, state=state)
         env = credentials_env(mastodon, x, bluesky)
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        yield Platforms(mastodon, x, bluesky, config, env, state / "ledger.sqlite3")
+        yield Platforms(mastodon, x, bluesky, config, env, state / "ledger.sqlite3", site,
+                        start)
 
 
 @pytest.fixture(autouse=True)

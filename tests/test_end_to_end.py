@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 
 from click.testing import CliRunner
 
@@ -186,31 +187,24 @@ def test_preview_leaves_out_what_the_ledger_says_was_posted(platforms):
 
 def test_a_date_change_after_a_manual_announcement_is_corrected_by_the_next_run(
         platforms, tmp_path):
-    import shutil
 
-    from tests.conftest import write_config
-
-    site = tmp_path / "site"
-    (site / "_events").mkdir(parents=True)
-    shutil.copytree(SAMPLE / "_uploads", site / "_uploads")
-    for name in ("2027-04-15-varmote-civic-tech.md", "2027-04-15-spring-meetup-civic-tech-en.md"):
-        shutil.copy(SAMPLE / "_events" / name, site / "_events" / name)
-    config = write_config(tmp_path / "moved.toml", mastodon=platforms.mastodon.url,
-                          x=platforms.x.url, bluesky=platforms.bluesky.url, site=site,
-                          state=platforms.ledger.parent)
+    for path in (platforms.site / "_events").glob("*.md"):
+        if EVENT not in path.read_text(encoding="utf-8"):
+            path.unlink()
     run = CliRunner().invoke
+    config = platforms.config
     assert run(main, ["announce", EVENT, "--config", str(config)]).exit_code == 0
-    for path in (site / "_events").glob("*.md"):
+    moved = platforms.start + timedelta(days=1, minutes=30)
+    for path in (platforms.site / "_events").glob("*.md"):
         path.write_text(path.read_text(encoding="utf-8").replace(
-            "event-date: 2027-04-15 18:00:00 +02:00", "event-date: 2027-04-16 18:30:00 +02:00"),
-            encoding="utf-8")
+            f"event-date: {platforms.start:%Y-%m-%d %H:%M:%S %z}",
+            f"event-date: {moved:%Y-%m-%d %H:%M:%S %z}"), encoding="utf-8")
     result = run(main, ["run", "--once", "--config", str(config)])
     assert result.exit_code == 0, result.output
     (sv_status,) = [s for s in platforms.mastodon.status_list() if s["language"] == "sv"]
-    assert "fredag 16 april 2027 kl. 18:30" in sv_status["text"]
-    assert sv_status["edited_at"] is not None
+    assert f"kl. {moved:%H:%M}" in sv_status["text"] and sv_status["edited_at"] is not None
     replies = [t for t in platforms.x.posts if t.reply_to]
-    assert len(replies) == 2 and all("18:30" in t.text for t in replies)
+    assert len(replies) == 2 and all(f"{moved:%H:%M}" in t.text for t in replies)
 
 
 def test_accounts_without_credentials_reach_no_server(platforms, monkeypatch):
@@ -234,3 +228,14 @@ def test_an_announcement_skipped_by_the_first_run_is_posted_with_again(platforms
     again = herald(platforms, "announce", EVENT, "--account", "mastodon", "--lang", "sv",
                    "--again")
     assert again.exit_code == 0 and len(platforms.mastodon.status_list()) == 1
+
+
+def test_status_names_accounts_without_credentials_and_creates_no_ledger(platforms, monkeypatch):
+    for name in ("HERALD_X_API_KEY", "HERALD_BLUESKY_APP_PASSWORD"):
+        monkeypatch.delenv(name)
+    result = herald(platforms, "status")
+    assert result.exit_code == 0, result.output
+    assert "x has no api_key (run `herald auth x`)" in result.output
+    assert "bluesky has no app_password (run `herald auth bluesky`)" in result.output
+    assert "mastodon has no" not in result.output
+    assert not platforms.ledger.exists()
