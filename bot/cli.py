@@ -209,6 +209,10 @@ def _print_preview(items, config, loaded, now) -> list:
     summary = f"{len(seen)} planned posts"
     if total_cost:
         summary += f"; estimated cost about ${total_cost:.2f}"
+    starts = [e.start for e in loaded.events]
+    if not seen and starts and max(starts) <= now:
+        summary += (f" (every event has started; the last one on {max(starts):%Y-%m-%d}: "
+                    f"use --now to look from an earlier time)")
     click.echo(summary)
     return seen
 

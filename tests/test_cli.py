@@ -207,3 +207,10 @@ def test_every_commented_option_in_the_example_config_is_valid_when_uncommented(
     assert config.ledger is not None and config.secrets is not None
     assert config.account("x").options["daily_cap"] == 5
     assert config.stages[0].before is not None
+
+
+def test_preview_says_so_when_every_event_has_started():
+    result = herald("preview", "--site", str(FIXTURES), "--now", "2026-03-01T12:00+01:00")
+    assert result.output.strip().splitlines()[-1] == (
+        "0 planned posts (every event has started; the last one on 2026-02-24: "
+        "use --now to look from an earlier time)")
