@@ -150,3 +150,13 @@ def no_network_beyond_loopback(monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+def pytest_configure(config):
+    """Stop at once, with one clear line, when the shared fixtures are not beside the checkout."""
+    needed = (FIXTURES / "_events", ROOT.parent / "shared" / "specs")
+    missing = [str(path) for path in needed if not path.is_dir()]
+    if missing:
+        raise pytest.UsageError(
+            f"the tests need the team's shared/ folder beside this checkout; not found: "
+            f"{', '.join(missing)}")
