@@ -407,7 +407,7 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     from .counting import length
     from .errors import PublishError, Rejected
     from .model import OutgoingPost
-    from .service import Outcome, Selection, deliver, manual_key
+    from .service import Outcome, Selection, deliver, failed_before_sending, manual_key
 
     if not text.strip():
         raise click.UsageError("the text is empty")
@@ -431,7 +431,8 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
             try:
                 limits = publisher.limits()
             except PublishError as exc:
-                outcomes.append(Outcome(key, "failed", error=exc))
+                outcomes.append(failed_before_sending(key, exc, ledger=ledger, now=now,
+                                                      text=text, again=again))
                 continue
             count = length(text, limits)
             if count > limits.max_chars:

@@ -267,12 +267,12 @@ class Ledger:
             return self._by_idempotency_key(reservation.idempotency_key)
 
     def fail(self, reservation: Reservation, error: PublishError, now: datetime,
-             retry_at: datetime | None = None, *, unknown: bool = False) -> Entry:
+             retry_at: datetime | None = None, *, unknown: bool | None = None) -> Entry:
         """Mark a reserved post as failed; `retry_at` None means: do not retry by itself.
 
         An `Unavailable` error, or `unknown=True` (the post may be out and could not be looked
         up), leaves the outcome unknown, so the next reservation of this post is uncertain and
-        must be reconciled with the platform first.
+        must be reconciled with the platform first; `unknown=False` says nothing was sent.
         """
         stamp = _stamp(now)
         with self._write():
@@ -283,7 +283,7 @@ class Ledger:
                 "UPDATE posts SET state = 'failed', error = ?, error_kind = ?,"
                 " outcome_unknown = ?, next_attempt_at = ?, updated_at = ?"
                 " WHERE idempotency_key = ?",
-                (str(error), type(error).__name__, int(unknown or isinstance(error, Unavailable)),
+                (str(error), type(error).__name__, int(isinstance(error, Unavailable) if unknown is None else unknown),
                  _stamp(retry_at) if retry_at else None, stamp, reservation.idempotency_key))
             return self._by_idempotency_key(reservation.idempotency_key)
 

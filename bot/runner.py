@@ -347,7 +347,8 @@ class Runner:
         ready = {name: units for name, units in queues.items()
                  if name not in self.halted and name not in tick.busy}
         if len(ready) <= 1 or not self.parallel:
-            return any(self._deliver_account(tick, units) for units in ready.values())
+            return any([self._deliver_account(tick, units) for units in ready.values()]) \
+                or self.should_stop()
         stopped: dict[str, bool] = {}
         threads = [threading.Thread(target=self._account_thread, name=f"herald-{name}",
                                     args=(tick, name, units, stopped), daemon=True)
@@ -357,7 +358,7 @@ class Runner:
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.05)    # short waits keep the main thread answering signals
-        return any(stopped.values())
+        return any(stopped.values()) or self.should_stop()
 
     def _account_thread(self, tick: _Tick, name: str, units: list[list[Slot]],
                         stopped: dict[str, bool]) -> None:

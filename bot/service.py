@@ -120,8 +120,7 @@ def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher: Publisher, ledge
     except AlreadyPosted as exc:
         return Outcome(key, "already posted", exc.entry.url)
     except LedgerConflict as exc:
-        return Outcome(key, "skipped earlier", note=f"{exc.entry.reason or 'skipped'}; "
-                                                     f"use --again to post it anyway")
+        return _skipped_earlier(key, exc)
     outgoing = replace(outgoing, idempotency_key=reservation.idempotency_key)
     if reservation.uncertain:
         try:
@@ -148,6 +147,29 @@ def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher: Publisher, ledge
         return Outcome(key, "failed", error=exc)
     ledger.record(reservation, published, now)
     return Outcome(key, "posted", published.url)
+
+
+def failed_before_sending(key: PostKey, error: PublishError, *, ledger: Ledger, now: datetime,
+                          text: str = "", again: bool = False) -> Outcome:
+    """Record a post that failed before anything was sent (say, a missing token).
+
+    The ledger keeps the error and the attempt, so `history` and `status` show it; since
+    nothing went out, the next attempt needs no reconciliation.
+    """
+    try:
+        reservation = ledger.reserve(key, text=text, now=now, again=again)
+    except AlreadyPosted as exc:
+        return Outcome(key, "already posted", exc.entry.url)
+    except LedgerConflict as exc:
+        return _skipped_earlier(key, exc)
+    # Nothing went out now; an earlier attempt whose outcome is unknown stays unknown.
+    ledger.fail(reservation, error, now, _retry_after(error), unknown=reservation.uncertain)
+    return Outcome(key, "failed", error=error)
+
+
+def _skipped_earlier(key: PostKey, conflict: LedgerConflict) -> Outcome:
+    reason = conflict.entry.reason or "skipped"
+    return Outcome(key, "skipped earlier", note=f"{reason}; use --again to post it anyway")
 
 
 def _retry_after(error: PublishError) -> datetime | None:
@@ -208,7 +230,8 @@ def send(post: Post, event: Event, account: Account, *, publisher: Publisher, le
     try:
         limits = publisher.limits()
     except PublishError as exc:
-        return Outcome(post.key, "failed", error=exc)
+        return failed_before_sending(post.key, exc, ledger=ledger, now=now, text=post.text,
+                                     again=again)
     extras = attach(post, event, account, limits)
     outgoing = OutgoingPost(post.text, post.lang, "", link=post.link, media=extras.media,
                             card=extras.card, reply_to=reply_to)
@@ -250,7 +273,8 @@ def announce(site: Site, config: Config, ref: str, *, now: datetime, ledger: Led
             try:
                 limits = publisher.limits()
             except PublishError as exc:
-                outcomes.append(Outcome(key, "failed", error=exc))
+                outcomes.append(failed_before_sending(key, exc, ledger=ledger, now=now,
+                                                      again=again))
                 continue
             post = compose_planned(PlannedPost(key, now, start, chosen), site, config, limits)
             outcomes.append(send(post, versions[post.lang], account, publisher=publisher,

@@ -239,3 +239,15 @@ def test_status_names_accounts_without_credentials_and_creates_no_ledger(platfor
     assert "bluesky has no app_password (run `herald auth bluesky`)" in result.output
     assert "mastodon has no" not in result.output
     assert not platforms.ledger.exists()
+
+
+def test_a_missing_token_shows_in_history_as_a_failure(platforms, monkeypatch):
+    monkeypatch.delenv("HERALD_MASTODON_ACCESS_TOKEN")
+    herald(platforms, "announce", EVENT, "--account", "mastodon")
+    entries = json.loads(herald(platforms, "history", "--json").output)
+    assert {(e["account"], e["lang"], e["state"]) for e in entries} == {
+        ("mastodon", "sv", "failed"), ("mastodon", "en", "failed")}
+    assert all("HERALD_MASTODON_ACCESS_TOKEN" in e["error"] for e in entries)
+    monkeypatch.setenv("HERALD_MASTODON_ACCESS_TOKEN", platforms.mastodon.token)
+    assert herald(platforms, "announce", EVENT, "--account", "mastodon").exit_code == 0
+    assert len(platforms.mastodon.status_list()) == 2
