@@ -19,7 +19,8 @@ EXIT_CODES = """\b
 Exit codes:
   0  success
   1  warnings found (validate --strict), or a post was refused
-  2  content errors (validate), or a usage error
+  2  content errors (validate), a post that cannot fit (preview), or a usage
+     error (an unknown event, stage or language; an event that has started)
   3  configuration error
   4  a platform did not take a post
   5  the ledger is unusable or held by another process
