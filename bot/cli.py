@@ -253,6 +253,28 @@ def _post_json(post, account, extras, cost: float, written: list[str]) -> dict:
     }
 
 
+def _image_problems(loaded, config) -> list:
+    """Warn about event images Herald cannot read (decoding only their headers)."""
+    from .errors import ImageError
+    from .images import open_image, read_source
+    from .model import Problem
+
+    found, checked = [], {}
+    for event in loaded.events + loaded.drafts:
+        if event.image is None:
+            continue
+        if event.image not in checked:
+            try:
+                open_image(read_source(event.image), event.image.name).close()
+                checked[event.image] = None
+            except ImageError as exc:
+                checked[event.image] = str(exc)
+        if checked[event.image]:
+            fallback = "a drawn card goes instead" if config.images.cards else "posting without it"
+            found.append(Problem(event.source, "image", f"{checked[event.image]}; {fallback}"))
+    return found
+
+
 @main.command()
 @config_options
 @click.option("--strict", is_flag=True, help="Exit 1 when there are warnings.")
@@ -268,8 +290,9 @@ def validate(config_path, site, strict, list_refs, as_json):
 
     config = load(config_path, site)
     loaded = load_site(config.site)
-    errors = [p for p in loaded.problems if p.severity == "error"]
-    warnings = [p for p in loaded.problems if p.severity != "error"]
+    problems = list(loaded.problems) + _image_problems(loaded, config)
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity != "error"]
     refs = [(ref, next(iter(loaded.versions(ref).values())).start,
              sorted(loaded.versions(ref))) for ref in loaded.refs()]
     if as_json:
@@ -280,10 +303,10 @@ def validate(config_path, site, strict, list_refs, as_json):
             "files": len(loaded.events),
             "drafts": [d.source for d in loaded.drafts],
             "problems": [{"severity": p.severity, "file": p.source, "field": p.field,
-                          "message": p.message} for p in loaded.problems],
+                          "message": p.message} for p in problems],
         }, ensure_ascii=False, indent=2))
     else:
-        for problem in loaded.problems:
+        for problem in problems:
             click.echo(str(problem))
         for draft in loaded.drafts:
             click.echo(f"draft: {draft.source}: published: false, not announced")

@@ -308,12 +308,12 @@ def _image(value: Any, site: SiteConfig, report) -> tuple[Path | None, str]:
         return None, ""
     if not isinstance(value, str):
         report("image", f"expected a path like /uploads/photo.jpg, got {value!r}; "
-                        f"posting without an image")
+                        f"the post goes without this image")
         return None, repr(value)
     written = value.strip()
     if _REMOTE.match(written):
         report("image", f"images on other sites are not supported ({written}); "
-                        f"posting without an image")
+                        f"the post goes without this image")
         return None, written
     root = site.root.resolve()
     path = unquote(written)
@@ -329,15 +329,15 @@ def _image(value: Any, site: SiteConfig, report) -> tuple[Path | None, str]:
             candidate = Path(path)  # a path on this machine, not a URL path of the site
         resolved = candidate.resolve()
     except (OSError, ValueError, RuntimeError) as exc:
-        report("image", f"cannot use {written!r} ({exc}); posting without an image")
+        report("image", f"cannot use {written!r} ({exc}); the post goes without this image")
         return None, written
     if not resolved.is_relative_to(root):
-        report("image", f"{written} is outside the site folder; posting without an image", "error")
+        report("image", f"{written} is outside the site folder; the post goes without this image", "error")
         return None, written
     shown = os.path.relpath(candidate, root).replace(os.sep, "/")
     if not resolved.is_file():
         missing = "is not a file" if resolved.exists() else "not found"
-        report("image", f"image file {shown} {missing}; posting without an image")
+        report("image", f"image file {shown} {missing}; the post goes without this image")
         return None, written
     return resolved, written
 

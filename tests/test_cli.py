@@ -214,3 +214,15 @@ def test_preview_says_so_when_every_event_has_started():
     assert result.output.strip().splitlines()[-1] == (
         "0 planned posts (every event has started; the last one on 2026-02-24: "
         "use --now to look from an earlier time)")
+
+
+def test_validate_warns_about_an_image_file_that_is_not_an_image(tmp_path):
+    import shutil
+
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "content", site)
+    (site / "_uploads" / "meetup-banner.jpg").write_text("not an image")
+    result = herald("validate", "--site", str(site))
+    assert ("warning: _events/2027-04-15-varmote-civic-tech.md: image: meetup-banner.jpg: not an "
+            "image Herald can read") in result.output
+    assert "a drawn card goes instead" in result.output

@@ -192,7 +192,7 @@ def test_a_missing_image_file_is_a_warning_and_the_event_posts_without_image(civ
     assert event.image is None
     [problem] = [p for p in problems_for(civictech, "civic-tech-demodag.md") if p.field == "image"]
     assert str(problem) == ("warning: _events/civic-tech-demodag.md: image: image file "
-                            "_uploads/folk.jpg not found; posting without an image")
+                            "_uploads/folk.jpg not found; the post goes without this image")
 
 
 def test_an_empty_image_means_no_image_and_no_complaint(civictech):
@@ -348,7 +348,7 @@ def test_an_image_on_another_site_is_a_warning():
     event, problems = parse(event_text(extra="image: https://example.org/cake.jpg\n"))
     assert event.image is None
     assert [(p.field, p.severity) for p in problems] == [("image", "warning")]
-    assert "posting without an image" in problems[0].message
+    assert "the post goes without this image" in problems[0].message
 
 
 def test_a_file_with_a_permalink_and_placeholders_expands_them():
