@@ -68,7 +68,7 @@ _TRANSPOSE = {
 # PNG chunks that carry pixels or how to show them, and nothing about who made the image or where.
 _PLAIN_PNG_CHUNKS = {b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB",
                      b"sBIT", b"pHYs", b"bKGD"}
-_RESAMPLE = Image.Resampling.BICUBIC
+_RESAMPLE = Image.Resampling.BILINEAR
 
 
 @dataclass(frozen=True)
@@ -285,10 +285,18 @@ def _eight_bit(im: Image.Image) -> Image.Image:
 
 
 def _few_colours(im: Image.Image) -> bool:
-    """True for a graphic: at most 256 colours in a sample of the pixels."""
+    """True for a graphic: in a sample of the pixels, at most 256 colours, and flat areas.
+
+    A black-and-white photo also has at most 256 colours, but spread thinly: a graphic's 16
+    commonest colours cover most of it.
+    """
     sample = im if im.width * im.height <= 65536 else im.resize(
         (min(im.width, 256), min(im.height, 256)), Image.Resampling.NEAREST)
-    return sample.getcolors(256) is not None
+    colours = sample.getcolors(256)
+    if colours is None:
+        return False
+    common = sum(count for count, _ in sorted(colours, reverse=True)[:16])
+    return common >= 0.8 * sample.width * sample.height
 
 
 def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:

@@ -370,3 +370,15 @@ def test_an_unwritable_cache_does_not_stop_the_image(tmp_path):
     media = prepare(UPLOADS / "good-tech-hack.jpg", X, CONFIG, alt="", cache=cache)
     assert_ready(media, X)
     assert len(cache.errors) == 1 and str(blocked) in cache.errors[0]
+
+
+def test_a_black_and_white_photo_goes_out_as_jpeg_not_as_a_huge_png(tmp_path):
+    from PIL import ImageFilter
+
+    photo = Image.effect_noise((3000, 2000), 60).filter(ImageFilter.GaussianBlur(1))
+    source = tmp_path / "grey.jpg"
+    photo.convert("RGB").save(source, "JPEG", quality=95)
+    media = prepare(source, MASTODON, ImageConfig(), alt="Svartvitt foto")
+    assert media.mime == "image/jpeg"
+    with Image.open(io.BytesIO(media.data)) as out:
+        assert out.format == "JPEG" and max(out.size) == 2048
