@@ -431,7 +431,7 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     from .counting import length
     from .errors import PublishError, Rejected
     from .model import OutgoingPost
-    from .service import Outcome, Selection, deliver, failed_before_sending, manual_key
+    from .service import Outcome, Selection, deliver, manual_key
 
     if not text.strip():
         raise click.UsageError("the text is empty")
@@ -454,9 +454,8 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
             key = manual_key(text, acc.name, lang, raw)
             try:
                 limits = publisher.limits()
-            except PublishError as exc:
-                outcomes.append(failed_before_sending(key, exc, ledger=ledger, now=now,
-                                                      text=text, again=again))
+            except PublishError as exc:  # a one-off leaves no trace when nothing was sent
+                outcomes.append(Outcome(key, "failed", error=exc))
                 continue
             count = length(text, limits)
             if count > limits.max_chars:

@@ -152,6 +152,8 @@ def stopped_by(entries: Iterable[Entry]) -> dict[str, Entry]:
         if entry.state == "failed" and entry.error_kind not in RETRYABLE_KINDS \
                 and entry.next_attempt_at is None:
             stopped[entry.key.account] = entry
+        elif entry.state == "posted":
+            stopped.pop(entry.key.account, None)   # a later post shows the cause is gone
     return stopped
 
 
@@ -541,8 +543,10 @@ class Runner:
                     or key.account not in self.publishers:
                 continue
             rules = self.rules.get(key.account, Rules())
-            at = change_time(tick.now, change.announced.told.start, rules,
-                             self.config.site.timezone)
+            # Urgent until the earlier of the start people were told and the start now.
+            moved = change.event.start if isinstance(change, Correction) else None
+            start = min(change.announced.told.start, moved or change.announced.told.start)
+            at = change_time(tick.now, start, rules, self.config.site.timezone)
             if key.account in tick.blocked:
                 at = max(at, tick.blocked[key.account])
             if at > tick.now:

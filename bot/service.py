@@ -154,8 +154,11 @@ def failed_before_sending(key: PostKey, error: PublishError, *, ledger: Ledger, 
     """Record a post that failed before anything was sent (say, a missing token).
 
     The ledger keeps the error and the attempt, so `history` and `status` show it; since
-    nothing went out, the next attempt needs no reconciliation.
+    nothing went out, the next attempt needs no reconciliation. A deliberate repeat (`again`)
+    that failed leaves no trace, so the post made before still counts as done.
     """
+    if again:
+        return Outcome(key, "failed", error=error)
     try:
         reservation = ledger.reserve(key, text=text, now=now, again=again)
     except AlreadyPosted as exc:

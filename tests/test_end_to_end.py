@@ -251,3 +251,25 @@ def test_a_missing_token_shows_in_history_as_a_failure(platforms, monkeypatch):
     monkeypatch.setenv("HERALD_MASTODON_ACCESS_TOKEN", platforms.mastodon.token)
     assert herald(platforms, "announce", EVENT, "--account", "mastodon").exit_code == 0
     assert len(platforms.mastodon.status_list()) == 2
+
+
+def test_a_failed_repeat_leaves_the_first_announcement_done(platforms, monkeypatch):
+    assert herald(platforms, "announce", EVENT, "--account", "mastodon").exit_code == 0
+    monkeypatch.delenv("HERALD_MASTODON_ACCESS_TOKEN")
+    assert herald(platforms, "announce", EVENT, "--account", "mastodon", "--again").exit_code == 6
+    monkeypatch.setenv("HERALD_MASTODON_ACCESS_TOKEN", platforms.mastodon.token)
+    report = json.loads(herald(platforms, "status", "--json").output)
+    (mastodon,) = [a for a in report["accounts"] if a["name"] == "mastodon"]
+    assert (EVENT, "announcement") not in {(n["ref"], n["stage"]) for n in mastodon["next"]}
+    assert len(platforms.mastodon.status_list()) == 2
+
+
+def test_a_post_that_failed_for_a_missing_token_does_not_stop_the_account_once_fixed(
+        platforms, monkeypatch):
+    monkeypatch.delenv("HERALD_MASTODON_ACCESS_TOKEN")
+    herald(platforms, "announce", EVENT, "--account", "mastodon", "--lang", "sv")
+    monkeypatch.setenv("HERALD_MASTODON_ACCESS_TOKEN", platforms.mastodon.token)
+    assert "STOPPED" in herald(platforms, "status").output
+    other = herald(platforms, "announce", "hackathon-2028", "--account", "mastodon")
+    assert other.exit_code == 0
+    assert "STOPPED" not in herald(platforms, "status").output
