@@ -186,9 +186,10 @@ def _fails_then(check, root: Path):
 
 # --- the real process ------------------------------------------------------------------------
 
-def write_config(tmp_path: Path, instance: str, x_api: str | None = None) -> Path:
+def write_config(tmp_path: Path, instance: str | None, x_api: str | None = None,
+                 bluesky: str | None = None) -> Path:
     config = tmp_path / "herald.toml"
-    config.write_text(f"""
+    config.write_text("""
 ledger = "ledger.sqlite3"
 secrets = "secrets.toml"
 
@@ -203,26 +204,33 @@ kind = "announcement"
 [images]
 cards = false
 cache_dir = "cache"
-
+""" + ("" if instance is None else f"""
 [accounts.masto]
 platform = "mastodon"
 languages = ["sv", "en"]
 instance = "{instance}"
 min_gap = "0s"
-""" + ("" if x_api is None else f"""
+""") + ("" if x_api is None else f"""
 [accounts.x]
 platform = "x"
 languages = ["sv"]
 api_url = "{x_api}"
+min_gap = "0s"
+""") + ("" if bluesky is None else f"""
+[accounts.sky]
+platform = "bluesky"
+languages = ["sv", "en"]
+service = "{bluesky}"
 min_gap = "0s"
 """), encoding="utf-8")
     return config
 
 
 def start_daemon(config: Path, token: str, *args: str, log: Path | None = None,
-                 x_keys: dict | None = None):
+                 x_keys: dict | None = None, extra_env: dict | None = None):
     env = {**os.environ, "PYTHONPATH": PROJECT, "HERALD_MASTO_ACCESS_TOKEN": token,
-           **{f"HERALD_X_{k.upper()}": v for k, v in (x_keys or {}).items()}}
+           **{f"HERALD_X_{k.upper()}": v for k, v in (x_keys or {}).items()},
+           **(extra_env or {})}
     env.pop("HERALD_CONFIG", None)
     stderr = open(log, "ab") if log else subprocess.PIPE
     return subprocess.Popen([sys.executable, "-m", "bot", "run", "--config", str(config),
@@ -306,6 +314,103 @@ def test_killing_herald_run_at_random_moments_never_loses_or_doubles_a_post(tmp_
         assert b"stopped" in log.read_bytes().splitlines()[-1]
         assert masto.token.encode() not in log.read_bytes()
         assert keys["access_secret"].encode() not in log.read_bytes()
+
+
+def test_killing_herald_run_while_it_posts_to_bluesky_never_loses_or_doubles_a_post(tmp_path):
+    from bot.platforms.bluesky import record_key
+    from tests.fakes.bluesky import FakePDS
+
+    class HoldingPDS(FakePDS):
+        """Holds a createRecord's answer `hold` seconds after storing the record; counts the
+        requests it is still serving (a killed client's request may yet store a record)."""
+
+        hold = 0.0
+        serving = 0
+
+        def dispatch(self, request):
+            with self.lock:
+                self.serving += 1
+            try:
+                return super().dispatch(request)
+            finally:
+                with self.lock:
+                    self.serving -= 1
+
+        def _create_record(self, request, did):
+            response = super()._create_record(request, did)
+            time.sleep(self.hold)
+            return response
+
+    rng = random.Random(7)
+    future = datetime.now(ZONE) + timedelta(days=30)
+    for n in range(4):
+        write_event(tmp_path / "site", f"event-{n}", future + timedelta(days=n), lang="sv",
+                    title=f"Evenemang {n}")
+        write_event(tmp_path / "site", f"event-{n}", future + timedelta(days=n), lang="en",
+                    title=f"Event {n}")
+    log = tmp_path / "daemon.log"
+    with HoldingPDS() as pds:
+        pds.delay = 0.05                                     # each request takes a while
+        config = write_config(tmp_path, None, bluesky=pds.url)
+        env = {"HERALD_SKY_HANDLE": pds.handle, "HERALD_SKY_APP_PASSWORD": pds.app_password}
+
+        def unrecorded() -> set[str]:
+            """Record keys on the PDS that the ledger does not show as posted."""
+            with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+                posted = {record_key(e.idempotency_key) for e in ledger.history()
+                          if e.state == "posted"}
+            return set(pds.records) - posted
+
+        # Kills 1 and 3 land while the record is stored but its answer is held back (the
+        # ledger cannot know it yet); kills 2 and 4 at a random moment after a record appeared.
+        kills, caught_in_flight = 0, 0
+        while kills < 4 and len(pds.records) < 8:
+            kills += 1
+            pds.hold = 0.4 if kills % 2 else 0.0
+            before = len(pds.records)
+            process = start_daemon(config, "", log=log, extra_env=env)
+            try:
+                wait_for(lambda: len(pds.records) > before or process.poll() is not None, 20,
+                         "the daemon to post to Bluesky")
+                if not pds.hold:
+                    time.sleep(rng.uniform(0.0, 0.15))
+            finally:
+                process.kill()
+                process.wait()
+            wait_for(lambda: pds.serving == 0, 5, "the PDS to finish the requests in flight")
+            caught_in_flight += bool(pds.hold and unrecorded())
+        pds.hold = 0.0
+
+        process = start_daemon(config, "", log=log, extra_env=env)
+        try:
+            wait_for(lambda: len(pds.records) >= 8
+                     and b"nothing planned" in log.read_bytes().splitlines()[-1],
+                     20, "every post")
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(10) == 0
+        finally:
+            process.kill()
+
+        records = {stored.uri: stored.value for stored in pds.records.values()}
+        assert sorted((r["text"].splitlines()[0], r["langs"]) for r in records.values()) == \
+            sorted([(f"Evenemang {n}", ["sv"]) for n in range(4)]
+                   + [(f"Event {n}", ["en"]) for n in range(4)])
+        with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+            posted = {e.key: e for e in ledger.history() if e.state == "posted"}
+        assert kills == 4 and caught_in_flight == 2 and len(posted) == 8
+        assert {e.platform_id for e in posted.values()} == set(records)
+        for key, entry in posted.items():           # every English post is in its thread
+            if key.lang == "en":
+                parent = posted[PostKey(key.ref, key.stage, key.account, "sv")]
+                reply = records[entry.platform_id]["reply"]
+                assert reply["parent"]["uri"] == reply["root"]["uri"] == parent.platform_id
+            else:
+                assert "reply" not in records[entry.platform_id]
+        assert pds.logins == 1                      # restarts resume the saved session
+        text = log.read_bytes()
+        assert b"stopped" in text.splitlines()[-1]
+        assert pds.app_password.encode() not in text
+        assert not any(token.encode() in text for token in pds.tokens)
 
 
 def test_an_idle_herald_run_uses_no_measurable_cpu_and_a_second_one_is_refused(tmp_path):
