@@ -251,17 +251,20 @@ def wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.01)
 
 
+def write_bilingual_events(site: Path, count: int, first: datetime) -> None:
+    """Write `count` events a day apart from `first`, each in Swedish and English."""
+    for n in range(count):
+        for lang, title in (("sv", f"Evenemang {n}"), ("en", f"Event {n}")):
+            write_event(site, f"event-{n}", first + timedelta(days=n), lang=lang, title=title)
+
+
 def test_killing_herald_run_at_random_moments_never_loses_or_doubles_a_post(tmp_path):
     from tests.fakes.mastodon import FakeMastodon
     from tests.fakes.x import FakeX
 
     rng = random.Random(5)
     future = datetime.now(ZONE) + timedelta(days=30)
-    for n in range(12):
-        write_event(tmp_path / "site", f"event-{n}", future + timedelta(days=n), lang="sv",
-                    title=f"Evenemang {n}")
-        write_event(tmp_path / "site", f"event-{n}", future + timedelta(days=n), lang="en",
-                    title=f"Event {n}")
+    write_bilingual_events(tmp_path / "site", 12, future)
     log = tmp_path / "daemon.log"
     with FakeMastodon() as masto, FakeX(daily_posts=100) as x:
         masto.delay = 0.08                                   # each request takes a while
@@ -343,11 +346,7 @@ def test_killing_herald_run_while_it_posts_to_bluesky_never_loses_or_doubles_a_p
 
     rng = random.Random(7)
     future = datetime.now(ZONE) + timedelta(days=30)
-    for n in range(4):
-        write_event(tmp_path / "site", f"event-{n}", future + timedelta(days=n), lang="sv",
-                    title=f"Evenemang {n}")
-        write_event(tmp_path / "site", f"event-{n}", future + timedelta(days=n), lang="en",
-                    title=f"Event {n}")
+    write_bilingual_events(tmp_path / "site", 4, future)
     log = tmp_path / "daemon.log"
     with HoldingPDS() as pds:
         pds.delay = 0.05                                     # each request takes a while
