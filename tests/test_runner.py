@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import parse_config
 from bot.content import Site
-from bot.daemon import build_status
+from bot.status import build_status
 from bot.errors import AuthFailed, RateLimited, Unavailable
 from bot.ledger import Ledger
 from bot.model import Event, Limits, OutgoingPost, PostKey, Problem, Published

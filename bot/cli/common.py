@@ -1,0 +1,141 @@
+"""What every `herald` command shares: the group, one-line errors, config and ledger access."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import traceback
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from ..errors import HeraldError
+
+EXIT_CODES = """\b
+Exit codes:
+  0  success
+  1  warnings found (validate --strict), or a post was refused
+  2  content errors (validate), a post that cannot fit (preview), or a usage
+     error (an unknown event, stage or language; an event that has started)
+  3  configuration error
+  4  a platform did not take a post
+  5  the ledger is unusable or held by another process
+  6  credentials missing or rejected
+"""
+
+
+class HeraldGroup(click.Group):
+    """Turn every Herald error into one `Error: ...` line and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except HeraldError as exc:
+            if ctx.obj and ctx.obj.get("verbose"):
+                traceback.print_exc()
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=HeraldGroup, help="Announce a site's events on Mastodon, X and Bluesky.\n\n"
+             + EXIT_CODES)
+@click.option("--verbose", is_flag=True, help="Show tracebacks and debug logs.")
+@click.version_option(package_name="herald")
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+
+
+def config_options(func):
+    func = click.option("--site", "site", type=click.Path(file_okay=False),
+                        help="Site checkout to read instead of the one the config names.")(func)
+    func = click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                        help="Config file (default: $HERALD_CONFIG, ./herald.toml, built-ins).")(func)
+    return func
+
+
+def load(config_path: str | None, site: str | None):
+    from ..config import load_config
+
+    return load_config(config_path, site=site)
+
+
+def parse_now(text: str | None, config) -> datetime:
+    """Parse --now (ISO 8601; a time without offset is in the site's zone)."""
+    if text is None:
+        return datetime.now(config.site.timezone)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO 8601 time such as "
+                                 f"2026-02-12T12:00+01:00", param_hint="--now") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=config.site.timezone)
+    return value.astimezone(config.site.timezone)
+
+
+@contextmanager
+def _ledger(config, dry_run: bool):
+    """Open the real ledger, or for a dry run a throw-away copy of it."""
+    from .. import app
+    from ..ledger import Ledger
+
+    path = app.ledger_path(config)
+    if not dry_run:
+        with Ledger.open(path) as ledger:
+            yield ledger
+        return
+    with tempfile.TemporaryDirectory(prefix="herald-dry-run-") as scratch:
+        copy = Path(scratch) / "ledger.sqlite3"
+        if path.exists():
+            source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            with sqlite3.connect(copy) as target:
+                source.backup(target)
+            source.close()
+        with Ledger.open(copy) as ledger:
+            yield ledger
+
+
+def _publishers(config, accounts, dry_run: bool) -> dict:
+    from .. import app
+    from ..platforms.recording import RecordingPublisher
+
+    if dry_run:
+        return {a.name: RecordingPublisher(a.name, app.declared_limits(a, config))
+                for a in accounts}
+    return {a.name: app.build_publisher(a, config) for a in accounts}
+
+
+def _report(outcomes, dry_run: bool) -> int:
+    """Print one line per outcome; return the exit code of the worst one."""
+    code = 0
+    for outcome in outcomes:
+        where = f"{outcome.key.account} {outcome.key.lang} {outcome.key.stage}"
+        if outcome.error is not None:
+            click.echo(f"failed: {where}: {outcome.error}", err=True)
+            code = max(code, outcome.error.exit_code)
+        elif outcome.note is not None:
+            click.echo(f"{outcome.status}: {where}: {outcome.note}", err=True)
+            code = max(code, 1)
+        elif dry_run:
+            click.echo(f"would post: {where}")
+        else:
+            click.echo(f"{outcome.status}: {where}: {outcome.url}")
+    return code
+
+
+
+def _print_sent(publishers) -> None:
+    for publisher in publishers.values():
+        for sent in publisher.sent:
+            click.echo(click.style(f"{publisher.account} · {sent.lang}", bold=True))
+            for line in sent.text.splitlines():
+                click.echo(f"    {line}" if line else "")
+            for media in sent.media:
+                click.echo(f"  image: {media.width}x{media.height} {media.mime} "
+                           f"{len(media.data)} bytes · alt: {media.alt}")
+            if sent.card is not None:
+                click.echo(f"  link card: {sent.card.title} · {sent.card.url}")

@@ -1,0 +1,105 @@
+"""`herald announce` and `herald post`: one event or one free text, now."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from .common import _ledger, _print_sent, _publishers, _report, config_options, load, main
+
+@main.command()
+@config_options
+@click.argument("ref")
+@click.option("--stage", metavar="NAME", help="Stage to post (default: the announcement).")
+@click.option("--account", metavar="NAME", help="Only this account.")
+@click.option("--lang", metavar="LANG", help="Only this language.")
+@click.option("--again", is_flag=True, help="Post again even if this was already posted.")
+@click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
+def announce(config_path, site, ref, stage, account, lang, again, dry_run):
+    """Post one event now, through the same composer, ledger and de-duplication.
+
+    A second identical call says it was already posted; --again makes a new post on purpose.
+    """
+    from .. import app
+    from ..content import load_site
+    from ..service import Selection, announce as run
+
+    config = load(config_path, site)
+    if account is not None:
+        config.account(account)
+    selection = Selection(account=account, lang=lang)
+    loaded = load_site(config.site)
+    now = datetime.now(config.site.timezone)
+    publishers = _publishers(config, selection.accounts(config), dry_run)
+    with _ledger(config, dry_run) as ledger:
+        outcomes = run(loaded, config, ref, now=now, ledger=ledger, publishers=publishers,
+                       attach=app.attachments(config), stage=stage, selection=selection,
+                       again=again)
+    if dry_run:
+        _print_sent(publishers)
+    sys.exit(_report(outcomes, dry_run))
+
+
+
+@main.command()
+@config_options
+@click.argument("text")
+@click.option("--image", type=click.Path(dir_okay=False, exists=True), help="Image to attach.")
+@click.option("--alt", help="Alt text of the image (required with --image).")
+@click.option("--account", metavar="NAME", help="Only this account (default: all).")
+@click.option("--lang", metavar="LANG", help="Language of the text (default: the site's).")
+@click.option("--again", is_flag=True, help="Post again even if this text was already posted.")
+@click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
+def post(config_path, site, text, image, alt, account, lang, again, dry_run):
+    """Post a free text now, optionally with an image, on every (or one) account."""
+    from ..counting import length
+    from ..errors import PublishError, Rejected
+    from ..model import OutgoingPost
+    from ..service import Outcome, Selection, deliver, manual_key
+
+    if not text.strip():
+        raise click.UsageError("the text is empty")
+    if image and not alt:
+        raise click.UsageError("--image needs --alt: describe the image for people who cannot see it")
+    if alt and not image:
+        raise click.UsageError("--alt describes an image: give the image with --image")
+    config = load(config_path, site)
+    if account is not None:
+        config.account(account)
+    lang = lang or config.site.default_lang
+    accounts = Selection(account=account).accounts(config)
+    publishers = _publishers(config, accounts, dry_run)
+    now = datetime.now(config.site.timezone)
+    raw = Path(image).read_bytes() if image else None
+    outcomes = []
+    with _ledger(config, dry_run) as ledger:
+        for acc in accounts:
+            publisher = publishers[acc.name]
+            key = manual_key(text, acc.name, lang, raw)
+            try:
+                limits = publisher.limits()
+            except PublishError as exc:  # a one-off leaves no trace when nothing was sent
+                outcomes.append(Outcome(key, "failed", error=exc))
+                continue
+            count = length(text, limits)
+            if count > limits.max_chars:
+                outcomes.append(Outcome(key, "failed", error=Rejected(
+                    f"{count} characters, over the {limits.max_chars} limit of {acc.platform}",
+                    account=acc.name)))
+                continue
+            media = ()
+            if image:
+                from .. import app
+                from ..images import prepare
+
+                media = (prepare(Path(image), limits, config.images, alt=alt,
+                                 cache=app.image_cache(config)),)
+            outgoing = OutgoingPost(text, lang, "", media=media)
+            outcomes.append(deliver(key, outgoing, publisher=publisher, ledger=ledger, now=now,
+                                    again=again, daily_cap=acc.options.get("daily_cap")))
+    if dry_run:
+        _print_sent(publishers)
+    sys.exit(_report(outcomes, dry_run))

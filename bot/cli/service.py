@@ -1,0 +1,96 @@
+"""`herald run`, `herald status` and `herald history`: the daemon and what it did."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .common import config_options, load, main
+
+@main.command()
+@config_options
+@click.option("--event", "ref", metavar="REF", help="Only this event.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def history(config_path, site, ref, as_json):
+    """Show what was posted where, with URLs, and what failed and why."""
+    from .. import app
+    from ..ledger import Ledger
+
+    config = load(config_path, site)
+    path = app.ledger_path(config)
+    entries = []
+    if path.exists():
+        with Ledger.open(path) as ledger:
+            entries = ledger.history(ref)
+    if as_json:
+        click.echo(json.dumps([_entry_json(e) for e in entries], ensure_ascii=False, indent=2))
+        return
+    if not entries:
+        click.echo(f"Nothing posted yet (ledger: {path}).")
+    zone = config.site.timezone
+    for e in entries:
+        when = e.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        detail = e.url or e.error or e.reason or ""
+        click.echo(f"{when}  {e.state:<8} {e.key.account} {e.key.lang} {e.key.stage} "
+                   f"{e.key.ref}  {detail}" + (f" (attempts: {e.attempts})"
+                                               if e.state == "failed" else ""))
+
+
+def _entry_json(e) -> dict:
+    return {"ref": e.key.ref, "stage": e.key.stage, "account": e.key.account,
+            "lang": e.key.lang, "generation": e.generation, "state": e.state, "url": e.url,
+            "platform_id": e.platform_id, "error": e.error, "attempts": e.attempts,
+            "updated_at": e.updated_at.isoformat(),
+            "posted_at": e.posted_at.isoformat() if e.posted_at else None}
+
+
+
+@main.command()
+@config_options
+@click.option("--once", is_flag=True,
+              help="Post what is due now, then exit (for cron and scheduled CI jobs).")
+@click.option("--catch-up", is_flag=True,
+              help="On a new ledger, post what is already due instead of skipping it.")
+@click.option("--check-every", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              metavar="SECONDS", help="How often to look for new, changed or removed event files.")
+@click.pass_context
+def run(ctx, config_path, site, once, catch_up, check_every):
+    """Post each event's announcement and reminders on time, until stopped.
+
+    Sleeps until the next post is due and re-reads the site when event files change.
+    Corrects announced events whose date, time or place changed and cancels removed or
+    unpublished ones. Logs one line per decision to stderr. SIGTERM or Ctrl-C stop it after
+    the post in flight; SIGHUP reloads the config and the site. A second `herald run` on the
+    same ledger refuses to start (exit 5).
+
+    On a new ledger the first run posts no backlog: announcements of events already on the
+    site, and stages already due, are recorded as skipped; --catch-up posts them instead.
+    """
+    from ..daemon import run_forever, run_once
+
+    verbose = bool(ctx.obj and ctx.obj.get("verbose"))
+    if once:
+        outcomes = run_once(config_path, site, catch_up=catch_up, verbose=verbose)
+        sys.exit(max((o.error.exit_code for o in outcomes if o.error is not None), default=0))
+    sys.exit(run_forever(config_path, site, catch_up=catch_up, check_every=check_every,
+                         verbose=verbose))
+
+
+@main.command()
+@config_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(config_path, site, as_json):
+    """Show what is due next on each account, and what failed or stopped an account.
+
+    Reads the config, the site and the ledger; posts nothing and takes no lock, so it works
+    while `herald run` is running.
+    """
+    from ..status import status as build
+
+    report = build(config_path, site)
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(report.format())
