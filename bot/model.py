@@ -91,6 +91,12 @@ class Limits:
     link_cards: bool = False
     cost_per_post: float = 0.0
     cost_per_link_post: float = 0.0
+    idempotent: bool = True
+    """The platform recognises a repeated post by its idempotency or record key, so a retry after
+    a lost answer cannot make a second post. False (X, servers that ignore `Idempotency-Key`):
+    an uncertain post must be looked up, safely, before anything is sent again."""
+    request_timeout: float = 30.0
+    """Seconds after which the adapter gives up on a request (a stalled request may still land)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -194,6 +200,8 @@ class OutgoingPost:
     media: tuple[Media, ...] = ()
     card: LinkCard | None = None
     reply_to: str | None = None
+    reserved_at: datetime | None = None
+    """When this generation of the post was first reserved (stable across retries)."""
 
 
 @dataclass(frozen=True)
