@@ -1,0 +1,430 @@
+"""A bilingual campaign on four fake accounts behind fault proxies, with SIGKILLs of `herald run`.
+
+The design is plain data: events that appear on the site one after another while Herald runs,
+each announced when it appears and reminded twice before it starts, in Swedish and English, on
+Mastodon, GoToSocial, X and Bluesky. Everything runs on the real clock:
+
+    appears ─60 s─ reminder-early ─60 s─ reminder-late ─────── 240 s ─────── starts
+
+so every post of the campaign must go out: no quiet hours, no daily cap, a grace of 2 hours, and
+each reminder comes minutes before its event (a post delayed past the start would be skipped;
+four minutes outlast any back-off Herald may take). These are "the posts the timing rules say
+must go out".
+
+`run_campaign` starts the fakes, a `FaultProxy` in front of each, and the real `herald run`
+(`python -m bot run`), kills it with SIGKILL at random moments and starts it again at once, as
+systemd would, `design.kills` times; then it lets a last run finish the campaign, stops it with
+SIGTERM, and counts from the servers' own state (tests/faults/tally.py).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import reduce
+from pathlib import Path
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from .proxy import BLUESKY, MASTODON, X, Faults, FaultProxy
+from .tally import Figures, Key, ServerPost, tally
+
+PROJECT = Path(__file__).resolve().parents[2]
+ZONE = ZoneInfo("Europe/Stockholm")
+ANNOUNCEMENT = "announcement"
+STAGES = ((ANNOUNCEMENT, None), ("reminder-early", 300), ("reminder-late", 240))
+LEAD = 360
+"""Seconds from an event's appearance on the site to its start."""
+LANGS = ("sv", "en")
+ACCOUNTS = ("mastodon", "gotosocial", "x", "bluesky")
+TITLES = {"sv": "Träff {n}", "en": "Meetup {n}"}
+PREFIXES = {(ANNOUNCEMENT, "sv"): "", (ANNOUNCEMENT, "en"): "",
+            ("reminder-early", "sv"): "Snart: ", ("reminder-early", "en"): "Soon: ",
+            ("reminder-late", "sv"): "Sista påminnelsen: ",
+            ("reminder-late", "en"): "Last reminder: "}
+SECONDS_PER_KILL = 3.2
+"""About how long one start-and-kill takes; the events are spread over that many seconds."""
+
+
+# --- the design ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Event:
+    ref: str
+    number: int
+    appears: float
+    """When its files are written to the site (epoch seconds)."""
+    start: int
+    image: bool
+
+
+@dataclass(frozen=True)
+class Design:
+    """What the campaign posts and how hard it is tested."""
+
+    kills: int
+    seed: int
+    fault_rate: float
+    events: tuple[Event, ...]
+    stall: float = 35.0
+    min_gap: str = "2s"
+    check_every: float = 1.0
+
+    def expected(self) -> list[Key]:
+        """Every post the timing rules say must go out."""
+        return [(e.ref, stage, account, lang) for e in self.events for stage, _ in STAGES
+                for account in ACCOUNTS for lang in LANGS]
+
+    def identify(self) -> dict[str, tuple[str, str, str]]:
+        """The first line of every post of the campaign -> (ref, stage, lang)."""
+        return {first_line(e.number, stage, lang): (e.ref, stage, lang)
+                for e in self.events for stage, _ in STAGES for lang in LANGS}
+
+    @property
+    def deadline(self) -> float:
+        """After this no post of the campaign may go out: the last event has started."""
+        return float(max(e.start for e in self.events))
+
+    @property
+    def name(self) -> str:
+        return (f"{self.kills} kills + {self.fault_rate:.0%} faults, Mastodon + GoToSocial + X "
+                f"+ Bluesky")
+
+
+def design(t0: float, kills: int, *, seed: int = 1, fault_rate: float = 0.3,
+           stall: float = 35.0) -> Design:
+    """Lay out a campaign starting at `t0` whose posts come while `kills` kills go on."""
+    count = 6 + max(0, kills - 50) // 45
+    phase = kills * SECONDS_PER_KILL
+    spacing = max(10.0, (phase - 150) / (count - 1))
+    events = tuple(Event(f"traff-{n}", n, t0 + 5 + n * spacing,
+                         int(t0 + 5 + n * spacing + LEAD) + 1, image=n % 3 == 1)
+                   for n in range(count))
+    return Design(kills, seed, fault_rate, events, stall=stall)
+
+
+def first_line(number: int, stage: str, lang: str) -> str:
+    return PREFIXES[(stage, lang)] + TITLES[lang].format(n=number)
+
+
+# --- the site and the config --------------------------------------------------------------
+
+def write_event(site: Path, event: Event) -> None:
+    """Write both language versions of an event, each file appearing whole (rename)."""
+    folder = site / "_events"
+    folder.mkdir(parents=True, exist_ok=True)
+    start = datetime.fromtimestamp(event.start, ZONE)
+    for lang in LANGS:
+        image = ""
+        if event.image:
+            _poster(site / "_uploads" / f"poster-{event.number}.jpg", event.number)
+            image = (f'image: "/uploads/poster-{event.number}.jpg"\n'
+                     f'image-alt: "{TITLES[lang].format(n=event.number)}"\n')
+        text = (f'---\ntitle: "{TITLES[lang].format(n=event.number)}"\nref: {event.ref}\n'
+                f"lang: {lang}\nevent-date: {start:%Y-%m-%d %H:%M:%S}\n{image}"
+                f'place: "Goto 10, Stockholm"\n---\nVälkomna!\n')
+        temporary = site / f".{event.ref}-{lang}.md"
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, folder / f"{event.ref}-{lang}.md")
+
+
+def _poster(path: Path, number: int) -> None:
+    from PIL import Image, ImageDraw
+
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new("RGB", (800, 450), (29 + number * 20 % 200, 53, 87))
+    ImageDraw.Draw(image).rectangle((100, 100, 700, 350), fill=(230, 57, 70))
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_bytes(buffer.getvalue())
+    os.replace(temporary, path)
+
+
+def write_config(path: Path, design: Design, urls: dict[str, str]) -> Path:
+    stages = "".join(f'\n[[stages]]\nname = "{name}"\nkind = "'
+                     + ("announcement\"\n" if before is None
+                        else f'reminder"\nbefore = "{before}s"\n')
+                     for name, before in STAGES)
+    templates = "".join(
+        f'\n[templates.{name}]\n'
+        + "".join(f'{lang} = "{PREFIXES[(name, lang)]}{{title}}\\n{{when}}\\n{{link}}"\n'
+                  for lang in LANGS) for name, _ in STAGES)
+    accounts = ""
+    for account in ACCOUNTS:
+        platform = "mastodon" if account == "gotosocial" else account
+        where = {"mastodon": "instance", "x": "api_url", "bluesky": "service"}[platform]
+        accounts += (f'\n[accounts.{account}]\nplatform = "{platform}"\n'
+                     f'languages = {json.dumps(list(LANGS))}\n{where} = "{urls[account]}"\n'
+                     f'min_gap = "{design.min_gap}"\n')
+    path.write_text(f"""ledger = "ledger.sqlite3"
+secrets = "secrets.toml"
+
+[site]
+path = "site"
+url = "https://civictech.se"
+timezone = "{ZONE.key}"
+{stages}{templates}
+[images]
+cards = false
+cache_dir = "cache"
+{accounts}""", encoding="utf-8")
+    return path
+
+
+# --- the run ------------------------------------------------------------------------------
+
+@dataclass
+class Report:
+    """What the campaign measured."""
+
+    design: Design
+    figures: dict[str, Figures]
+    kills: int
+    seconds: float
+    faults: dict[str, Counter]
+    exits: list[str] = field(default_factory=list)
+    """Runs that ended by themselves, or did not stop on SIGTERM."""
+    uploads: list[str] = field(default_factory=list)
+    log: Path | None = None
+
+    @property
+    def total(self) -> Figures:
+        return reduce(lambda a, b: a + b, self.figures.values())
+
+    @property
+    def clean(self) -> bool:
+        return self.total.clean and not self.exits
+
+    def table(self) -> str:
+        """A Markdown table: the campaign's row, then one row per account."""
+        rows = ["| campaign | expected posts | missing | duplicates | wrong threads | "
+                "requests before reset | history disagrees |", "|---|---|---|---|---|---|---|"]
+        for name, f in [(self.design.name, self.total)] + [
+                (f"  {a}", f) for a, f in self.figures.items()]:
+            rows.append(f"| {name} | {f.expected} | {len(f.missing)} | {len(f.duplicates)} | "
+                        f"{len(f.wrong_threads)} | {f.early} | {len(f.history)} |")
+        return "\n".join(rows)
+
+    def summary(self) -> str:
+        injected = Counter()
+        for counts in self.faults.values():
+            injected.update({k: v for k, v in counts.items() if k})
+        requests = sum(sum(c.values()) for c in self.faults.values())
+        lines = [self.table(), "",
+                 f"{self.kills} SIGKILLs in {self.seconds:.0f} s; {requests} requests, faults: "
+                 + ", ".join(f"{k} {v}" for k, v in sorted(injected.items())),
+                 f"seed {self.design.seed}; Herald's log: {self.log}"]
+        return "\n".join(lines + self.uploads + self.exits)
+
+    def details(self, limit: int = 40) -> str:
+        """Every problem found, one per line (at most `limit` of each kind)."""
+        total = self.total
+        parts = []
+        for title, items in (("missing", ["/".join(k) for k in total.missing]),
+                             ("duplicates", ["/".join(k) for k in total.duplicates]),
+                             ("wrong threads", total.wrong_threads),
+                             ("not posts of the campaign", total.strays),
+                             ("history disagrees", total.history)):
+            if items:
+                parts.append(f"{title} ({len(items)}):\n  " + "\n  ".join(items[:limit]))
+        return "\n".join(parts)
+
+
+class Campaign:
+    """The fakes, their proxies and the `herald run` process of one campaign."""
+
+    def __init__(self, folder: Path, design: Design, stack: ExitStack):
+        from tests.fakes.bluesky import FakePDS
+        from tests.fakes.gotosocial import FakeGoToSocial
+        from tests.fakes.mastodon import FakeMastodon
+        from tests.fakes.x import FakeX
+
+        self.folder, self.design = folder, design
+        self.servers = {"mastodon": stack.enter_context(FakeMastodon()),
+                        "gotosocial": stack.enter_context(FakeGoToSocial()),
+                        "x": stack.enter_context(FakeX(daily_posts=1000)),
+                        "bluesky": stack.enter_context(FakePDS())}
+        flavours = {"mastodon": MASTODON, "gotosocial": MASTODON, "x": X, "bluesky": BLUESKY}
+        self.proxies = {
+            name: stack.enter_context(FaultProxy(
+                server.url, flavours[name], Faults(design.fault_rate, design.seed * 10 + n,
+                                                   stall=design.stall), name=name))
+            for n, (name, server) in enumerate(self.servers.items())}
+        self.config = write_config(folder / "herald.toml", design,
+                                   {name: p.url for name, p in self.proxies.items()})
+        self.site = folder / "site"
+        (self.site / "_events").mkdir(parents=True, exist_ok=True)
+        self.log = folder / "herald.log"
+        self.written: set[str] = set()
+        masto, gts, x, pds = self.servers.values()
+        keys = x.credentials()
+        self.env = {**os.environ, "PYTHONPATH": str(PROJECT),
+                    "HERALD_MASTODON_ACCESS_TOKEN": masto.token,
+                    "HERALD_GOTOSOCIAL_ACCESS_TOKEN": gts.token,
+                    **{f"HERALD_X_{k.upper()}": v for k, v in keys.items()},
+                    "HERALD_BLUESKY_HANDLE": pds.handle,
+                    "HERALD_BLUESKY_APP_PASSWORD": pds.app_password}
+        self.env.pop("HERALD_CONFIG", None)
+
+    def write_due(self) -> None:
+        """Put on the site every event whose time to appear has come."""
+        for event in self.design.events:
+            if event.ref not in self.written and time.time() >= event.appears:
+                write_event(self.site, event)
+                self.written.add(event.ref)
+
+    def start(self) -> subprocess.Popen:
+        with open(self.log, "ab") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "bot", "run", "--config", str(self.config), "--catch-up",
+                 "--check-every", f"{self.design.check_every:g}"],
+                env=self.env, stdout=subprocess.DEVNULL, stderr=log, cwd=self.folder)
+
+    def requests(self) -> int:
+        return sum(len(p.passages()) for p in self.proxies.values())
+
+    def wait(self, seconds: float, until: Callable[[], bool] = lambda: False) -> None:
+        """Wait `seconds` (or until `until()`), putting events on the site as they come due."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not until():
+            self.write_due()
+            time.sleep(0.02)
+
+    def history(self) -> list[dict]:
+        done = subprocess.run([sys.executable, "-m", "bot", "history", "--json", "--config",
+                               str(self.config)], env=self.env, cwd=self.folder,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise AssertionError(f"herald history failed ({done.returncode}): {done.stderr}")
+        return json.loads(done.stdout)
+
+    def server_posts(self) -> dict[str, list[ServerPost]]:
+        """Every post each server holds now."""
+        masto, gts, x, pds = self.servers.values()
+
+        def statuses(server) -> list[ServerPost]:
+            return [ServerPost(s["id"], s["text"], s["in_reply_to_id"])
+                    for s in _settled(server.status_list)]
+
+        def record(stored) -> ServerPost:
+            reply = stored.value.get("reply") or {}
+            return ServerPost(stored.uri, stored.value["text"],
+                              (reply.get("parent") or {}).get("uri"),
+                              (reply.get("root") or {}).get("uri"))
+
+        return {"mastodon": statuses(masto), "gotosocial": statuses(gts),
+                "x": [ServerPost(p.id, p.text, p.reply_to) for p in _settled(lambda: x.posts)],
+                "bluesky": [record(r) for r in _settled(lambda: pds.records.values())]}
+
+    def complete(self) -> bool:
+        """Whether every post of the campaign is on its server."""
+        identify = self.design.identify()
+        present = set()
+        for account, posts in self.server_posts().items():
+            for post in posts:
+                found = identify.get(post.text.split("\n", 1)[0])
+                if found is not None:
+                    ref, stage, lang = found
+                    present.add((ref, stage, account, lang))
+        return present >= set(self.design.expected())
+
+    def uploads(self) -> list[str]:
+        """How many uploads the posts with images took (each needs one)."""
+        masto, gts, x, pds = self.servers.values()
+        lines = []
+        for name, server in (("mastodon", masto), ("gotosocial", gts)):
+            media = _settled(lambda: server.media.values())
+            loose = sum(1 for m in media if m.status_id is None)
+            lines.append(f"{name}: {len(media)} uploads, {loose} never attached")
+        with_media = sum(1 for p in _settled(lambda: x.posts) if p.media_ids)
+        lines.append(f"x: {len(_settled(lambda: x.media.values()))} uploads for {with_media} "
+                     f"posts with an image")
+        records = [r for r in _settled(lambda: pds.records.values())
+                   if (r.value.get("embed") or {}).get("$type") == "app.bsky.embed.images"]
+        blobs = len(pds.received("POST", r"/xrpc/com\.atproto\.repo\.uploadBlob"))
+        lines.append(f"bluesky: {blobs} blob uploads for {len(records)} records with an image")
+        return ["uploads: " + "; ".join(lines)]
+
+
+def run_campaign(folder: Path, design: Design, *,
+                 say: Callable[[str], None] = lambda line: None) -> Report:
+    """Run the campaign in `folder` and measure it (see the module docstring)."""
+    rng = random.Random(design.seed)
+    began = time.monotonic()
+    with ExitStack() as stack:
+        campaign = Campaign(folder, design, stack)
+        exits: list[str] = []
+        for kill in range(1, design.kills + 1):
+            campaign.write_due()
+            process = campaign.start()
+            before = campaign.requests()
+            campaign.wait(8.0, lambda: campaign.requests() > before or process.poll() is not None)
+            campaign.wait(rng.uniform(0.0, 2.5), lambda: process.poll() is not None)
+            if process.poll() is not None:
+                exits.append(f"run {kill} ended by itself with exit code {process.returncode}")
+            process.kill()
+            process.wait()
+            if kill % 10 == 0:
+                say(f"{kill} kills, {time.monotonic() - began:.0f} s")
+        process = campaign.start()
+        history_checked = 0.0
+        while time.time() < design.deadline and process.poll() is None:
+            campaign.wait(1.0)
+            if time.monotonic() - history_checked > 5 and campaign.complete():
+                history_checked = time.monotonic()
+                latest = _latest_states(campaign.history())
+                if all(latest.get(key) == "posted" for key in design.expected()):
+                    break
+        if process.poll() is not None:
+            exits.append(f"the last run ended by itself with exit code {process.returncode}")
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=design.stall + 30)
+        except subprocess.TimeoutExpired:
+            exits.append(f"the last run did not stop within {design.stall + 30:g} s of SIGTERM")
+            process.kill()
+            process.wait()
+        for proxy in campaign.proxies.values():    # a stalled request may still land
+            proxy.wait_quiet(design.stall + 15)
+        history = campaign.history()
+        posts = campaign.server_posts()
+        figures = {account: tally(account, design.expected(), posts[account],
+                                  design.identify(), history, langs=LANGS,
+                                  announcement=ANNOUNCEMENT,
+                                  early=len(campaign.proxies[account].early()))
+                   for account in ACCOUNTS}
+        return Report(design, figures, design.kills, time.monotonic() - began,
+                      {name: p.counts() for name, p in campaign.proxies.items()}, exits,
+                      campaign.uploads(), campaign.log)
+
+
+def _latest_states(history: list[dict]) -> dict[Key, str]:
+    latest: dict[Key, tuple[int, str]] = {}
+    for entry in history:
+        key = (entry["ref"], entry["stage"], entry["account"], entry["lang"])
+        if key not in latest or entry["generation"] >= latest[key][0]:
+            latest[key] = (entry["generation"], entry["state"])
+    return {key: state for key, (_, state) in latest.items()}
+
+
+def _settled(read: Callable[[], object]) -> list:
+    """Copy a fake's collection while its server threads may be adding to it."""
+    for _ in range(100):
+        try:
+            return list(read())          # type: ignore[call-overload]
+        except RuntimeError:             # changed size during iteration: read again
+            time.sleep(0.001)
+    raise RuntimeError("a fake's collection kept changing while being read")

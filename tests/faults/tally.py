@@ -1,0 +1,143 @@
+"""Count what a campaign did, from the servers' own state: missing, doubled, mis-threaded posts.
+
+Pure: it reads the posts each fake server holds, `herald history --json` and the proxies'
+logs, and says per account what went wrong. A post on a server is known by its text; the
+campaign's templates make the first line of every post name its event, stage and language.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+Key = tuple[str, str, str, str]
+"""(ref, stage, account, lang): one post of the campaign."""
+
+
+@dataclass(frozen=True)
+class ServerPost:
+    """A post as the server holds it: its id, text, and the posts it replies to."""
+
+    id: str
+    text: str
+    parent: str | None = None
+    root: str | None = None
+    """The thread's root, where the platform records it (Bluesky)."""
+
+
+@dataclass
+class Figures:
+    """What went wrong on one account (or, added up, on all of them)."""
+
+    account: str
+    expected: int = 0
+    missing: list[Key] = field(default_factory=list)
+    duplicates: list[Key] = field(default_factory=list)
+    """One entry per extra copy of a post."""
+    wrong_threads: list[str] = field(default_factory=list)
+    strays: list[str] = field(default_factory=list)
+    """Posts on the server that are no post of the campaign."""
+    history: list[str] = field(default_factory=list)
+    """Where `herald history` disagrees with the server."""
+    early: int = 0
+    """Requests that came before a reset time the platform had announced."""
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.duplicates or self.wrong_threads or self.strays
+                    or self.history or self.early)
+
+    def __add__(self, other: Figures) -> Figures:
+        return Figures("all", self.expected + other.expected, self.missing + other.missing,
+                       self.duplicates + other.duplicates,
+                       self.wrong_threads + other.wrong_threads, self.strays + other.strays,
+                       self.history + other.history, self.early + other.early)
+
+
+def expected_parent(key: Key, langs: Sequence[str], announcement: str) -> Key | None:
+    """The post `key` must reply to: the first language's, else the announcement (or none)."""
+    ref, stage, account, lang = key
+    if lang != langs[0]:
+        return (ref, stage, account, langs[0])
+    if stage != announcement:
+        return (ref, announcement, account, lang)
+    return None
+
+
+def tally(account: str, expected: Iterable[Key], posts: Sequence[ServerPost],
+          identify: Mapping[str, tuple[str, str, str]], history: Sequence[Mapping],
+          *, langs: Sequence[str], announcement: str, early: int = 0) -> Figures:
+    """Compare one account's server with the campaign it should have made and with history.
+
+    `identify` maps a post's first line to (ref, stage, lang); `history` is the parsed output
+    of `herald history --json`.
+    """
+    expected = [k for k in expected if k[2] == account]
+    figures = Figures(account, expected=len(expected), early=early)
+    copies: dict[Key, list[ServerPost]] = defaultdict(list)
+    for post in posts:
+        found = identify.get(post.text.split("\n", 1)[0])
+        if found is None:
+            figures.strays.append(f"{account}: {post.id} {post.text.splitlines()[0]!r}")
+            continue
+        ref, stage, lang = found
+        copies[(ref, stage, account, lang)].append(post)
+    for key in expected:
+        figures.missing.extend([key] if not copies.get(key) else [])
+        figures.duplicates.extend([key] * (len(copies.get(key, ())) - 1))
+    ids = {key: {p.id for p in found} for key, found in copies.items()}
+    for key, found in copies.items():
+        parent = expected_parent(key, langs, announcement)
+        root = (key[0], announcement, account, langs[0])
+        for post in found:
+            problem = _thread_problem(post, parent, ids.get(parent, set()) if parent else None,
+                                      ids.get(root, set()), root)
+            if problem:
+                figures.wrong_threads.append(f"{_name(key)}: {problem}")
+    figures.history = _history_problems(account, expected, ids, history)
+    return figures
+
+
+def _thread_problem(post: ServerPost, parent: Key | None, parent_ids: set[str] | None,
+                    root_ids: set[str], root: Key) -> str | None:
+    if parent is None:
+        return f"replies to {post.parent}, should stand alone" if post.parent else None
+    if not parent_ids:
+        where = f"replies to {post.parent}" if post.parent else "stands alone"
+        return f"{where}; its parent {_name(parent)} was never posted"
+    if post.parent not in parent_ids:
+        where = f"replies to {post.parent}" if post.parent else "stands alone"
+        return f"{where}, should reply to {_name(parent)} ({', '.join(sorted(parent_ids))})"
+    if post.root is not None and post.root not in root_ids:
+        return f"its thread root is {post.root}, should be {_name(root)}"
+    return None
+
+
+def _history_problems(account: str, expected: Sequence[Key], ids: Mapping[Key, set[str]],
+                      history: Sequence[Mapping]) -> list[str]:
+    latest: dict[Key, Mapping] = {}
+    for entry in history:
+        key = (entry["ref"], entry["stage"], entry["account"], entry["lang"])
+        if key[2] == account and (key not in latest
+                                  or entry["generation"] >= latest[key]["generation"]):
+            latest[key] = entry
+    problems = []
+    for key in expected:
+        entry, on_server = latest.get(key), ids.get(key, set())
+        state = entry["state"] if entry else "absent"
+        if on_server and state != "posted":
+            problems.append(f"{_name(key)}: on the server, history says {state}")
+        elif on_server and entry["platform_id"] not in on_server:
+            problems.append(f"{_name(key)}: history names {entry['platform_id']!r}, the server "
+                            f"has {', '.join(sorted(on_server))}")
+        elif on_server and not entry.get("url"):
+            problems.append(f"{_name(key)}: posted without a URL in history")
+        elif not on_server and state == "posted":
+            problems.append(f"{_name(key)}: history says posted ({entry['platform_id']}), "
+                            f"the server has no such post")
+    return problems
+
+
+def _name(key: Key) -> str:
+    return "/".join(key)

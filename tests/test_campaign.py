@@ -1,0 +1,182 @@
+"""The campaign under faults and SIGKILLs, and the counting it is judged by.
+
+The campaign itself takes minutes of real time, so it runs only when asked:
+
+    HERALD_CAMPAIGN=1 pytest -m campaign -s                               # 50 kills
+    HERALD_CAMPAIGN=1 HERALD_CAMPAIGN_KILLS=500 pytest -m campaign -s     # the long run
+
+HERALD_CAMPAIGN_SEED picks the random moments and faults (default 1); with
+HERALD_CAMPAIGN_REPORT=<file> the figures are written there as Markdown.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.faults.campaign import (ACCOUNTS, ANNOUNCEMENT, LANGS, LEAD, STAGES, ZONE, design,
+                                   run_campaign, write_config, write_event)
+from tests.faults.tally import ServerPost, tally
+
+# --- the counting ---------------------------------------------------------------------------
+
+IDENTIFY = {"Träff 1": ("e1", "announcement", "sv"), "Meetup 1": ("e1", "announcement", "en"),
+            "Snart: Träff 1": ("e1", "soon", "sv"), "Soon: Meetup 1": ("e1", "soon", "en")}
+EXPECTED = [("e1", stage, "masto", lang) for stage in ("announcement", "soon")
+            for lang in ("sv", "en")]
+
+
+def thread(**changes: ServerPost | None) -> list[ServerPost]:
+    """A perfect campaign on one account; `changes` replace or (None) remove its posts."""
+    posts = {"ann_sv": ServerPost("1", "Träff 1\nmåndag"),
+             "ann_en": ServerPost("2", "Meetup 1\nMonday", "1"),
+             "soon_sv": ServerPost("3", "Snart: Träff 1", "1"),
+             "soon_en": ServerPost("4", "Soon: Meetup 1", "3")}
+    posts.update(changes)
+    return [p for p in posts.values() if p is not None]
+
+
+def history_of(posts: list[ServerPost]) -> list[dict]:
+    entries = []
+    for post in posts:
+        if post.text.split("\n")[0] not in IDENTIFY:
+            continue
+        ref, stage, lang = IDENTIFY[post.text.split("\n")[0]]
+        entries.append({"ref": ref, "stage": stage, "account": "masto", "lang": lang,
+                        "generation": 0, "state": "posted", "platform_id": post.id,
+                        "url": f"https://example.org/{post.id}"})
+    return entries
+
+
+def count(posts: list[ServerPost], history: list[dict] | None = None, early: int = 0):
+    return tally("masto", EXPECTED, posts, IDENTIFY,
+                 history_of(posts) if history is None else history,
+                 langs=("sv", "en"), announcement="announcement", early=early)
+
+
+def test_a_perfect_campaign_counts_no_problem():
+    figures = count(thread())
+    assert figures.clean and figures.expected == 4
+
+
+def test_a_post_not_on_the_server_is_missing_and_its_reply_is_in_the_wrong_thread():
+    figures = count(thread(soon_sv=None, soon_en=ServerPost("4", "Soon: Meetup 1", "2")))
+    assert figures.missing == [("e1", "soon", "masto", "sv")]
+    assert figures.wrong_threads == ["e1/soon/masto/en: replies to 2; its parent "
+                                     "e1/soon/masto/sv was never posted"]
+
+
+def test_a_second_copy_is_a_duplicate_and_history_naming_either_copy_agrees():
+    figures = count(thread(again=ServerPost("5", "Meetup 1\nMonday", "1")))
+    assert figures.duplicates == [("e1", "announcement", "masto", "en")]
+    assert not figures.wrong_threads and not figures.history and not figures.missing
+
+
+@pytest.mark.parametrize("changes, problem", [
+    ({"ann_en": ServerPost("2", "Meetup 1")},
+     "e1/announcement/masto/en: stands alone, should reply to e1/announcement/masto/sv (1)"),
+    ({"soon_sv": ServerPost("3", "Snart: Träff 1", "2")},
+     "e1/soon/masto/sv: replies to 2, should reply to e1/announcement/masto/sv (1)"),
+    ({"ann_sv": ServerPost("1", "Träff 1", "9")},
+     "e1/announcement/masto/sv: replies to 9, should stand alone"),
+    ({"soon_en": ServerPost("4", "Soon: Meetup 1", "3", root="3")},
+     "e1/soon/masto/en: its thread root is 3, should be e1/announcement/masto/sv"),
+])
+def test_a_reply_to_anything_but_its_parent_is_a_wrong_thread(changes, problem):
+    assert count(thread(**changes)).wrong_threads == [problem]
+
+
+def test_history_must_name_what_the_server_holds():
+    posts = thread()
+    history = history_of(posts)
+    history[0]["platform_id"] = "77"                       # the wrong id
+    history[1]["state"], history[1]["platform_id"] = "failed", None
+    history[2]["url"] = None                               # posted without a URL
+    history.append({**history[3], "generation": 1, "state": "posted", "platform_id": "99"})
+    figures = count(posts[:3], history)                    # soon/en is not on the server
+    assert figures.history == [
+        "e1/announcement/masto/sv: history names '77', the server has 1",
+        "e1/announcement/masto/en: on the server, history says failed",
+        "e1/soon/masto/sv: posted without a URL in history",
+        "e1/soon/masto/en: history says posted (99), the server has no such post"]
+
+
+def test_posts_that_are_no_post_of_the_campaign_and_early_requests_are_counted():
+    figures = count(thread(extra=ServerPost("8", "Hej")), early=2)
+    assert figures.strays == ["masto: 8 'Hej'"] and figures.early == 2 and not figures.clean
+
+
+# --- the design -----------------------------------------------------------------------------
+
+def test_the_design_leaves_every_post_minutes_before_its_event_starts():
+    t0 = time.time()
+    campaign = design(t0, 50)
+    assert len(campaign.expected()) == 6 * 3 * 4 * 2 == 144
+    assert len(campaign.identify()) == 6 * 3 * 2
+    for event in campaign.events:
+        assert event.start - event.appears >= LEAD
+        for _, before in STAGES:
+            due = event.appears if before is None else event.start - before
+            assert event.appears <= due <= event.start - 240
+    assert campaign.deadline - t0 < 7 * 60                 # the campaign ends within minutes
+    assert len(design(t0, 500).events) == 16
+
+
+def test_herald_plans_exactly_the_expected_posts_and_they_compose_to_known_first_lines(tmp_path):
+    """The design agrees with Herald's own planner and templates (no faults, no clock)."""
+    from bot.app import declared_limits
+    from bot.config import load_config
+    from bot.content import load_site
+    from bot.planner import plan
+    from bot.service import compose_planned
+    from bot.timing import arrange
+
+    campaign = design(time.time(), 50)
+    site = tmp_path / "site"
+    for event in campaign.events:
+        write_event(site, event)
+    urls = {name: f"http://127.0.0.1:{9000 + n}" for n, name in enumerate(ACCOUNTS)}
+    config = load_config(write_config(tmp_path / "herald.toml", campaign, urls))
+    loaded = load_site(config.site)
+    assert not [p for p in loaded.problems if p.severity == "error"]
+    appeared = {e.ref: datetime.fromtimestamp(e.appears, ZONE) for e in campaign.events}
+    now = max(appeared.values())
+    planned = plan([loaded.versions(ref) for ref in loaded.refs()], config.stages,
+                   config.accounts, now=now, grace=config.grace, zone=ZONE, first_seen=appeared)
+    arranged = arrange(planned.posts, {a.name: a for a in config.accounts}, now=now, zone=ZONE,
+                       grace=config.grace)
+    assert not planned.skipped and not arranged.skipped
+    assert sorted((p.key.ref, p.key.stage, p.key.account, p.key.lang)
+                  for p in planned.posts) == sorted(campaign.expected())
+    identify = campaign.identify()
+    accounts = {a.name: a for a in config.accounts}
+    for post in planned.posts:
+        limits = declared_limits(accounts[post.key.account], config)
+        composed = compose_planned(post, loaded, config, limits)
+        assert composed.fits, composed.error
+        assert identify[composed.text.split("\n")[0]] == (post.key.ref, post.key.stage,
+                                                          post.key.lang)
+    assert ANNOUNCEMENT == config.stages[0].name and LANGS == config.accounts[0].languages
+
+
+# --- the campaign ---------------------------------------------------------------------------
+
+@pytest.mark.campaign
+@pytest.mark.skipif(not os.environ.get("HERALD_CAMPAIGN"),
+                    reason="the campaign takes minutes of real time; set HERALD_CAMPAIGN=1")
+def test_a_campaign_under_faults_and_kills_posts_everything_once_in_its_thread(tmp_path):
+    kills = int(os.environ.get("HERALD_CAMPAIGN_KILLS", "50"))
+    seed = int(os.environ.get("HERALD_CAMPAIGN_SEED", "1"))
+    campaign = design(time.time(), kills, seed=seed)
+    report = run_campaign(tmp_path, campaign, say=print)
+    summary = report.summary()
+    print("\n" + summary + "\n" + report.details())
+    if os.environ.get("HERALD_CAMPAIGN_REPORT"):
+        Path(os.environ["HERALD_CAMPAIGN_REPORT"]).write_text(
+            summary + "\n\n" + report.details() + "\n", encoding="utf-8")
+    assert report.kills >= 50
+    assert report.clean, summary + "\n" + report.details()
