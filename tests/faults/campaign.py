@@ -4,12 +4,13 @@ The design is plain data: events that appear on the site one after another while
 each announced when it appears and reminded twice before it starts, in Swedish and English, on
 Mastodon, GoToSocial, X and Bluesky. Everything runs on the real clock:
 
-    appears ─60 s─ reminder-early ─60 s─ reminder-late ─────── 240 s ─────── starts
+    appears ─60 s─ reminder-early ─60 s─ reminder-late ──────── 8 minutes ──────── starts
 
 so every post of the campaign must go out: no quiet hours, no daily cap, a grace of 2 hours, and
-each reminder comes minutes before its event (a post delayed past the start would be skipped;
-four minutes outlast any back-off Herald may take). These are "the posts the timing rules say
-must go out".
+each reminder comes 8 minutes or more before its event (a post delayed past the start would be
+skipped; 8 minutes is longer than a run of failures and back-offs capped at a few minutes
+takes). These are "the posts the timing rules say must go out". A reminder that comes due while
+its announcement still waits is still due: it comes before the start.
 
 `run_campaign` starts the fakes, a `FaultProxy` in front of each, and the real `herald run`
 (`python -m bot run`), kills it with SIGKILL at random moments and starts it again at once, as
@@ -42,8 +43,8 @@ from .tally import Figures, Key, ServerPost, tally
 PROJECT = Path(__file__).resolve().parents[2]
 ZONE = ZoneInfo("Europe/Stockholm")
 ANNOUNCEMENT = "announcement"
-STAGES = ((ANNOUNCEMENT, None), ("reminder-early", 300), ("reminder-late", 240))
-LEAD = 360
+STAGES = ((ANNOUNCEMENT, None), ("reminder-early", 540), ("reminder-late", 480))
+LEAD = 600
 """Seconds from an event's appearance on the site to its start."""
 LANGS = ("sv", "en")
 ACCOUNTS = ("mastodon", "gotosocial", "x", "bluesky")
@@ -215,7 +216,7 @@ class Report:
         for name, f in [(self.design.name, self.total)] + [
                 (f"  {a}", f) for a, f in self.figures.items()]:
             rows.append(f"| {name} | {f.expected} | {len(f.missing)} | {len(f.duplicates)} | "
-                        f"{len(f.wrong_threads)} | {f.early} | {len(f.history)} |")
+                        f"{len(f.wrong_threads)} | {len(f.early)} | {len(f.history)} |")
         return "\n".join(rows)
 
     def summary(self) -> str:
@@ -233,11 +234,15 @@ class Report:
         """Every problem found, one per line (at most `limit` of each kind)."""
         total = self.total
         parts = []
+        if total.why_missing:
+            parts.append("why the missing posts are missing, as history says:\n  " + "\n  ".join(
+                f"{n:4d}  {why}" for why, n in total.why_missing.most_common()))
         for title, items in (("missing", ["/".join(k) for k in total.missing]),
                              ("duplicates", ["/".join(k) for k in total.duplicates]),
                              ("wrong threads", total.wrong_threads),
                              ("not posts of the campaign", total.strays),
-                             ("history disagrees", total.history)):
+                             ("history disagrees", total.history),
+                             ("requests before a reset time", total.early)):
             if items:
                 parts.append(f"{title} ({len(items)}):\n  " + "\n  ".join(items[:limit]))
         return "\n".join(parts)
@@ -371,7 +376,7 @@ def run_campaign(folder: Path, design: Design, *,
             campaign.write_due()
             process = campaign.start()
             before = campaign.requests()
-            campaign.wait(8.0, lambda: campaign.requests() > before or process.poll() is not None)
+            campaign.wait(5.0, lambda: campaign.requests() > before or process.poll() is not None)
             campaign.wait(rng.uniform(0.0, 2.5), lambda: process.poll() is not None)
             if process.poll() is not None:
                 exits.append(f"run {kill} ended by itself with exit code {process.returncode}")
@@ -399,16 +404,40 @@ def run_campaign(folder: Path, design: Design, *,
             process.wait()
         for proxy in campaign.proxies.values():    # a stalled request may still land
             proxy.wait_quiet(design.stall + 15)
-        history = campaign.history()
+        history = _with_reasons(campaign.history(), folder / "ledger.sqlite3")
         posts = campaign.server_posts()
+        early = {name: [_early(p) for p in proxy.early()]
+                 for name, proxy in campaign.proxies.items()}
         figures = {account: tally(account, design.expected(), posts[account],
                                   design.identify(), history, langs=LANGS,
-                                  announcement=ANNOUNCEMENT,
-                                  early=len(campaign.proxies[account].early()))
+                                  announcement=ANNOUNCEMENT, early=early[account])
                    for account in ACCOUNTS}
         return Report(design, figures, design.kills, time.monotonic() - began,
                       {name: p.counts() for name, p in campaign.proxies.items()}, exits,
                       campaign.uploads(), campaign.log)
+
+
+def _early(passage) -> str:
+    when = datetime.fromtimestamp(passage.at, ZONE)
+    return (f"{passage.proxy}: {passage.method} {passage.path} at {when:%H:%M:%S.%f}"[:-3]
+            + f", {passage.reset - passage.at:.3f} s before the reset")
+
+
+def _with_reasons(history: list[dict], ledger: Path) -> list[dict]:
+    """Add why each post was skipped, which `herald history --json` does not say, from the
+    ledger itself (read-only; left out if its tables are not what this expects)."""
+    import sqlite3
+
+    if not history or "reason" in history[0]:
+        return history
+    try:
+        with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as db:
+            rows = db.execute("SELECT ref, stage, account, lang, generation, reason FROM posts")
+            reasons = {tuple(row[:5]): row[5] for row in rows}
+    except sqlite3.Error:
+        return history
+    return [{**e, "reason": reasons.get((e["ref"], e["stage"], e["account"], e["lang"],
+                                         e["generation"]))} for e in history]
 
 
 def _latest_states(history: list[dict]) -> dict[Key, str]:

@@ -7,7 +7,8 @@ campaign's templates make the first line of every post name its event, stage and
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -40,8 +41,10 @@ class Figures:
     """Posts on the server that are no post of the campaign."""
     history: list[str] = field(default_factory=list)
     """Where `herald history` disagrees with the server."""
-    early: int = 0
+    early: list[str] = field(default_factory=list)
     """Requests that came before a reset time the platform had announced."""
+    why_missing: Counter = field(default_factory=Counter)
+    """What history says of each missing post (state and reason, times left out)."""
 
     @property
     def clean(self) -> bool:
@@ -52,7 +55,8 @@ class Figures:
         return Figures("all", self.expected + other.expected, self.missing + other.missing,
                        self.duplicates + other.duplicates,
                        self.wrong_threads + other.wrong_threads, self.strays + other.strays,
-                       self.history + other.history, self.early + other.early)
+                       self.history + other.history, self.early + other.early,
+                       self.why_missing + other.why_missing)
 
 
 def expected_parent(key: Key, langs: Sequence[str], announcement: str) -> Key | None:
@@ -67,14 +71,14 @@ def expected_parent(key: Key, langs: Sequence[str], announcement: str) -> Key | 
 
 def tally(account: str, expected: Iterable[Key], posts: Sequence[ServerPost],
           identify: Mapping[str, tuple[str, str, str]], history: Sequence[Mapping],
-          *, langs: Sequence[str], announcement: str, early: int = 0) -> Figures:
+          *, langs: Sequence[str], announcement: str, early: Sequence[str] = ()) -> Figures:
     """Compare one account's server with the campaign it should have made and with history.
 
     `identify` maps a post's first line to (ref, stage, lang); `history` is the parsed output
-    of `herald history --json`.
+    of `herald history --json`; `early` describes the requests made before a reset time.
     """
     expected = [k for k in expected if k[2] == account]
-    figures = Figures(account, expected=len(expected), early=early)
+    figures = Figures(account, expected=len(expected), early=list(early))
     copies: dict[Key, list[ServerPost]] = defaultdict(list)
     for post in posts:
         found = identify.get(post.text.split("\n", 1)[0])
@@ -95,8 +99,22 @@ def tally(account: str, expected: Iterable[Key], posts: Sequence[ServerPost],
                                       ids.get(root, set()), root)
             if problem:
                 figures.wrong_threads.append(f"{_name(key)}: {problem}")
-    figures.history = _history_problems(account, expected, ids, history)
+    latest = _latest(account, history)
+    figures.history = _history_problems(expected, ids, latest)
+    figures.why_missing = Counter(_why(latest.get(key)) for key in figures.missing)
     return figures
+
+
+def _why(entry: Mapping | None) -> str:
+    """Say in general terms what history holds for a missing post."""
+    if entry is None:
+        return "not in history"
+    said = entry.get("reason") or entry.get("error") or ""
+    said = re.sub(r"\d{4}-\d\d-\d\d[ T][\d:.]+( ?(UTC|CET|CEST|[+-]\d\d:?\d\d|Z))?", "<time>",
+                  said)
+    said = re.sub(r"(127\.0\.0\.1|localhost):\d+", "<server>", said)
+    said = re.sub(r"attempt \d+", "attempt <n>", said)
+    return f"{entry['state']}: {said[:110]}".rstrip(": ")
 
 
 def _thread_problem(post: ServerPost, parent: Key | None, parent_ids: set[str] | None,
@@ -114,14 +132,19 @@ def _thread_problem(post: ServerPost, parent: Key | None, parent_ids: set[str] |
     return None
 
 
-def _history_problems(account: str, expected: Sequence[Key], ids: Mapping[Key, set[str]],
-                      history: Sequence[Mapping]) -> list[str]:
+def _latest(account: str, history: Sequence[Mapping]) -> dict[Key, Mapping]:
+    """The latest generation of each of the account's posts in history."""
     latest: dict[Key, Mapping] = {}
     for entry in history:
         key = (entry["ref"], entry["stage"], entry["account"], entry["lang"])
         if key[2] == account and (key not in latest
                                   or entry["generation"] >= latest[key]["generation"]):
             latest[key] = entry
+    return latest
+
+
+def _history_problems(expected: Sequence[Key], ids: Mapping[Key, set[str]],
+                      latest: Mapping[Key, Mapping]) -> list[str]:
     problems = []
     for key in expected:
         entry, on_server = latest.get(key), ids.get(key, set())
