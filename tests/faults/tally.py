@@ -1,6 +1,6 @@
 """Count what a campaign did, from the servers' own state: missing, doubled, mis-threaded posts.
 
-Pure: it reads the posts each fake server holds, `herald history --json` and the proxies'
+Pure: `tally` reads the posts each fake server holds, `herald history --json` and the proxies'
 logs, and says per account what went wrong. A post on a server is known by its text; the
 campaign's templates make the first line of every post name its event, stage and language.
 """
@@ -11,6 +11,9 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import reduce
+from pathlib import Path
+from typing import Any
 
 Key = tuple[str, str, str, str]
 """(ref, stage, account, lang): one post of the campaign."""
@@ -164,3 +167,65 @@ def _history_problems(expected: Sequence[Key], ids: Mapping[Key, set[str]],
 
 def _name(key: Key) -> str:
     return "/".join(key)
+
+
+@dataclass
+class Report:
+    """What the campaign measured."""
+
+    design: Any
+    """The campaign's design (its `name` and `seed` are shown)."""
+    figures: dict[str, Figures]
+    kills: int
+    seconds: float
+    faults: dict[str, Counter]
+    exits: list[str] = field(default_factory=list)
+    """Runs that ended by themselves, or did not stop on SIGTERM."""
+    uploads: list[str] = field(default_factory=list)
+    log: Path | None = None
+
+    @property
+    def total(self) -> Figures:
+        return reduce(lambda a, b: a + b, self.figures.values())
+
+    @property
+    def clean(self) -> bool:
+        return self.total.clean and not self.exits
+
+    def table(self) -> str:
+        """A Markdown table: the campaign's row, then one row per account."""
+        rows = ["| campaign | expected posts | missing | duplicates | wrong threads | "
+                "requests before reset | history disagrees |", "|---|---|---|---|---|---|---|"]
+        for name, f in [(self.design.name, self.total)] + [
+                (f"  {a}", f) for a, f in self.figures.items()]:
+            rows.append(f"| {name} | {f.expected} | {len(f.missing)} | {len(f.duplicates)} | "
+                        f"{len(f.wrong_threads)} | {len(f.early)} | {len(f.history)} |")
+        return "\n".join(rows)
+
+    def summary(self) -> str:
+        injected = Counter()
+        for counts in self.faults.values():
+            injected.update({k: v for k, v in counts.items() if k})
+        requests = sum(sum(c.values()) for c in self.faults.values())
+        lines = [self.table(), "",
+                 f"{self.kills} SIGKILLs in {self.seconds:.0f} s; {requests} requests, faults: "
+                 + ", ".join(f"{k} {v}" for k, v in sorted(injected.items())),
+                 f"seed {self.design.seed}; Herald's log: {self.log}"]
+        return "\n".join(lines + self.uploads + self.exits)
+
+    def details(self, limit: int = 40) -> str:
+        """Every problem found, one per line (at most `limit` of each kind)."""
+        total = self.total
+        parts = []
+        if total.why_missing:
+            parts.append("why the missing posts are missing, as history says:\n  " + "\n  ".join(
+                f"{n:4d}  {why}" for why, n in total.why_missing.most_common()))
+        for title, items in (("missing", ["/".join(k) for k in total.missing]),
+                             ("duplicates", ["/".join(k) for k in total.duplicates]),
+                             ("wrong threads", total.wrong_threads),
+                             ("not posts of the campaign", total.strays),
+                             ("history disagrees", total.history),
+                             ("requests before a reset time", total.early)):
+            if items:
+                parts.append(f"{title} ({len(items)}):\n  " + "\n  ".join(items[:limit]))
+        return "\n".join(parts)
