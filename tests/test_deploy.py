@@ -31,6 +31,7 @@ import yaml
 from bot.config import load_config
 from bot.secrets import SecretsStore, env_name
 from tests.conftest import ROOT, credentials_env, site_copy
+from tests.test_daemon import wait_for
 from tests.fakes.bluesky import FakePDS
 from tests.fakes.mastodon import FakeMastodon
 from tests.fakes.x import FakeX
@@ -70,14 +71,6 @@ def sandbox_problem() -> str | None:
 
 needs_sandbox = pytest.mark.skipif(sandbox_problem() is not None,
                                    reason=sandbox_problem() or "")
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def add_event(site: Path, ref: str, start: datetime, image: str | None = None) -> None:
