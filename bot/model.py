@@ -78,7 +78,7 @@ class Limits:
 
     platform: str
     max_chars: int
-    counting: Literal["mastodon", "twitter", "graphemes"]
+    counting: Literal["mastodon", "codepoints", "strictest", "twitter", "graphemes"]
     url_weight: int | None = None
     max_bytes: int | None = None
     image_bytes: int = 1_000_000
