@@ -86,9 +86,9 @@ def refusal(text: str, limits: Limits) -> str | None:
         return f"holds {names}, which {limits.platform.capitalize()} refuses in any post"
     over = length(text, limits) - limits.max_chars
     if over > 0:
-        return f"{over} characters over the {limits.max_chars} limit"
+        return f"{over} character{'s' * (over != 1)} over the {limits.max_chars} limit"
     if limits.max_bytes is not None and (extra := byte_length(text) - limits.max_bytes) > 0:
-        return f"{extra} bytes over the {limits.max_bytes}-byte limit"
+        return f"{extra} byte{'s' * (extra != 1)} over the {limits.max_bytes}-byte limit"
     return None
 
 

@@ -112,14 +112,10 @@ def _url_pattern() -> re.Pattern[str]:
     """Compile twitter-text's URL grammar once, on first use (the TLD list is long)."""
     from .tlds import COUNTRY, GENERIC
 
-    def alternatives(words: list[str]) -> str:
-        return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-
     char = f"[^{_PUNCT}{_SPACES}{INVALID_CHARACTERS}{_DIRECTIONAL}]"
     subdomain = f"(?:(?:{char}(?:[_-]|{char})*)?{char}\\.)"
     name = f"(?:(?:{char}(?:-|{char})*)?{char}\\.)"
-    tld = (f"(?:(?:{alternatives(GENERIC)}|{alternatives(COUNTRY)})(?=[^0-9a-zA-Z@+-]|$)"
-           f"|xn--[\\-0-9a-z]+)")
+    tld = f"(?:{_one_of(GENERIC + COUNTRY)}(?=[^0-9a-zA-Z@+-]|$)|xn--[\\-0-9a-z]+)"
     path_char = f"[a-z{_CYRILLIC}0-9!*';:=+,.$/%#\\[\\]\\-\u2013_~@|&{_LATIN}]"
     parens = f"\\((?:{path_char}+|(?:{path_char}*\\({path_char}+\\){path_char}*))\\)"
     path_end = f"(?:[+\\-a-z{_CYRILLIC}0-9=_#/{_LATIN}]|{parens})"
@@ -141,17 +137,35 @@ def _url_pattern() -> re.Pattern[str]:
 def _ascii_domain() -> re.Pattern[str]:
     from .tlds import COUNTRY, GENERIC
 
-    tlds = "|".join(re.escape(w) for w in sorted(GENERIC + COUNTRY, key=len, reverse=True))
-    return re.compile(f"(?:(?:[\\-a-z0-9{_LATIN}]+)\\.)+(?:(?:{tlds})(?=[^0-9a-zA-Z@+-]|$)"
-                      f"|xn--[\\-0-9a-z]+)", re.IGNORECASE)
+    return re.compile(f"(?:(?:[\\-a-z0-9{_LATIN}]+)\\.)+(?:{_one_of(GENERIC + COUNTRY)}"
+                      f"(?=[^0-9a-zA-Z@+-]|$)|xn--[\\-0-9a-z]+)", re.IGNORECASE)
+
+
+def _one_of(words: list[str]) -> str:
+    """A pattern matching any of `words`, longest first, written as a trie (`co(?:m(?:munity)?)?`):
+    it matches as a list of alternatives would, many times faster."""
+    root: dict = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict) -> str:
+        branches = [re.escape(char) + pattern(child) for char, child in sorted(node.items())
+                    if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return f"(?:{pattern(root)})"
 
 
 # Only a word (between spaces) with a dot followed by a letter can hold a URL, as no URL spans a
 # space and every top-level domain starts with a letter.
 _DOT_LETTER = re.compile(r"\.[^\W\d_]")
-_ONE_SPACE = {ord(c): " " for c in (
-    "\t\n\u000b\u000c\r\u0020\u0085\u00a0\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005"
-    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")}
+_SPACE = re.compile(f"[{_SPACES}]")
 _TCO = re.compile(r"^https?://t\.co/([a-z0-9]+)(?:\?[a-z0-9!?*'@();:&=+$/%#\[\]\-_.,~|]*"
                   r"[a-z0-9\-_&=#/])?", re.IGNORECASE)
 
@@ -166,15 +180,16 @@ def urls(text: str) -> list[tuple[int, int]]:
     if "." not in text:
         return []
     found: list[tuple[int, int]] = []
-    spaced, end = None, 0
+    backwards, end = "", 0
     for dot in _DOT_LETTER.finditer(text):
         if dot.start() < end:
             continue                        # another dot in the word just searched
-        spaced = spaced or text.translate(_ONE_SPACE)
-        start = spaced.rfind(" ", 0, dot.start()) + 1
-        end = spaced.find(" ", dot.start())
-        end = len(text) if end < 0 else end
-        start = max(start - 1, 0)           # the space before the word can be the URL's `before`
+        space = _SPACE.search(text, dot.start())
+        end = space.start() if space else len(text)
+        backwards = backwards or text[::-1]
+        space = _SPACE.search(backwards, len(text) - dot.start())
+        start = len(text) - space.end() if space else 0   # the space before the word is kept:
+        # it can be the URL's `before`
         found.extend((start + a, start + b) for a, b in _urls_in(text[start:end]))
     return found
 
