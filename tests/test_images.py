@@ -515,3 +515,52 @@ def test_a_jpeg_with_a_wide_gamut_profile_is_converted_to_srgb_and_an_srgb_profi
     media = prepare(tagged_other, X, CONFIG, alt="")
     assert "colours converted to sRGB" in media.note
     assert "icc_profile" not in opened(media).info
+
+
+# --- files that are not regular files ------------------------------------------------------
+
+def test_post_with_a_fifo_as_image_stops_at_once_with_one_clear_line(tmp_path, monkeypatch):
+    import os
+    import threading
+
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name))
+    monkeypatch.delenv("HERALD_CONFIG", raising=False)
+    fifo = tmp_path / "image.jpg"
+    os.mkfifo(fifo)
+    config = Path(__file__).resolve().parents[1] / "config.example.toml"
+    done = threading.Event()
+    result = {}
+
+    def run():
+        result["r"] = CliRunner().invoke(main, ["post", "Hej", "--config", str(config),
+                                                "--image", str(fifo), "--alt", "Bild",
+                                                "--dry-run"])
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    if not done.wait(10):
+        with open(fifo, "wb"):  # release the reader so the test process can end
+            pass
+        pytest.fail("herald post --image waited on a FIFO")
+    output = result["r"].output
+    assert result["r"].exit_code == 1
+    assert output.strip().splitlines() == [
+        f"Error: {fifo}: is a FIFO (named pipe), not a regular file; Herald reads images only "
+        f"from regular files"]
+
+
+def test_an_image_file_over_the_size_cap_is_refused_before_it_is_read(tmp_path):
+    from bot.images import read_source
+
+    huge = tmp_path / "huge.jpg"
+    with open(huge, "wb") as handle:
+        handle.truncate(300 * 1024 * 1024)  # sparse: costs no disk
+    with pytest.raises(ImageError, match="huge.jpg: image file is 315 MB, over the 210 MB"):
+        read_source(huge)
+    with pytest.raises(ImageError, match="is a character device, not a regular file"):
+        read_source(Path("/dev/zero"))
