@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -13,7 +14,7 @@ from ..model import Limits
 from .prepare import Prepared
 
 RECIPE = "2"
-"""Part of every cache key: change it when the output of `prepare` changes for the same input."""
+"""Part of every cache key, with the digest of the code that makes the output (`code_digest`)."""
 
 SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp"}
 
@@ -36,6 +37,7 @@ class ImageCache:
         """Name the result of preparing `data` for `limits` with `config`."""
         return self.named({
             "recipe": RECIPE,
+            "code": code_digest(Path(__file__).parent, ("prepare.py", "strip.py")),
             "source": hashlib.sha256(data).hexdigest(),
             "platform": limits.platform,
             "image_bytes": limits.image_bytes,
@@ -86,6 +88,15 @@ class ImageCache:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+@functools.cache
+def code_digest(folder: Path, names: tuple[str, ...]) -> str:
+    """Name the code that makes a cached result, so that changed code never reads stale output."""
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:
