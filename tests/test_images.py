@@ -564,3 +564,18 @@ def test_an_image_file_over_the_size_cap_is_refused_before_it_is_read(tmp_path):
         read_source(huge)
     with pytest.raises(ImageError, match="is a character device, not a regular file"):
         read_source(Path("/dev/zero"))
+
+
+def test_a_png_with_an_exif_orientation_is_turned_upright_and_one_without_passes_as_is(tmp_path):
+    stored = Image.new("RGB", (400, 200), "blue")
+    stored.paste((255, 0, 0), (0, 0, 200, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = tmp_path / "turned.png"
+    stored.save(turned, exif=exif.tobytes())
+    media = prepare(turned, MASTODON, CONFIG, alt="")
+    assert opened(media).size == (200, 400) and "EXIF orientation 6" in media.note
+    exif[0x0112] = 1
+    upright = tmp_path / "upright.png"
+    stored.save(upright, exif=exif.tobytes())
+    assert prepare(upright, MASTODON, CONFIG, alt="").note == "as is, metadata removed"

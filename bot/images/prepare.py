@@ -29,7 +29,7 @@ from ..config import ImageConfig
 from ..errors import ImageError
 from ..model import Limits
 from .source import open_image, reason
-from .strip import gif_without_metadata, jpeg_without_metadata, png_without_metadata
+from .strip import gif_without_metadata, jpeg_without_metadata, png_chunks, png_without_metadata
 
 QUALITY_MAX = 92
 QUALITY_MIN = 60
@@ -139,7 +139,7 @@ def _as_is(data: bytes, im: Image.Image, limits: Limits,
         why.append(f"{im.mode} converted to RGB")
     if im.format == "PNG" and len(data) > 24 and data[24] > 8:
         why.append("16-bit samples converted to 8")
-    orientation = _orientation(im)
+    orientation = _orientation(im, data)
     if orientation in _TRANSPOSE:
         why.append(f"turned upright (EXIF orientation {orientation})")
     icc = im.info.get("icc_profile")
@@ -204,8 +204,17 @@ def _target_size(width: int, height: int, max_pixels: int | None, max_edge: int)
     return size
 
 
-def _orientation(im: Image.Image) -> int:
+def _orientation(im: Image.Image, data: bytes | None = None) -> int:
+    """The EXIF orientation, read without decoding (Pillow decodes a PNG to find its eXIf)."""
     try:
+        if im.format == "PNG" and data is not None:
+            chunks = png_chunks(data) or []
+            found = next(((start, end) for kind, start, end in chunks if kind == b"eXIf"), None)
+            if found is None:
+                return 1
+            exif = Image.Exif()
+            exif.load(data[found[0] + 8:found[1] - 4])
+            return int(exif.get(0x0112, 1))
         return int(im.getexif().get(0x0112, 1))
     except Exception:  # unreadable EXIF is dropped like any other; the image stays as stored
         return 1
