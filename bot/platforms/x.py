@@ -41,6 +41,7 @@ LIMITS = Limits(
     image_formats=frozenset({"JPEG", "PNG", "GIF", "WEBP"}),
     images_per_post=4, alt_chars=1000, replies=True, edits=False,
     cost_per_post=COST_PER_POST, cost_per_link_post=COST_PER_LINK_POST,
+    animation_size=(1280, 1080), animation_frames=350,  # animated GIFs, uploaded as tweet_gif
 )
 
 CREDENTIALS = ("api_key", "api_secret", "access_token", "access_secret")
