@@ -105,6 +105,12 @@ class Limits:
     an uncertain post must be looked up, safely, before anything is sent again."""
     request_timeout: float = 30.0
     """Seconds after which the adapter gives up on a request (a stalled request may still land)."""
+    animation_size: tuple[int, int] | None = None
+    """The largest width and height of an animated GIF (where "GIF" is in `image_formats`)."""
+    animation_frames: int | None = None
+    """The most frames an animated GIF may have."""
+    card_thumb_bytes: int | None = None
+    """The most a link card's thumbnail may weigh, when less than `image_bytes`."""
 
 
 @dataclass(frozen=True, order=True)
@@ -185,6 +191,8 @@ class Media:
     height: int
     alt: str
     filename: str = "image"
+    note: str = ""
+    """What was done to the image, for preview ("as is, metadata removed", "re-encoded: ...")."""
 
 
 @dataclass(frozen=True)

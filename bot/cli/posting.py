@@ -73,7 +73,12 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     accounts = Selection(account=account).accounts(config)
     publishers = _publishers(config, accounts, dry_run)
     now = datetime.now(config.site.timezone)
-    raw = Path(image).read_bytes() if image else None
+    if image:
+        from ..images import read_source
+
+        raw = read_source(Path(image))  # a regular file under the size cap, or one clear error
+    else:
+        raw = None
     outcomes = []
     with _ledger(config, dry_run) as ledger:
         for acc in accounts:
@@ -92,10 +97,10 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
             media = ()
             if image:
                 from .. import app
-                from ..images import prepare
+                from ..images import prepare_data
 
-                media = (prepare(Path(image), limits, config.images, alt=alt,
-                                 cache=app.image_cache(config)),)
+                media = (prepare_data(raw, image, Path(image).stem, limits, config.images,
+                                      alt=alt, cache=app.image_cache(config)),)
             outgoing = OutgoingPost(text, lang, "", media=media)
             outcomes.append(deliver(key, outgoing, publisher=publisher, ledger=ledger, now=now,
                                     again=again, daily_cap=acc.options.get("daily_cap")))

@@ -120,14 +120,12 @@ def _print_preview(items, config, loaded, now) -> list:
             f"{post.length}/{post.limit}{mark}", bold=True))
         for line in post.text.splitlines():
             click.echo(f"    {line}" if line else "")
-        source = (_site_path(post.image.path, config) if extras.drawn is False and post.image
-                  else "drawn card")
         for item in extras.media:
-            click.echo(f"  image: {source} → {_media_line(item)}")
+            click.echo(f"  image: {_image_line(post, extras, item, config)}")
             click.echo(f"  alt: {item.alt}")
         if extras.card is not None:
-            thumb = (f"; thumbnail {_media_line(extras.card.thumb)}" if extras.card.thumb
-                     else "")
+            thumb = (f"; thumbnail {_image_line(post, extras, extras.card.thumb, config)}"
+                     if extras.card.thumb else "")
             click.echo(f"  link card: {extras.card.title} · {extras.card.url}{thumb}")
         if not extras.media and extras.card is None:
             click.echo("  image: none")
@@ -149,6 +147,14 @@ def _print_preview(items, config, loaded, now) -> list:
                     f"use --now to look from an earlier time)")
     click.echo(summary)
     return seen
+
+
+def _image_line(post, extras, item, config) -> str:
+    """Where the image comes from, what goes out, and what was done to it (its note)."""
+    if extras.drawn or not post.image:
+        return f"{item.note or 'drawn card'} → {_media_line(item)}"
+    note = f"; {item.note}" if item.note else ""
+    return f"{_site_path(post.image.path, config)} → {_media_line(item)}{note}"
 
 
 def _site_path(path: Path, config) -> str:
@@ -175,7 +181,8 @@ def _post_json(post, account, extras, cost: float, written: list[str]) -> dict:
         "link": post.link,
         "image": str(post.image.path) if post.image else None,
         "media": [{"width": m.width, "height": m.height, "bytes": len(m.data), "mime": m.mime,
-                   "alt": m.alt, "drawn_card": extras.drawn} for m in extras.media],
+                   "alt": m.alt, "drawn_card": extras.drawn, "note": m.note}
+                  for m in extras.media],
         "link_card": ({"url": extras.card.url, "title": extras.card.title,
                        "description": extras.card.description,
                        "thumb": bool(extras.card.thumb)} if extras.card else None),

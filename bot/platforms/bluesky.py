@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 LIMITS = Limits("bluesky", 300, "graphemes", max_bytes=3000, image_bytes=2_000_000,
                 image_formats=frozenset({"JPEG", "PNG"}), images_per_post=4, alt_chars=2000,
-                replies=True, edits=False, link_cards=True)
+                replies=True, edits=False, link_cards=True,
+                card_thumb_bytes=1_000_000)  # app.bsky.embed.external#thumb maxSize
 
 SERVICE = "https://bsky.social"
 

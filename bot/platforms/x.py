@@ -49,6 +49,7 @@ LIMITS = Limits(
     cost_per_post=0.015, cost_per_link_post=0.200, cost_per_alt_text=0.005,
     cost_per_delete=0.010, cost_per_read=0.005,
     idempotent=False,
+    animation_size=(1280, 1080), animation_frames=350,  # animated GIFs, uploaded as tweet_gif
 )
 
 CREDENTIALS = ("api_key", "api_secret", "access_token", "access_secret")
