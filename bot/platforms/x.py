@@ -122,6 +122,8 @@ class XPublisher:
         self._user_id: str | None = None
         self._blocked_until: datetime | None = None
         self._uploads: dict[tuple[str, str], _Upload] = {}
+        self.posts_read = 0
+        """Posts X returned to lookups so far (each one is charged: `Limits.cost_per_read`)."""
         cap = account.options.get("daily_cap")
         if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0):
             raise ConfigError(f"accounts.{account.name}.daily_cap: expected a positive whole "
@@ -190,6 +192,7 @@ class XPublisher:
         for _ in range(LOOKUP_PAGES):
             page = self._call("looking for an earlier post", lambda: client.request(
                 "GET", f"/2/users/{user_id}/tweets", params=dict(params), user_auth=True).json())
+            self.posts_read += len(_field(page, "data") or ())
             for item in _field(page, "data") or ():
                 if comparable_text(html.unescape(str(_field(item, "text") or ""))) == wanted:
                     log.info("%s: found post %s on X", self.account, item["id"])
