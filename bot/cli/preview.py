@@ -51,7 +51,7 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
         event_ = loaded.versions(post.key.ref)[post.lang]
         extras = attach(post, event_, account_, limits[account_.name])
         written = _write_images(post, extras, folder) if folder is not None else []
-        return post, account_, extras, _cost(post, limits[account_.name]), written
+        return post, account_, extras, _cost(post, extras, limits[account_.name]), written
 
     items = map(described, posts)
     if as_json:
@@ -76,9 +76,11 @@ def _already_done(config) -> set:
         return ledger.posted_keys()
 
 
-def _cost(post, limits) -> float:
-    """The platform's estimated charge for this post, from its declared prices."""
-    return limits.cost_per_link_post if post.link else limits.cost_per_post
+def _cost(post, extras, limits) -> float:
+    """What the platform will charge for this post: its text and its images' alt texts."""
+    from ..costs import Calls, cost
+
+    return cost(limits, Calls.publishing(post.text, [item.alt for item in extras.media]))
 
 
 def _write_images(post, extras, folder: Path) -> list[str]:
@@ -130,7 +132,7 @@ def _print_preview(items, config, loaded, now) -> list:
         for path in written:
             click.echo(f"  written: {path}")
         if cost:
-            click.echo(f"  cost: about ${cost:.2f}")
+            click.echo(f"  cost: about ${cost:.3f}")
         for warning in post.warnings + extras.warnings:
             click.echo(f"  warning: {warning}")
         if post.error:
@@ -138,7 +140,7 @@ def _print_preview(items, config, loaded, now) -> list:
     click.echo("")
     summary = f"{len(seen)} planned posts"
     if total_cost:
-        summary += f"; estimated cost about ${total_cost:.2f}"
+        summary += f"; estimated cost about ${total_cost:.3f}"
     starts = [e.start for e in loaded.events]
     if not seen and starts and max(starts) <= now:
         summary += (f" (every event has started; the last one on {max(starts):%Y-%m-%d}: "
