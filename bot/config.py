@@ -36,6 +36,8 @@ class SiteConfig:
     permalink: str = "/:title/"
     offset_policy: str = "clock"
     hashtags: tuple[str, ...] = ()
+    name: str | None = None
+    """The site's name, shown small on drawn cards; None shows the host of `url`, "" nothing."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class ImageConfig:
     logo: Path | None = None
     bluesky_bytes: int = 2_000_000
     cache_dir: Path | None = None
+    place_on_card: bool = True
+    """Put an event image that would look tiny or cropped on the drawn card (see images.shape)."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ def parse_config(data: dict[str, Any], *, base: Path, source: Path | None = None
 
 def _site(data: dict[str, Any], base: Path) -> SiteConfig:
     _known(data, "site.", {"path", "url", "timezone", "default_lang", "languages", "events_dir",
-                           "uploads", "permalink", "offset_policy", "hashtags"})
+                           "uploads", "permalink", "offset_policy", "hashtags", "name"})
     tz_name = _str(data, "timezone", "Europe/Stockholm", "site.")
     try:
         zone = ZoneInfo(tz_name)
@@ -191,7 +195,14 @@ def _site(data: dict[str, Any], base: Path) -> SiteConfig:
         permalink=_str(data, "permalink", "/:title/", "site."),
         offset_policy=policy,
         hashtags=tuple(h.lstrip("#") for h in _str_list(data, "hashtags", [], "site.")),
+        name=_site_name(data.get("name")),
     )
+
+
+def _site_name(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"site.name: expected a string (\"\" shows no name), got {value!r}")
+    return " ".join(value.split()) if value is not None else None
 
 
 def _stages(data: Any) -> tuple[Stage, ...]:
@@ -268,7 +279,7 @@ def _templates(data: Any) -> dict[str, dict[str, str]]:
 def _images(data: dict[str, Any], base: Path) -> ImageConfig:
     _known(data, "images.", {"cards", "max_edge", "background", "card_background",
                              "card_foreground", "card_accent", "logo", "bluesky_bytes",
-                             "cache_dir"})
+                             "cache_dir", "place_on_card"})
     defaults = ImageConfig()
     values: dict[str, Any] = {}
     for name in ("background", "card_background", "card_foreground", "card_accent"):
@@ -281,10 +292,12 @@ def _images(data: dict[str, Any], base: Path) -> ImageConfig:
         if not isinstance(number, int) or isinstance(number, bool) or number <= 0:
             raise ConfigError(f"images.{name}: expected a positive whole number, got {number!r}")
         values[name] = number
-    cards = data.get("cards", True)
-    if not isinstance(cards, bool):
-        raise ConfigError(f"images.cards: expected true or false, got {cards!r}")
-    return ImageConfig(cards=cards, logo=_path(data, "logo", base, "images."),
+    for name in ("cards", "place_on_card"):
+        flag = data.get(name, getattr(defaults, name))
+        if not isinstance(flag, bool):
+            raise ConfigError(f"images.{name}: expected true or false, got {flag!r}")
+        values[name] = flag
+    return ImageConfig(logo=_path(data, "logo", base, "images."),
                        cache_dir=_path(data, "cache_dir", base, "images."), **values)
 
 
