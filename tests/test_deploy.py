@@ -1,15 +1,13 @@
-"""Deployment as the README documents it: the systemd units, the scheduled workflow, the packages.
+"""The systemd units in deploy/systemd/, checked on paper and tried as far as this machine allows.
 
 There is no running systemd here: the units are checked with `systemd-analyze`, and Herald is
 run with the command line, environment, paths and confinement each unit gives it
-(tests/sandbox.py). The workflow's shell steps run twice, with the ledger carried between the
-runs as the Actions cache carries it. Tests marked `install` build the wheel and the sdist and
-install them in fresh virtualenvs: they need PyPI and take about a minute together.
+(tests/sandbox.py) against the fake platforms. Tests marked `install` run the wheel installed
+in a fresh virtualenv, like /opt/herald.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -17,34 +15,26 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import time
 import tomllib
-import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
 from bot.config import load_config
-from bot.secrets import SecretsStore, env_name
-from tests.conftest import ROOT, credentials_env, site_copy
-from tests.test_daemon import wait_for
+from bot.secrets import SecretsStore
+from tests.conftest import NO_NETWORK, ROOT, add_event, credentials_env, site_copy
 from tests.fakes.bluesky import FakePDS
 from tests.fakes.mastodon import FakeMastodon
 from tests.fakes.x import FakeX
 from tests.sandbox import Service, parse_unit, value, values
+from tests.test_daemon import wait_for
 
 SYSTEMD = ROOT / "deploy" / "systemd"
-WORKFLOW = ROOT / "deploy" / "github" / "herald.yml"
 UNITS = ("herald.service", "herald-pull.service", "herald-pull.timer")
 ZONE = ZoneInfo("Europe/Stockholm")
-VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
-# Anything that tries a real platform meets a closed port instead; PyPI stays reachable.
-NO_NETWORK = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-              "NO_PROXY": "127.0.0.1,localhost,pypi.org,files.pythonhosted.org"}
 
 needs_systemd_analyze = pytest.mark.skipif(
     shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")
@@ -73,113 +63,10 @@ needs_sandbox = pytest.mark.skipif(sandbox_problem() is not None,
                                    reason=sandbox_problem() or "")
 
 
-def add_event(site: Path, ref: str, start: datetime, image: str | None = None) -> None:
-    """Write a new bilingual event; without `image` Herald draws a card for it."""
-    picture = f'image: "{image}"\nimage-alt: "Banner"\n' if image else ""
-    for lang, title in (("sv", "Höstmöte"), ("en", "Autumn meetup")):
-        (site / "_events" / f"{ref}-{lang}.md").write_text(
-            f'---\ntitle: "{title}"\nref: {ref}\nlang: {lang}\n{picture}'
-            f"event-date: {start:%Y-%m-%d %H:%M:%S %z}\nplace: Goto 10, Stockholm\n---\n"
-            "Välkomna!\n", encoding="utf-8")
-
-
-# --- the packages, built once and installed as the README says ---------------------------------
-
-@pytest.fixture(scope="session")
-def dist(tmp_path_factory) -> tuple[Path, Path]:
-    """Build the sdist, then the wheel from it, as `python -m build` does."""
-    out = tmp_path_factory.mktemp("dist")
-    result = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    (wheel,) = out.glob("herald-*.whl")
-    (sdist,) = out.glob("herald-*.tar.gz")
-    return wheel, sdist
-
-
-@pytest.fixture(scope="session")
-def opt_herald(dist, tmp_path_factory) -> Path:
-    """A fresh virtualenv with the wheel installed, like /opt/herald in the systemd set-up."""
-    venv = tmp_path_factory.mktemp("opt") / "herald"
-    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
-    if subprocess.run([python, "-m", "venv", str(venv)], capture_output=True).returncode != 0:
-        python = sys.executable
-        subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    result = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                             str(dist[0])], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return venv
-
-
 def outside_home(venv: Path) -> bool:
     """True when the venv's interpreter lives outside /root and /home (ProtectHome hides those)."""
     real = os.path.realpath(venv / "bin" / "python")
     return not real.startswith(("/root/", "/home/"))
-
-
-@pytest.mark.install
-def test_the_wheel_carries_the_fonts_and_the_sdist_the_sample_site_and_tests(dist):
-    """The wheel is built from the sdist, so a wheel that works proves the sdist builds."""
-    wheel, sdist = dist
-    names = zipfile.ZipFile(wheel).namelist()
-    for font in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE-DejaVu.txt"):
-        assert f"bot/fonts/{font}" in names
-    entry_points = zipfile.ZipFile(wheel).read(f"herald-{VERSION}.dist-info/entry_points.txt")
-    assert "herald = bot.cli:main" in entry_points.decode()
-    with tarfile.open(sdist) as archive:
-        files = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    for needed in ("config.example.toml", "README.md", "content/_events/demodag-2029.md",
-                   "content/_uploads/demo-day.png", "tests/conftest.py", "tests/fakes/server.py",
-                   "deploy/systemd/herald.service", "deploy/github/herald.yml",
-                   "bot/fonts/DejaVuSans.ttf"):
-        assert needed in files
-    assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
-
-
-@pytest.mark.install
-def test_the_installed_wheel_reports_the_version_from_its_metadata(opt_herald, tmp_path):
-    out = subprocess.run([str(opt_herald / "bin" / "herald"), "--version"], cwd=tmp_path,
-                         capture_output=True, text=True, check=True)
-    assert out.stdout == f"herald, version {VERSION}\n"
-    attribute = subprocess.run([str(opt_herald / "bin" / "python"), "-c",
-                                "import bot; print(bot.__version__)"], cwd=tmp_path,
-                               capture_output=True, text=True, check=True)
-    assert attribute.stdout == f"{VERSION}\n"
-
-
-def preview(command: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, **NO_NETWORK, "HOME": str(home)}
-    for name in ("PYTHONPATH", "HERALD_CONFIG", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
-        env.pop(name, None)
-    return subprocess.run([*command, "preview", "--config", str(ROOT / "config.example.toml"),
-                           "--site", str(ROOT / "content"), "--now", "2027-03-01T12:00"],
-                          cwd=cwd, env=env, capture_output=True, text=True)
-
-
-@pytest.mark.install
-def test_the_installed_wheel_previews_the_sample_site_from_outside_the_checkout(opt_herald,
-                                                                              tmp_path):
-    installed = preview([str(opt_herald / "bin" / "herald")], tmp_path, tmp_path / "home")
-    checkout = preview([sys.executable, "-m", "bot"], ROOT, tmp_path / "home-checkout")
-    assert installed.returncode == 0, installed.stderr
-    assert installed.stderr == ""              # no warning from a dependency on every command
-    assert "drawn card → 1200x675 PNG" in installed.stdout   # the fonts came with the wheel
-    assert installed.stdout == checkout.stdout
-
-
-@pytest.mark.install
-def test_pipx_installs_the_wheel_as_the_herald_command(dist, tmp_path):
-    env = {**os.environ, "PIPX_HOME": str(tmp_path / "pipx"),
-           "PIPX_BIN_DIR": str(tmp_path / "bin"), "PIPX_MAN_DIR": str(tmp_path / "man")}
-    result = subprocess.run([sys.executable, "-m", "pipx", "install", str(dist[0])], env=env,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-    herald = tmp_path / "bin" / "herald"
-    version = subprocess.run([str(herald), "--version"], capture_output=True, text=True)
-    assert version.stdout == f"herald, version {VERSION}\n"
-    shown = preview([str(herald)], tmp_path, tmp_path / "home")
-    assert shown.returncode == 0 and shown.stderr == ""
-    assert "Civic Tech Demodag 2029" in shown.stdout
 
 
 def test_the_readme_names_every_deployment_file():
@@ -461,218 +348,3 @@ def test_the_unit_starts_reloads_and_stops_herald_as_systemd_would(deployed, tmp
     journal = log.read_text()
     assert "reloaded the configuration and the content" in journal
     assert "stopped" in journal and "Traceback" not in journal
-
-
-# --- the scheduled GitHub workflow -------------------------------------------------------------
-
-def workflow() -> dict:
-    data = yaml.safe_load(WORKFLOW.read_text())
-    data["on"] = data.pop(True, data.get("on"))          # YAML 1.1 reads the key `on` as true
-    return data
-
-
-def step(job: dict, uses: str) -> dict:
-    (found,) = [s for s in job["steps"] if s.get("uses", "").startswith(uses + "@")]
-    return found
-
-
-def test_the_workflow_runs_on_a_schedule_one_run_at_a_time_reading_the_repository_only():
-    data = workflow()
-    crons = [entry["cron"] for entry in data["on"]["schedule"]]
-    assert crons and all(len(cron.split()) == 5 for cron in crons)
-    assert "workflow_dispatch" in data["on"]
-    assert data["concurrency"]["cancel-in-progress"] is False
-    assert "${{" not in data["concurrency"]["group"]   # one group for every run, whatever ran it
-    assert data["permissions"] == {}
-    assert data["jobs"]["post"]["permissions"] == {"contents": "read"}
-    post = data["jobs"]["post"]
-    assert post["timeout-minutes"] <= 30
-    assert step(post, "actions/checkout")["with"]["persist-credentials"] is False
-
-
-def test_the_workflow_hands_each_account_its_repository_secrets_in_the_posting_step_only():
-    post = workflow()["jobs"]["post"]
-    needed = {env_name(name, field) for name, fields in
-              (("mastodon", ["access_token"]),
-               ("x", ["api_key", "api_secret", "access_token", "access_secret"]),
-               ("bluesky", ["handle", "app_password"])) for field in fields}
-    config = load_config(ROOT / "config.example.toml")
-    assert {a.name for a in config.accounts} == {"mastodon", "x", "bluesky"}
-    for s in post["steps"]:
-        given = {k: v for k, v in (s.get("env") or {}).items() if "secrets." in str(v)}
-        if "herald run --once" in s.get("run", ""):
-            assert given == {name: f"${{{{ secrets.{name} }}}}" for name in needed}
-        else:
-            assert given == {}, s.get("name")
-    assert "secrets." not in json.dumps(post.get("env", {})) + json.dumps(workflow()["env"])
-
-
-def test_the_ledger_is_restored_by_prefix_and_saved_under_a_new_key_even_after_a_failure():
-    data = workflow()
-    post = data["jobs"]["post"]
-    restore, save = step(post, "actions/cache/restore"), step(post, "actions/cache/save")
-    assert restore["with"]["key"] == save["with"]["key"]
-    assert "${{ github.run_id }}" in save["with"]["key"]
-    assert "${{ github.run_attempt }}" in save["with"]["key"]
-    assert save["with"]["key"].startswith(restore["with"]["restore-keys"])
-    assert restore["with"]["path"] == save["with"]["path"] == ".herald/data"
-    assert data["env"]["XDG_DATA_HOME"] == "${{ github.workspace }}/.herald/data"
-    assert save.get("if") == "always()"
-    order = [s.get("uses", s.get("run", "")) for s in post["steps"]]
-    posting = next(i for i, s in enumerate(order) if "herald run --once" in s)
-    assert order.index(restore["uses"]) < posting < order.index(save["uses"])
-
-
-def test_only_the_weekly_keepalive_job_may_write_to_actions():
-    data = workflow()
-    keepalive = data["jobs"]["keepalive"]
-    weekly = re.fullmatch(r"github\.event\.schedule == '(.+)'", keepalive["if"]).group(1)
-    assert weekly in [entry["cron"] for entry in data["on"]["schedule"]]
-    assert keepalive["permissions"] == {"actions": "write"}
-    (script,) = [s["run"] for s in keepalive["steps"]]
-    assert "actions/workflows/" in script and script.rstrip().endswith("/enable\"")
-
-
-EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
-
-
-class Runner:
-    """Play one job of the workflow like a GitHub runner, with the cache kept in a dict.
-
-    `run:` steps run in bash as GitHub runs them; checkout and setup-python are done by the
-    test (a fresh copy of the site repository, a virtualenv on PATH); cache restore and save
-    follow GitHub's rules: an exact key, else the newest cache whose key starts with a
-    restore key, and a key that is never overwritten.
-    """
-
-    def __init__(self, venv: Path, home: Path, overrides: dict[str, str]):
-        self.venv, self.home, self.overrides = venv, home, overrides
-        self.cache: dict[str, Path] = {}
-        self.store = home / "actions-cache"
-
-    def run(self, job: str, workspace: Path, run_id: int, schedule: str
-            ) -> dict[str, int | None] | None:
-        """Return each step's exit code (None: skipped), or None when the job is skipped."""
-        data = workflow()
-        context = {"github.workspace": str(workspace), "github.run_id": str(run_id),
-                   "github.run_attempt": "1", "github.token": "", "schedule": schedule}
-        if not self.condition(data["jobs"][job].get("if"), False, context):
-            return None
-        env = {k: self.expand(v, context) for k, v in {**data.get("env", {}),
-                                                        **data["jobs"][job].get("env", {})}.items()}
-        env.update(self.overrides)
-        results: dict[str, int | None] = {}
-        failed = False
-        for s in data["jobs"][job]["steps"]:
-            name = s.get("name", s.get("uses"))
-            if not self.condition(s.get("if"), failed, context):
-                results[name] = None
-                continue
-            code = self.action(s, workspace, context) if "uses" in s else \
-                self.shell(s, workspace, env, context)
-            results[name] = code
-            failed = failed or code != 0
-        return results
-
-    def expand(self, text, context) -> str:
-        def one(match):
-            name = match.group(1)
-            if name.startswith("secrets."):
-                return ""                                   # no credentials: no server
-            return context[name]
-        return EXPRESSION.sub(one, str(text))
-
-    @staticmethod
-    def condition(expression, failed: bool, context) -> bool:
-        if expression is None:
-            return not failed
-        if expression == "always()":
-            return True
-        match = re.fullmatch(r"github\.event\.schedule == '(.+)'", expression)
-        if match:
-            return match.group(1) == context["schedule"]
-        raise AssertionError(f"the test runner does not know the condition {expression!r}")
-
-    def shell(self, s, workspace, env, context) -> int:
-        step_env = {k: self.expand(v, context) for k, v in (s.get("env") or {}).items()}
-        base = {k: v for k, v in os.environ.items()
-                if not k.startswith(("HERALD_", "VIRTUAL_ENV", "PYTHON", "XDG_"))}
-        full = {**base, **NO_NETWORK, **env, **step_env, "HOME": str(self.home), "CI": "true",
-                "PATH": f"{self.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
-                "GITHUB_WORKSPACE": str(workspace), "GITHUB_REPOSITORY": "example/site",
-                "GITHUB_RUN_ID": context["github.run_id"]}
-        result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c",
-                                 self.expand(s["run"], context)], cwd=workspace, env=full,
-                                capture_output=True, text=True)
-        self.output = getattr(self, "output", "") + result.stdout + result.stderr
-        return result.returncode
-
-    def action(self, s, workspace, context) -> int:
-        uses = s["uses"].split("@")[0]
-        given = {k: self.expand(v, context) for k, v in (s.get("with") or {}).items()}
-        if uses in ("actions/checkout", "actions/setup-python"):
-            return 0
-        target = workspace / given["path"]
-        if uses == "actions/cache/restore":
-            keys = [given["key"]] if given["key"] in self.cache else []
-            for prefix in given.get("restore-keys", "").split():
-                keys += [k for k in reversed(list(self.cache)) if k.startswith(prefix)][:1]
-            if keys:
-                shutil.copytree(self.cache[keys[0]], target, dirs_exist_ok=True)
-            return 0
-        if uses == "actions/cache/save":
-            if given["key"] in self.cache or not target.exists():
-                return 1                                    # GitHub refuses both
-            self.cache[given["key"]] = self.store / given["key"]
-            shutil.copytree(target, self.cache[given["key"]])
-            return 0
-        raise AssertionError(f"the test runner does not play {uses}")
-
-
-def site_repository(folder: Path) -> Path:
-    """A site repository as the workflow expects it: events plus herald.toml at the root."""
-    site, _ = site_copy(folder)
-    text = (ROOT / "config.example.toml").read_text()
-    (site / "herald.toml").write_text(re.sub(r'(?m)^path = "content"', 'path = "."', text))
-    return site
-
-
-def history(runner: Runner, workspace: Path, cache_key: str) -> list[dict]:
-    env = {**os.environ, **NO_NETWORK, "XDG_DATA_HOME": str(runner.cache[cache_key]),
-           "HERALD_CONFIG": str(workspace / "herald.toml")}
-    out = subprocess.run([str(runner.venv / "bin" / "herald"), "history", "--json"],
-                         cwd=workspace, env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
-
-
-@pytest.mark.install
-def test_the_workflow_steps_carry_the_ledger_from_one_run_to_the_next(opt_herald, tmp_path):
-    every_quarter = workflow()["on"]["schedule"][0]["cron"]
-    runner = Runner(opt_herald, tmp_path / "home", {"HERALD_PACKAGE": str(ROOT)})
-    repository = site_repository(tmp_path / "repository")
-
-    def checkout(name: str) -> Path:
-        return Path(shutil.copytree(repository, tmp_path / name))
-
-    first = runner.run("post", checkout("run-1"), 101, every_quarter)
-    assert set(first.values()) == {0}, runner.output          # the first run posts no backlog
-    skipped = history(runner, repository, "herald-ledger-101-1")
-    assert skipped and {e["state"] for e in skipped} == {"skipped"}
-
-    add_event(repository, "hostmote", datetime.now(ZONE).replace(microsecond=0)
-              + timedelta(days=30))
-    second = runner.run("post", checkout("run-2"), 102, every_quarter)
-    assert second["Post what is due"] == 6, runner.output      # no credentials: exit 6
-    assert second["Save the ledger"] == 0                      # saved all the same
-    carried = history(runner, repository, "herald-ledger-102-1")
-    new = [e for e in carried if e["ref"] == "hostmote"]
-    assert new and {e["state"] for e in new} == {"failed"}
-    assert all("HERALD_" in e["error"] for e in new), new    # names what to set
-    assert [e for e in carried if e["ref"] != "hostmote"] == skipped
-
-    runner.cache.clear()                 # without the cache the same run would skip the event
-    lost = runner.run("post", checkout("run-3"), 103, every_quarter)
-    assert lost["Post what is due"] == 0
-    assert {e["state"] for e in history(runner, repository, "herald-ledger-103-1")
-            if e["ref"] == "hostmote"} == {"skipped"}
-    assert runner.run("keepalive", checkout("run-4"), 104, every_quarter) is None
