@@ -110,7 +110,7 @@ class Config:
                 return account
         names = [a.name for a in self.accounts]
         hint = read.suggestion(name, names) or f" (configured: {', '.join(names) or 'none'})"
-        raise UsageError(f"unknown account {name!r}{hint}")
+        raise UsageError(f"unknown account {read.shown(name)}{hint}")
 
 
 DEFAULT_STAGES = (
@@ -173,7 +173,7 @@ def load_config(path: str | Path | None = None, *, site: str | Path | None = Non
 
 
 def _read(found: Path) -> dict[str, Any]:
-    """Parse the TOML file `found`: a regular UTF-8 file (a byte order mark is fine), 1 MB at most."""
+    """Parse the TOML file `found`: a regular UTF-8 file of 1 MB at most (a BOM is fine)."""
     try:
         info = found.stat()
         if not stat.S_ISREG(info.st_mode):
@@ -227,8 +227,8 @@ def _site(data: dict[str, Any], base: Path) -> SiteConfig:
     url = read.url(data.get("url", "https://civictech.se"), "site.url").rstrip("/")
     default_lang = read.string(data, "default_lang", "sv", "site")
     if not is_language(default_lang):
-        raise ConfigError(f"site.default_lang: {default_lang!r} is not a language code "
-                          f"Herald knows, such as 'sv' or 'en'")
+        raise ConfigError(f"site.default_lang: {read.shown(default_lang)} is not a language "
+                          f"code Herald knows, such as 'sv' or 'en'")
     languages = tuple(read.string_list(data.get("languages", list(dict.fromkeys(
         [default_lang, "en"]))), "site.languages"))
     if not languages:
@@ -239,8 +239,8 @@ def _site(data: dict[str, Any], base: Path) -> SiteConfig:
             raise ConfigError(f"site.languages: {read.shown(lang)} is not a language code "
                               f"Herald knows, such as 'sv' or 'en'")
     if default_lang not in languages:
-        raise ConfigError(f"site.default_lang: {default_lang!r} is not one of site.languages "
-                          f"({', '.join(languages)})")
+        raise ConfigError(f"site.default_lang: {read.shown(default_lang)} is not one of "
+                          f"site.languages ({', '.join(languages)})")
     return SiteConfig(
         root=read.path(data, "path", base, "site") or base.resolve(),
         url=url,
@@ -355,8 +355,9 @@ def _stage_templates(stages: tuple[Stage, ...], templates: dict[str, dict[str, s
     for i, stage in enumerate(stages):
         if stage.template is not None and stage.template not in names:
             hint = read.suggestion(stage.template, names) or ""
-            raise ConfigError(f"stages[{i}].template: no template named {stage.template!r}"
-                              f"{hint} (templates: {', '.join(names)})")
+            raise ConfigError(f"stages[{i}].template: no template named "
+                              f"{read.shown(stage.template)}{hint} (templates: "
+                              f"{', '.join(names)})")
 
 
 def _images(data: dict[str, Any], base: Path) -> ImageConfig:

@@ -99,7 +99,7 @@ def _languages(item: dict[str, Any], prefix: str, site: tuple[str, ...]) -> tupl
                           f"the site's are {', '.join(site)}")
     for lang in languages:
         if lang not in site:
-            raise ConfigError(f"{where}: {lang!r} is not one of the site's languages "
+            raise ConfigError(f"{where}: {read.shown(lang)} is not one of the site's languages "
                               f"({', '.join(site)})")
     return tuple(languages)
 

@@ -123,6 +123,16 @@ def is_language(lang: object) -> bool:
     return True
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """Count in English for Herald's own output: `1 warning`, `2 warnings`, `3 entries`."""
+    if count == 1:
+        return f"1 {noun}"
+    if nouns is None:
+        nouns = (noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou"
+                 else noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s"))
+    return f"{count:,} {nouns}"
+
+
 def _format(start: datetime, pattern: str, lang: str) -> str:
     return format_datetime(start, pattern, tzinfo=start.tzinfo, locale=_locale(lang))
 

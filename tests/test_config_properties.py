@@ -180,7 +180,7 @@ def toml(data: dict) -> str:
     return "".join(f"{toml_string(k)} = {toml_value(v)}\n" for k, v in data.items())
 
 
-# --- the properties --------------------------------------------------------------------------------
+# --- the properties ---------------------------------------------------------------------------
 
 FAST = settings(max_examples=300, deadline=timedelta(seconds=5),
                 suppress_health_check=[HealthCheck.too_slow])

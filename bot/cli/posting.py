@@ -56,7 +56,7 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
     from ..counting import length
-    from ..errors import PublishError, Rejected
+    from ..errors import PublishError, TooLong
     from ..model import OutgoingPost
     from ..service import Outcome, Selection, deliver, manual_key
 
@@ -86,7 +86,7 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
                 continue
             count = length(text, limits)
             if count > limits.max_chars:
-                outcomes.append(Outcome(key, "failed", error=Rejected(
+                outcomes.append(Outcome(key, "failed", error=TooLong(
                     f"{count} characters, over the {limits.max_chars} limit of {acc.platform}",
                     account=acc.name)))
                 continue
