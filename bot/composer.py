@@ -15,7 +15,7 @@ from string import Formatter
 
 import grapheme
 
-from .counting import byte_length, fits, length
+from .counting import byte_length, fits, length, refusal, refused
 from .localize import format_date, format_time, format_when, relative_day
 from .model import Event, ImageRef, Limits, PlannedPost, Post, Stage
 
@@ -256,6 +256,8 @@ def _largest(n: int, ok: Callable[[int], bool]) -> int | None:
 
 
 def _overflow(text: str, limits: Limits) -> str:
+    if refused(text, limits):
+        return f"the post {refusal(text, limits)}, even without excerpt and hashtags"
     over = length(text, limits) - limits.max_chars
     if over > 0:
         return (f"{over} characters over the {limits.max_chars} limit "

@@ -38,6 +38,7 @@ MAX_GRACE = timedelta(days=30)
 MAX_BEFORE = MAX_DURATION
 """The longest `before` of a stage: a year (366 days) ahead of the event."""
 MAX_CONFIG_BYTES = 1_000_000
+MAX_SITE_NAME = 100
 MAX_EDGE = (256, 8192)
 BLUESKY_BYTES = (10_000, 50_000_000)
 
@@ -49,10 +50,10 @@ KINDS = ("announcement", "reminder")
 
 TOP_KEYS = ("grace", "ledger", "secrets", "site", "stages", "templates", "images", "accounts")
 SITE_KEYS = ("path", "url", "timezone", "default_lang", "languages", "events_dir", "uploads",
-             "permalink", "offset_policy", "hashtags")
+             "permalink", "offset_policy", "hashtags", "name")
 STAGE_KEYS = ("name", "kind", "before", "template")
 IMAGE_KEYS = ("cards", "max_edge", "background", "card_background", "card_foreground",
-              "card_accent", "logo", "bluesky_bytes", "cache_dir")
+              "card_accent", "logo", "bluesky_bytes", "cache_dir", "place_on_card")
 COLOURS = ("background", "card_background", "card_foreground", "card_accent")
 
 _STAGE_NAME = re.compile(r"[\w-]{1,64}")
@@ -72,6 +73,8 @@ class SiteConfig:
     permalink: str = "/:title/"
     offset_policy: str = "clock"
     hashtags: tuple[str, ...] = ()
+    name: str | None = None
+    """The site's name, shown small on drawn cards; None shows the host of `url`, "" nothing."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class ImageConfig:
     logo: Path | None = None
     bluesky_bytes: int = 2_000_000
     cache_dir: Path | None = None
+    place_on_card: bool = True
+    """Put an event image that would look tiny or cropped on the drawn card (see images.shape)."""
 
 
 @dataclass(frozen=True)
@@ -253,7 +258,17 @@ def _site(data: dict[str, Any], base: Path) -> SiteConfig:
         offset_policy=read.choice(data, "offset_policy", "clock", OFFSET_POLICIES, "site"),
         hashtags=tuple(h.lstrip("#") for h in read.string_list(
             data.get("hashtags", []), "site.hashtags", distinct=False)),
+        name=_site_name(data.get("name")),
     )
+
+
+def _site_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_SITE_NAME:
+        raise ConfigError(f"site.name: expected a name of up to {MAX_SITE_NAME} characters "
+                          f"(\"\" shows no name), got {read.shown(value)}")
+    return " ".join(value.split())
 
 
 def _zone(name: str) -> ZoneInfo:
@@ -372,6 +387,7 @@ def _images(data: dict[str, Any], base: Path) -> ImageConfig:
         colours[name] = colour
     return ImageConfig(
         cards=read.boolean(data, "cards", True, "images"),
+        place_on_card=read.boolean(data, "place_on_card", True, "images"),
         max_edge=read.whole(data, "max_edge", defaults.max_edge, minimum=MAX_EDGE[0],
                             maximum=MAX_EDGE[1], unit="pixels", prefix="images"),
         bluesky_bytes=read.whole(data, "bluesky_bytes", defaults.bluesky_bytes,

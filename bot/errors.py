@@ -3,7 +3,7 @@
     HeraldError                     anything Herald reports as one line
     ├── ConfigError                 missing or invalid configuration (names the key)
     ├── UsageError                  a command asked for what does not exist or cannot be done
-    │   └── TooLong                 a post Herald will not send: over its platform's limit
+    │   └── Unfit                   a post Herald will not send: too long for its platform
     ├── ContentError                an event file that cannot be used (names file and field)
     ├── ImageError                  an image that cannot be prepared (names the file)
     ├── LedgerError                 the ledger cannot be opened, migrated or is locked
@@ -45,8 +45,8 @@ class UsageError(HeraldError):
     exit_code = 2
 
 
-class TooLong(UsageError):
-    """A post does not fit its platform's limit, so Herald does not send it (exit code 2).
+class Unfit(UsageError):
+    """A post does not fit its platform (too long, or a character it refuses): not sent, exit 2.
 
     Herald refuses it before any platform sees it, unlike `Rejected`.
     """

@@ -155,7 +155,7 @@ def test_a_free_text_post_too_long_for_the_platform_is_exit_2_not_4(tmp_path):
     result = herald("post", "x " * 200, "--config", str(config), "--account", "x",
                     "--dry-run")
     assert result.exit_code == 2
-    assert "over the 280 limit of x" in result.output
+    assert "the text does not fit x: 120 characters over the 280 limit" in result.output
 
 
 def test_an_announcement_too_long_for_the_platform_is_exit_2_not_4(tmp_path):

@@ -22,9 +22,10 @@ Exit codes:
   0  success
   1  warnings found (validate --strict), or a post skipped earlier was not
      sent (announce: use --again)
-  2  content errors (validate), a post too long for its platform (preview,
-     announce, post: nothing is sent), or a usage error (an unknown event,
-     stage, account or language; an event that has started)
+  2  content errors (validate), a post too long for its platform or holding
+     a character it refuses (preview, announce, post: nothing is sent), or a
+     usage error (an unknown event, stage, account or language; an event
+     that has started)
   3  configuration error
   4  a platform did not take a post; an account is stopped (status)
   5  the ledger is unusable or held by another process

@@ -55,8 +55,8 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
-    from ..counting import length
-    from ..errors import PublishError, TooLong
+    from ..counting import refusal
+    from ..errors import PublishError, Unfit
     from ..model import OutgoingPost
     from ..service import Outcome, Selection, deliver, manual_key
 
@@ -73,7 +73,12 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     accounts = Selection(account=account).accounts(config)
     publishers = _publishers(config, accounts, dry_run)
     now = datetime.now(config.site.timezone)
-    raw = Path(image).read_bytes() if image else None
+    if image:
+        from ..images import read_source
+
+        raw = read_source(Path(image))  # a regular file under the size cap, or one clear error
+    else:
+        raw = None
     outcomes = []
     with _ledger(config, dry_run) as ledger:
         for acc in accounts:
@@ -84,19 +89,18 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
             except PublishError as exc:  # a one-off leaves no trace when nothing was sent
                 outcomes.append(Outcome(key, "failed", error=exc))
                 continue
-            count = length(text, limits)
-            if count > limits.max_chars:
-                outcomes.append(Outcome(key, "failed", error=TooLong(
-                    f"{count} characters, over the {limits.max_chars} limit of {acc.platform}",
-                    account=acc.name)))
+            reason = refusal(text, limits)      # characters, bytes and refused characters
+            if reason is not None:
+                outcomes.append(Outcome(key, "failed", error=Unfit(
+                    f"the text does not fit {acc.platform}: {reason}", account=acc.name)))
                 continue
             media = ()
             if image:
                 from .. import app
-                from ..images import prepare
+                from ..images import prepare_data
 
-                media = (prepare(Path(image), limits, config.images, alt=alt,
-                                 cache=app.image_cache(config)),)
+                media = (prepare_data(raw, image, Path(image).stem, limits, config.images,
+                                      alt=alt, cache=app.image_cache(config)),)
             outgoing = OutgoingPost(text, lang, "", media=media)
             outcomes.append(deliver(key, outgoing, publisher=publisher, ledger=ledger, now=now,
                                     again=again, daily_cap=acc.options.get("daily_cap")))

@@ -56,7 +56,7 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
         event_ = loaded.versions(post.key.ref)[post.lang]
         extras = attach(post, event_, account_, limits[account_.name])
         written = _write_images(post, extras, folder) if folder is not None else []
-        return post, account_, extras, _cost(post, limits[account_.name]), written
+        return post, account_, extras, _cost(post, extras, limits[account_.name]), written
 
     items = map(described, posts)
     if as_json:
@@ -81,9 +81,11 @@ def _already_done(config) -> set:
         return ledger.posted_keys()
 
 
-def _cost(post, limits) -> float:
-    """The platform's estimated charge for this post, from its declared prices."""
-    return limits.cost_per_link_post if post.link else limits.cost_per_post
+def _cost(post, extras, limits) -> float:
+    """What the platform will charge for this post: its text and its images' alt texts."""
+    from ..costs import Calls, cost
+
+    return cost(limits, Calls.publishing(post.text, [item.alt for item in extras.media]))
 
 
 def _write_images(post, extras, folder: Path) -> list[str]:
@@ -124,21 +126,19 @@ def _print_preview(items, config, loaded, now) -> list:
             f"{post.length}/{post.limit}{mark}", bold=True))
         for line in post.text.splitlines():
             click.echo(f"    {line}" if line else "")
-        source = (_site_path(post.image.path, config) if extras.drawn is False and post.image
-                  else "drawn card")
         for item in extras.media:
-            click.echo(f"  image: {source} → {_media_line(item)}")
+            click.echo(f"  image: {_image_line(post, extras, item, config)}")
             click.echo(f"  alt: {item.alt}")
         if extras.card is not None:
-            thumb = (f"; thumbnail {_media_line(extras.card.thumb)}" if extras.card.thumb
-                     else "")
+            thumb = (f"; thumbnail {_image_line(post, extras, extras.card.thumb, config)}"
+                     if extras.card.thumb else "")
             click.echo(f"  link card: {extras.card.title} · {extras.card.url}{thumb}")
         if not extras.media and extras.card is None:
             click.echo("  image: none")
         for path in written:
             click.echo(f"  written: {path}")
         if cost:
-            click.echo(f"  cost: about ${cost:.2f}")
+            click.echo(f"  cost: about ${cost:.3f}")
         for warning in post.warnings + extras.warnings:
             click.echo(f"  warning: {warning}")
         if post.error:
@@ -146,13 +146,21 @@ def _print_preview(items, config, loaded, now) -> list:
     click.echo("")
     summary = plural(len(seen), "planned post")
     if total_cost:
-        summary += f"; estimated cost about ${total_cost:.2f}"
+        summary += f"; estimated cost about ${total_cost:.3f}"
     starts = [e.start for e in loaded.events]
     if not seen and starts and max(starts) <= now:
         summary += (f" (every event has started; the last one on {max(starts):%Y-%m-%d}: "
                     f"use --now to look from an earlier time)")
     click.echo(summary)
     return seen
+
+
+def _image_line(post, extras, item, config) -> str:
+    """Where the image comes from, what goes out, and what was done to it (its note)."""
+    if extras.drawn or not post.image:
+        return f"{item.note or 'drawn card'} → {_media_line(item)}"
+    note = f"; {item.note}" if item.note else ""
+    return f"{_site_path(post.image.path, config)} → {_media_line(item)}{note}"
 
 
 def _site_path(path: Path, config) -> str:
@@ -179,7 +187,8 @@ def _post_json(post, account, extras, cost: float, written: list[str]) -> dict:
         "link": post.link,
         "image": str(post.image.path) if post.image else None,
         "media": [{"width": m.width, "height": m.height, "bytes": len(m.data), "mime": m.mime,
-                   "alt": m.alt, "drawn_card": extras.drawn} for m in extras.media],
+                   "alt": m.alt, "drawn_card": extras.drawn, "note": m.note}
+                  for m in extras.media],
         "link_card": ({"url": extras.card.url, "title": extras.card.title,
                        "description": extras.card.description,
                        "thumb": bool(extras.card.thumb)} if extras.card else None),
