@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import sqlite3
 import sys
@@ -86,7 +85,7 @@ def _stop_quietly() -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         try:
             os.dup2(devnull, stream.fileno())
-        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        except (OSError, ValueError, AttributeError):
             pass
     raise SystemExit(BROKEN_PIPE)
 
@@ -98,7 +97,7 @@ def _stop_quietly() -> NoReturn:
 @click.pass_context
 def main(ctx: click.Context, verbose: bool) -> None:
     ctx.ensure_object(dict)
-    ctx.obj["verbose"] = verbose or ctx.obj.get("verbose", False)
+    ctx.obj["verbose"] = verbose
 
 
 def config_options(func):
