@@ -71,6 +71,16 @@ class Account:
     languages: tuple[str, ...]
     options: dict = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def label(self) -> str:
+        """The account as output names it: `kansli (mastodon)`, or `mastodon` when alike."""
+        return account_label(self.name, self.platform)
+
+
+def account_label(name: str, platform: str) -> str:
+    """Name an account with its platform, once when the two are alike: `mastodon`."""
+    return name if name == platform else f"{name} ({platform})"
+
 
 @dataclass(frozen=True)
 class Limits:

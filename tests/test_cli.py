@@ -261,7 +261,7 @@ def test_post_checks_blueskys_graphemes_and_bytes_before_sending(text, reason):
     if reason is None:
         assert result.exit_code == 0 and "would post: bluesky" in result.output
     else:
-        assert result.exit_code == 4, result.output             # a platform would refuse it
+        assert result.exit_code == 2, result.output             # Herald refuses it: too long
         assert f"the text does not fit bluesky: {reason}" in result.output
         assert "would post" not in result.output
 
@@ -269,5 +269,5 @@ def test_post_checks_blueskys_graphemes_and_bytes_before_sending(text, reason):
 def test_post_refuses_a_text_x_calls_invalid_before_sending():
     result = herald("post", "Välkomna\ufeff!", "--config", str(EXAMPLE), "--account", "x",
                     "--dry-run")
-    assert result.exit_code == 4
+    assert result.exit_code == 2                                # Herald refuses it itself
     assert "holds U+FEFF, which X refuses in any post" in result.output

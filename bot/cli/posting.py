@@ -56,7 +56,7 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
     from ..counting import refusal
-    from ..errors import PublishError, Rejected
+    from ..errors import PublishError, Unfit
     from ..model import OutgoingPost
     from ..service import Outcome, Selection, deliver, manual_key
 
@@ -91,7 +91,7 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
                 continue
             reason = refusal(text, limits)      # characters, bytes and refused characters
             if reason is not None:
-                outcomes.append(Outcome(key, "failed", error=Rejected(
+                outcomes.append(Outcome(key, "failed", error=Unfit(
                     f"the text does not fit {acc.platform}: {reason}", account=acc.name)))
                 continue
             media = ()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..localize import plural
 from .common import config_options, load, main, parse_now
 
 @main.command()
@@ -29,12 +30,16 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
     """
     from .. import app
     from ..content import load_site
+    from ..errors import UsageError
     from ..service import Selection, preview as build
 
     config = load(config_path, site)
     now = parse_now(now_text, config)
     if account is not None:
         config.account(account)
+    if lang is not None and lang not in config.site.languages:
+        raise UsageError(f"unknown language {lang!r}; the site's languages are "
+                         f"{', '.join(config.site.languages)}")
     loaded = load_site(config.site)
     selection = Selection(event=event, platform=platform, lang=lang, account=account)
     accounts = {a.name: a for a in config.accounts}
@@ -105,9 +110,10 @@ def _print_preview(items, config, loaded, now) -> list:
     errors = sum(1 for p in loaded.problems if p.severity == "error")
     warnings = len(loaded.problems) - errors
     click.echo(f"Herald preview at {now:%Y-%m-%d %H:%M %Z} · {config.site.root} · "
-               f"{len(loaded.refs())} events")
+               f"{plural(len(loaded.refs()), 'event')}")
     if loaded.problems:
-        click.echo(f"({errors} errors, {warnings} warnings in the content: see `herald validate`)")
+        click.echo(f"({plural(errors, 'error')}, {plural(warnings, 'warning')} in the content: "
+                   f"see `herald validate`)")
     seen, total_cost = [], 0.0
     for post, account, extras, cost, written in items:
         seen.append((post, account, extras, cost, written))
@@ -115,7 +121,7 @@ def _print_preview(items, config, loaded, now) -> list:
         mark = "" if post.fits else "  TOO LONG"
         click.echo("")
         click.echo(click.style(
-            f"{post.due:%Y-%m-%d %H:%M %Z} · {account.name} ({account.platform}) · "
+            f"{post.due:%Y-%m-%d %H:%M %Z} · {account.label} · "
             f"{post.key.lang} · {post.key.stage} · {post.key.ref} · "
             f"{post.length}/{post.limit}{mark}", bold=True))
         for line in post.text.splitlines():
@@ -138,7 +144,7 @@ def _print_preview(items, config, loaded, now) -> list:
         if post.error:
             click.echo(f"  error: {post.error}")
     click.echo("")
-    summary = f"{len(seen)} planned posts"
+    summary = plural(len(seen), "planned post")
     if total_cost:
         summary += f"; estimated cost about ${total_cost:.3f}"
     starts = [e.start for e in loaded.events]
@@ -253,8 +259,10 @@ def validate(config_path, site, strict, list_refs, as_json):
         if list_refs:
             for ref, start, langs in refs:
                 click.echo(f"event: {ref}: {start:%Y-%m-%d %H:%M %Z} ({', '.join(langs)})")
-        click.echo(f"{len(loaded.events)} event files ({len(loaded.refs())} events), "
-                   f"{len(loaded.drafts)} drafts, {len(errors)} errors, {len(warnings)} warnings")
+        click.echo(f"{plural(len(loaded.events), 'event file')} "
+                   f"({plural(len(loaded.refs()), 'event')}), "
+                   f"{plural(len(loaded.drafts), 'draft')}, {plural(len(errors), 'error')}, "
+                   f"{plural(len(warnings), 'warning')}")
     if errors:
         sys.exit(2)
     if warnings and strict:
