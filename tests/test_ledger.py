@@ -209,16 +209,16 @@ def test_a_failure_keeps_the_error_the_attempts_and_the_retry_time(ledger):
     assert entry.state == "failed"
     assert entry.error == "mastodon: rate limited (429)"
     assert entry.error_kind == "RateLimited"
-    assert entry.attempts == 1
+    assert entry.attempts == 0                 # a rate limit is no failed attempt
     assert entry.next_attempt_at == minutes(15)
     assert not entry.uncertain
     retry = ledger.reserve(KEY, text="Hej!", now=minutes(15))
     assert not retry.uncertain
-    assert retry.attempts == 2
+    assert retry.attempts == 1
     assert retry.idempotency_key == first.idempotency_key
     assert [e.key for e in ledger.failures()] == []
-    ledger.fail(retry, error, minutes(16))
-    assert [(e.key, e.attempts) for e in ledger.failures()] == [(KEY, 2)]
+    ledger.fail(retry, Unavailable("HTTP 503", account="mastodon"), minutes(16))
+    assert [(e.key, e.attempts) for e in ledger.failures()] == [(KEY, 1)]
 
 
 def test_recording_a_post_clears_its_earlier_error(ledger):

@@ -8,7 +8,9 @@ from bot.errors import AuthFailed, Duplicate, RateLimited, Unavailable
 from bot.ledger import Ledger
 from bot.model import Limits, OutgoingPost, PostKey, Published
 from bot.platforms.recording import RecordingPublisher
-from bot.service import deliver, manual_key
+from bot.delivery import cap_hold, deliver
+from bot.model import Account
+from bot.service import manual_key
 
 NOW = datetime(2027, 4, 1, 12, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
 LIMITS = Limits("mastodon", 500, "mastodon", url_weight=23)
@@ -114,21 +116,21 @@ def test_a_duplicate_answer_on_a_first_attempt_is_a_failure(ledger):
     assert result.status == "failed" and isinstance(result.error, Duplicate)
 
 
-def test_an_account_at_its_daily_cap_posts_nothing_more_that_day(ledger):
+def test_an_account_at_its_daily_cap_waits_until_its_oldest_post_is_24_hours_old(ledger):
+    account = Account("x", "x", ("sv",), {"daily_cap": 2})
     publisher = RecordingPublisher("x", LIMITS)
     for n, hour in enumerate((8, 9)):
         key = PostKey(f"event-{n}", "announcement", "x", "sv")
         deliver(key, outgoing(f"Post {n}"), publisher=publisher, ledger=ledger,
-                now=NOW.replace(hour=hour), daily_cap=2)
-    third = PostKey("event-2", "announcement", "x", "sv")
-    held = deliver(third, outgoing("Post 2"), publisher=publisher, ledger=ledger,
-                   now=NOW.replace(hour=23), daily_cap=2)
-    assert held.status == "held" and held.error.retryable
-    assert held.error.retry_after == NOW.replace(hour=0) + timedelta(days=1)
-    assert len(publisher.sent) == 2 and ledger.entry(third) is None
-    next_day = deliver(third, outgoing("Post 2"), publisher=publisher, ledger=ledger,
-                       now=NOW.replace(hour=0, minute=1) + timedelta(days=1), daily_cap=2)
-    assert next_day.status == "posted"
+                now=NOW.replace(hour=hour))
+    late = NOW.replace(hour=23)
+    hold = cap_hold(account, ledger, late)
+    assert hold.until == NOW.replace(hour=8) + timedelta(days=1)      # rolling, not midnight
+    assert "daily cap of 2 posts in 24 hours reached; it can go at 2027-04-02 08:00" in hold.note
+    assert cap_hold(account, ledger, NOW.replace(hour=0, minute=1) + timedelta(days=1))
+    assert cap_hold(account, ledger, NOW.replace(hour=8) + timedelta(days=1)) is None
+    held = hold.outcome(PostKey("event-2", "announcement", "x", "sv"))
+    assert held.status == "held" and held.ok and held.until == hold.until
 
 
 @dataclass
