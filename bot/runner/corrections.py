@@ -208,7 +208,8 @@ class Corrections:
             self.ledger.fail(reservation, exc, self._now(tick), retry_at, step=step)
             self._outcome(tick, key, Outcome(key, "failed", error=exc))
             return
-        self.ledger.deleted_all(reservation, f"{change.reason}: deleted {len(by_id)} posts",
+        count = f"{len(by_id)} post" + ("" if len(by_id) == 1 else "s")
+        self.ledger.deleted_all(reservation, f"{change.reason}: deleted {count}",
                                 self._now(tick))
         self.ledger.describe(key, ann.told.to_json())
         self.log.info("cancelled %s (%s): deleted %d posts", key, change.reason, len(by_id))

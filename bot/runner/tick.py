@@ -153,7 +153,12 @@ class Runner(Corrections, Results):
         """Skip a post that may already be out: look for it first, record it if found."""
         account = entry.key.account
         publisher = self.publishers.get(account)
-        if publisher is None or entry.text is None or not self._may_call(tick, account):
+        if publisher is None or entry.text is None:
+            return
+        if not self._may_call(tick, account):    # not a lookup before a reset time either
+            until = max(tick.blocked.get(account, tick.now), self._paused.get(account, tick.now))
+            if until > tick.now:
+                tick.wakes.append(until)
             return
         try:
             limits = publisher.limits()
