@@ -5,6 +5,7 @@ was never recorded (the process died, or the platform timed out) comes back as u
 caller must ask the platform for the post before sending it again (see `bot.lifecycle`).
 
     schema.py     the tables and their named migrations, transactions, time stamps
+    entries.py    a row as Herald reads it (Entry), a reservation, the ledger's refusals
     posts.py      the rows of posts: reserve, record, fail, settle, skip, delete, read
     sightings.py  when each event was first seen or went missing, and the first run
     lock.py       the process lock that keeps two posting commands off one ledger
@@ -20,7 +21,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from .lock import LockHandle, acquire_lock, lock_path
-from .posts import AlreadyPosted, Entry, LedgerConflict, PostRows, Reservation, idempotency_key
+from .entries import AlreadyPosted, Entry, LedgerConflict, Reservation, idempotency_key
+from .posts import PostRows
 from .schema import MIGRATIONS, connect, default_ledger_path, transaction
 from .sightings import Sightings
 
