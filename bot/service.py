@@ -14,7 +14,7 @@ from datetime import datetime
 from .composer import compose
 from .config import Config
 from .content import Site
-from .delivery import (Attach, Attachments, Outcome, cap_hold, failed_before_sending,
+from .delivery import (Attach, Attachments, Outcome, cap_hold, deliver, failed_before_sending,
                        no_attachments, posted_id, reply_target, send)
 from .errors import PublishError, UsageError
 from .ledger import Ledger
@@ -23,7 +23,8 @@ from .planner import Plan, languages_for, plan
 from .platforms.base import Publisher
 
 __all__ = ["Attach", "Attachments", "Outcome", "Selection", "announce", "campaign",
-           "compose_planned", "manual_key", "no_attachments", "preview", "unknown_ref"]
+           "compose_planned", "deliver", "manual_key", "no_attachments", "preview", "send",
+           "unknown_ref"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,8 @@ def announce(site: Site, config: Config, ref: str, *, now: datetime, ledger: Led
         keys = [PostKey(ref, chosen.name, account.name, lang)
                 for lang in languages_for(account, versions)
                 if selection.lang is None or lang == selection.lang]
+        if not keys:
+            continue
         outcomes.extend(_announce_on(account, keys, PlannedPost(keys[0], now, start, chosen),
                                      site=site, config=config, ledger=ledger,
                                      publisher=publishers[account.name], attach=attach, now=now,

@@ -111,7 +111,9 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
 
                 media = (prepare(Path(image), limits, config.images, alt=alt,
                                  cache=app.image_cache(config)),)
-            hold = cap_hold(acc, ledger, now)
+            earlier = ledger.current(key, requested=True)
+            hold = None if earlier is not None and earlier.done and not again \
+                else cap_hold(acc, ledger, now)
             if hold is not None:
                 outcomes.append(hold.outcome(key))
                 continue
