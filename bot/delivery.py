@@ -14,7 +14,7 @@ from datetime import datetime
 
 from . import lifecycle
 from .changes import Details
-from .errors import Duplicate, PublishError, RateLimited, Rejected, Unavailable
+from .errors import Duplicate, PublishError, RateLimited, Unavailable, Unfit
 from .ledger import AlreadyPosted, Ledger, LedgerConflict, Reservation
 from .lifecycle import Step
 from .model import (Account, Event, Limits, LinkCard, Media, OutgoingPost, Post, PostKey,
@@ -42,7 +42,7 @@ class Outcome:
     key: PostKey
     status: str
     url: str | None = None
-    error: PublishError | None = None
+    error: PublishError | Unfit | None = None
     note: str | None = None
     """Why nothing was sent, when that is no error (a post skipped earlier, a held post)."""
     until: datetime | None = None
@@ -81,8 +81,8 @@ def send(post: Post, event: Event, account: Account, *, publisher, ledger: Ledge
          clock: Callable[[], datetime] | None = None) -> Outcome:
     """Prepare the attachments of a composed post and deliver it exactly once."""
     if not post.fits:
-        return Outcome(post.key, "failed", error=Rejected(post.error or "does not fit",
-                                                            account=account.name))
+        return Outcome(post.key, "failed", error=Unfit(post.error or "does not fit",
+                                                         account=account.name))
     if limits is None:
         try:
             limits = publisher.limits()

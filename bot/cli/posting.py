@@ -68,9 +68,9 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
-    from ..counting import length
+    from ..counting import refusal
     from ..delivery import Outcome, cap_hold, deliver
-    from ..errors import PublishError, Rejected
+    from ..errors import PublishError, Unfit
     from ..model import OutgoingPost
     from ..service import Selection, manual_key
 
@@ -87,7 +87,12 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     accounts = Selection(account=account).accounts(config)
     publishers = _publishers(config, accounts, dry_run)
     now = datetime.now(config.site.timezone)
-    raw = Path(image).read_bytes() if image else None
+    if image:
+        from ..images import read_source
+
+        raw = read_source(Path(image))  # a regular file under the size cap, or one clear error
+    else:
+        raw = None
     outcomes = []
     with _locked(config, dry_run, "herald post"), _ledger(config, dry_run) as ledger:
         for acc in accounts:
@@ -98,19 +103,18 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
             except PublishError as exc:  # a one-off leaves no trace when nothing was sent
                 outcomes.append(Outcome(key, "failed", error=exc))
                 continue
-            count = length(text, limits)
-            if count > limits.max_chars:
-                outcomes.append(Outcome(key, "failed", error=Rejected(
-                    f"{count} characters, over the {limits.max_chars} limit of {acc.platform}",
-                    account=acc.name)))
+            reason = refusal(text, limits)      # characters, bytes and refused characters
+            if reason is not None:
+                outcomes.append(Outcome(key, "failed", error=Unfit(
+                    f"the text does not fit {acc.platform}: {reason}", account=acc.name)))
                 continue
             media = ()
             if image:
                 from .. import app
-                from ..images import prepare
+                from ..images import prepare_data
 
-                media = (prepare(Path(image), limits, config.images, alt=alt,
-                                 cache=app.image_cache(config)),)
+                media = (prepare_data(raw, image, Path(image).stem, limits, config.images,
+                                      alt=alt, cache=app.image_cache(config)),)
             earlier = ledger.current(key, requested=True)
             hold = None if earlier is not None and earlier.done and not again \
                 else cap_hold(acc, ledger, now)

@@ -10,8 +10,9 @@ Failures stay with their account; the other accounts go on.
 
 from ..survey import (Survey, blocked_until, done_keys, latest_entries, posting_times,
                       stopped_by, survey)
+from .corrections import CANCEL_MODES
 from .results import TickReport
 from .tick import Runner
 
-__all__ = ["Runner", "Survey", "TickReport", "blocked_until", "done_keys", "latest_entries",
-           "posting_times", "stopped_by", "survey"]
+__all__ = ["CANCEL_MODES", "Runner", "Survey", "TickReport", "blocked_until", "done_keys",
+           "latest_entries", "posting_times", "stopped_by", "survey"]

@@ -17,7 +17,7 @@ from datetime import datetime
 from .. import lifecycle
 from ..content import Site
 from ..delivery import Outcome
-from ..errors import LedgerError, PublishError, RateLimited, Rejected, Unavailable
+from ..errors import HeraldError, LedgerError, RateLimited, Rejected, Unavailable
 from ..ledger import Entry, Ledger
 from ..model import Limits, PostKey
 from ..timing import retry_time
@@ -133,13 +133,13 @@ class Results:
                   outcome.note, level=logging.INFO)
         return False
 
-    def _failed(self, tick: Tick, key: PostKey, error: PublishError | None, *,
+    def _failed(self, tick: Tick, key: PostKey, error: HeraldError | None, *,
                 recorded: bool, limits: Limits | None = None) -> bool:
         """Put the account in back-off, or stop it; return False (the account stops here)."""
         tick.busy.add(key.account)
         tick.attempted = True
         error = error or Rejected("failed")
-        if not error.retryable:
+        if not getattr(error, "retryable", False):     # refused, or never sendable (Unfit)
             self.halted[key.account] = f"{type(error).__name__}: {error}"
             self.log.error("failed %s: %s; stopped posting on %s until the problem is fixed and "
                            "herald run is restarted (or sent SIGHUP)", key, error, key.account)
