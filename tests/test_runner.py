@@ -693,3 +693,26 @@ def test_the_daily_cap_never_splits_a_language_pair_on_the_platform(tmp):
     world.run_until(at(4, 1, 13))
     assert world.got("x") == [("04-01 12:00 CEST", "Vårmöte", None),
                               ("04-01 12:00 CEST", "Spring meetup", "dry-1")]
+
+
+def test_a_lost_answer_on_the_fake_x_is_found_among_recent_posts_and_keeps_its_thread(tmp):
+    from bot.platforms.x import XPublisher
+    from tests.fakes.x import FakeX
+
+    now = datetime.now(ZONE).replace(microsecond=0)          # X's fake keeps real times
+    with FakeX() as fake:
+        world = World(tmp, now, config=bilingual_x())
+        account = next(a for a in world.config.accounts if a.name == "x")
+        world.platforms["x"] = XPublisher(account, fake.credentials(), session=fake.session(),
+                                          timeout=2)
+        world.runner = Runner(world.config, world.ledger, world.platforms, random=lambda: 0.5,
+                              catch_up=True, clock=lambda: world.clock.now)
+        world.site = site(*[replace(e, start=now + timedelta(days=20)) for e in VARMOTE])
+        fake.fail_next("/2/tweets", 503, after_commit=True)  # made, but the answer is lost
+        world.run_until(now + timedelta(minutes=1))
+        assert [p.text.splitlines()[0] for p in fake.posts] == ["Vårmöte", "Spring meetup"]
+        swedish, english = fake.posts
+        assert english.reply_to == swedish.id
+        entry = world.ledger.entry(PostKey("varmote", "announcement", "x", "sv"))
+        assert entry.platform_id == swedish.id and entry.url.endswith(swedish.id)
+        assert not fake.violations
