@@ -165,8 +165,9 @@ def _announce_on(account: Account, keys: list[PostKey], planned: PlannedPost, *,
             entry = ledger.current(key, requested=again)
             if entry is not None and entry.platform_id:
                 sent[key] = entry.platform_id
-        elif not outcome.ok or outcome.until is not None:
-            # Like `run`: the next language replies to this one, so it waits for it.
+        elif isinstance(outcome.error, PublishError) or outcome.until is not None:
+            # Like `run`: the next language replies to this one, so it waits for it. (A post
+            # that cannot fit is never sent; as in `run`, the others go on without it.)
             outcomes.extend(Outcome(k, "not sent", note=f"it follows the {key.lang} post, "
                                                         f"which did not go out")
                             for k in keys[n + 1:])
