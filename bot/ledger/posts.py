@@ -46,14 +46,10 @@ class PostRows:
             life = State.NEW if row is None else row.life
             if row is None or (again and life in lifecycle.DONE):
                 state = lifecycle.move(life, Step.RESERVE if row is None else Step.AGAIN)
-                generation = self._next_generation(key)
-                ikey = idempotency_key(key, generation)
-                self._conn.execute(
-                    "INSERT INTO posts (ref, stage, account, lang, generation, idempotency_key,"
-                    " state, text, reply_to, attempts, created_at, reserved_at, updated_at,"
-                    " requested) VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?, ?, 1, ?, ?, ?, ?)",
-                    (*_key_tuple(key), generation, ikey, text, reply_to, moment, moment, moment,
-                     int(requested)))
+                generation, ikey = self._insert(
+                    key, state="reserved", text=text, reply_to=reply_to, attempts=1,
+                    created_at=moment, reserved_at=moment, updated_at=moment,
+                    requested=int(requested))
                 return Reservation(key, generation, ikey, 1, state, reply_to, now, requested)
             if life is State.POSTED:
                 raise AlreadyPosted(row)
@@ -247,13 +243,8 @@ class PostRows:
         with self._write():
             row = self.current(key)
             if row is None or (new_generation and row.done):
-                generation = self._next_generation(key)
-                ikey = idempotency_key(key, generation)
-                self._conn.execute(
-                    "INSERT INTO posts (ref, stage, account, lang, generation, idempotency_key,"
-                    " state, reason, created_at, updated_at, event)"
-                    " VALUES (?, ?, ?, ?, ?, ?, 'skipped', ?, ?, ?, ?)",
-                    (*_key_tuple(key), generation, ikey, reason, moment, moment, event))
+                _, ikey = self._insert(key, state="skipped", reason=reason, created_at=moment,
+                                       updated_at=moment, event=event)
                 return self._by_idempotency_key(ikey)
             if row.life in (State.POSTED, State.DELETED):
                 raise AlreadyPosted(row)
@@ -275,6 +266,16 @@ class PostRows:
             " error_kind = NULL, outcome_unknown = 0, gave_up = 0, reason = NULL,"
             " posted_at = ?, next_attempt_at = NULL, updated_at = ? WHERE idempotency_key = ?",
             (published.id, published.url, moment, moment, ikey))
+
+    def _insert(self, key: PostKey, **columns: object) -> tuple[int, str]:
+        """Insert the next generation of `key`; return its number and idempotency key."""
+        generation = self._next_generation(key)
+        ikey = idempotency_key(key, generation)
+        names = ("ref", "stage", "account", "lang", "generation", "idempotency_key", *columns)
+        self._conn.execute(f"INSERT INTO posts ({', '.join(names)})"
+                           f" VALUES ({', '.join('?' * len(names))})",
+                           (*_key_tuple(key), generation, ikey, *columns.values()))
+        return generation, ikey
 
     def _next_generation(self, key: PostKey) -> int:
         (top,) = self._conn.execute(
