@@ -7,8 +7,8 @@ runner and the ledger decide what is due (a late tick loses nothing), and every 
 one failure logs one line and the daemon goes on.
 
 `schedule` keeps its times as naive local times, which a daylight-saving change would shift by
-an hour; `run_forever` therefore runs the process's local clock in UTC. Everything users see is
-in the site's time zone.
+an hour; `run_forever` therefore runs the process's local clock in UTC (`bot.logs`). Everything
+users see is in the site's time zone.
 
 SIGTERM and SIGINT stop the daemon after the post in flight (a second one stops it at once);
 SIGHUP reloads the configuration and the content. A lock beside the ledger, released by the
@@ -24,14 +24,11 @@ import os
 import random as random_module
 import signal
 import socket
-import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import schedule
 
@@ -40,9 +37,10 @@ from .config import Config, SiteConfig, load_config
 from .content import Site, load_site
 from .errors import HeraldError
 from .ledger import Ledger, acquire_lock
+from .logs import configure_logging, use_utc_local_time
 from .platforms.base import Publisher
-from .runner import (Runner, TickReport)
-from .service import Attach, Outcome
+from .delivery import Attach, Outcome
+from .runner import Runner, TickReport
 
 log = logging.getLogger("herald")
 
@@ -140,7 +138,8 @@ class Daemon:
         self.runner = Runner(setup.config, self.ledger, setup.publishers, attach=setup.attach,
                              random=self.random, catch_up=self.catch_up,
                              confirm_missing=self.confirm_missing,
-                             should_stop=lambda: self.stopping, logger=self.log)
+                             should_stop=lambda: self.stopping, logger=self.log,
+                             clock=self.clock)
         self._content = None
 
     # -- one round ---------------------------------------------------------------------------
@@ -339,35 +338,6 @@ def run_once(config_path: str | Path | None = None, site: str | Path | None = No
         return list(report.outcomes)
 
 
-def configure_logging(zone: ZoneInfo, *, verbose: bool = False,
-                      stream=None) -> logging.Handler:
-    """Log Herald's decisions to stderr, one line each, stamped in the site's time zone.
-
-    The adapters' own lines (under `bot`, repeating the runner's) show only with `verbose`,
-    their warnings always.
-    Calling this again replaces the handler it added before.
-    """
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(_Formatter(zone))
-    for name, level in (("herald", logging.DEBUG if verbose else logging.INFO),
-                        ("bot", logging.DEBUG if verbose else logging.WARNING)):
-        logger = logging.getLogger(name)
-        for old in [h for h in logger.handlers if isinstance(h.formatter, _Formatter)]:
-            logger.removeHandler(old)
-        logger.addHandler(handler)
-        logger.setLevel(level)
-    return handler
-
-
-class _Formatter(logging.Formatter):
-    def __init__(self, zone: ZoneInfo):
-        super().__init__("%(asctime)s %(message)s")
-        self.zone = zone
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return datetime.fromtimestamp(record.created, self.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
 def notify_systemd(state: str) -> None:
     """Send `state` (e.g. READY=1) to systemd's $NOTIFY_SOCKET; do nothing when it is unset."""
     address = os.environ.get("NOTIFY_SOCKET")
@@ -382,8 +352,3 @@ def notify_systemd(state: str) -> None:
     except OSError as exc:
         log.warning("could not tell systemd %s: %s", state, exc)
 
-
-def use_utc_local_time() -> None:
-    """Make the process's naive local time UTC, so `schedule` never sees a DST change."""
-    os.environ["TZ"] = "UTC"
-    time.tzset()
