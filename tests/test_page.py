@@ -384,6 +384,19 @@ def test_in_a_browser_a_script_in_a_title_stays_text(tmp_path):
     (body,) = tree.root.all("body")
     assert "data-pwned" not in body.attrs
     assert any(evil in a.content() for a in posts(tree))
+    assert any(evil in h.content() for h in tree.root.all("h3"))
+    assert any(evil in o.content() for o in tree.root.all("option"))
+
+
+def test_without_chromium_the_browser_tests_skip_unless_ci_requires_them(monkeypatch):
+    monkeypatch.delenv("HERALD_CHROMIUM", raising=False)
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.delenv("HERALD_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        chromium()
+    monkeypatch.setenv("HERALD_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="HERALD_REQUIRE_BROWSER=1"):
+        chromium()
 
 
 def test_in_a_browser_the_page_draws_in_light_and_dark_and_a_screenshot_is_taken(
@@ -403,3 +416,31 @@ def test_in_a_browser_the_page_draws_in_light_and_dark_and_a_screenshot_is_taken
         assert len(image.getcolors(1_000_000)) > 500       # text, cards and images, not blank
     light, dark = shots["light"].getpixel((5, 5)), shots["dark"].getpixel((5, 5))
     assert sum(light) > 600 and sum(dark) < 120
+
+
+def contrast(one: str, two: str) -> float:
+    """The WCAG contrast ratio of two #rrggbb colours."""
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(one), luminance(two)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_text_colours_reach_wcag_aa_contrast_in_light_and_dark():
+    css = (ROOT / "bot" / "page" / "page.css").read_text(encoding="utf-8")
+    light_block = css[css.index(":root {"):]
+    dark_block = css[css.index("prefers-color-scheme: dark"):]
+    schemes = [dict(re.findall(r"--([\w-]+): (#[0-9a-f]{6});", block[:block.index("}")]))
+               for block in (light_block, dark_block)]
+    pairs = [("text", "panel"), ("text", "bg"), ("muted", "panel"), ("muted", "bg"),
+             ("warn", "panel"), ("warn", "bg"), ("stop-text", "stop-bg"),
+             ("moved-text", "moved-bg")]
+    pairs += [(f"{p}-link", "panel") for p in ("mastodon", "x", "bluesky")]
+    pairs += [(p, "panel") for p in ("mastodon", "x", "bluesky")]   # badges and avatars
+    for colours in schemes:
+        assert len(colours) >= 17
+        for fore, back in pairs:
+            assert contrast(colours[fore], colours[back]) >= 4.5, (fore, back, colours)

@@ -39,7 +39,7 @@ class Entry:
     title: str = ""
     text: str = ""
     lang: str = ""
-    """The language the text is in, when it differs from `key.lang` (a fallback)."""
+    """The language the text is in (the account's, or the composer's fallback); "" = key.lang."""
     length: int = 0
     limit: int = 0
     byte_length: int | None = None
@@ -150,9 +150,10 @@ def write_preview(folder: Path, items: Iterable[tuple], *, loaded, config, now: 
 def write_page(folder: Path, page: Page) -> Path:
     """Write index.html and the images it shows into `folder`; return the index's path.
 
-    The emoji font the page falls back on (for systems without one) goes in `fonts/`. Images are named by a slug of their event and a hash of their bytes, so a file that is
+    Images are named by a slug of their event and a hash of their bytes, so a file that is
     already there is not written again; other files of that form in `images/` (left by an
-    earlier page) are removed. Nothing else in the folder is touched.
+    earlier page) are removed. The emoji font the page falls back on, for systems without
+    one, goes in `fonts/`. Nothing else in the folder is touched.
     """
     from .render import FONT, IMAGE_NAME, font, render
 

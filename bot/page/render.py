@@ -114,21 +114,22 @@ def _header(page: Page) -> str:
         summary.append("in " + _and(languages))
     line = " ".join(summary)
     if entries:
-        first, last = _local(entries[0].at, page), _local(entries[-1].at, page)
-        line += f", {_short_date(first)} to {_short_date(last)}"
+        first, last = _local(min(e.at for e in entries), page), \
+            _local(max(e.at for e in entries), page)
+        line += (f", on {_short_date(first)}" if first.date() == last.date()
+                 else f", {_short_date(first)} to {_short_date(last)}")
     line += "."
     if len(going) != len(entries):
         line += f" {_plural(len(entries) - len(going), 'post')} will not go."
     if cost:
         line += f" Estimated cost about ${cost:,.2f}."
-    tied = sum(len(p) for p in page.problems.values())
+    tied = [p for found in page.problems.values() for p in found]
     if tied:
-        line += (f' <a href="#problems">{_plural(tied, "problem")} in these events\' files'
-                 "</a>, shown with their posts.")
+        line += (f' <a href="#problems">{_findings(tied)} in these events\' files</a>, '
+                 "shown with their posts.")
     if page.other_problems:
-        other = _plural(len(page.other_problems), "problem")
-        line += (f" {other} in files with no post here." if tied
-                 else f' <a href="#problems">{other} in files with no post here</a>.')
+        other = f"{_findings(page.other_problems)} about files with no post here"
+        line += f" {other}." if tied else f' <a href="#problems">{other}</a>.'
     zone = now.tzname() or str(page.zone)
     counts = Counter(e.platform for e in entries)
     by_platform = " · ".join(f"{PLATFORM_NAMES.get(p, escape(p))} {counts[p]}"
@@ -239,23 +240,28 @@ def _post(item: Entry, page: Page, images: dict[str, bytes], problems: bool) -> 
 
 
 def _meta(item: Entry, at: datetime, lang: str) -> str:
+    """The post's time, stage and language; then its count against the limit and its cost."""
     zone = at.tzname() or ""
     fields = [_time(at, f"{at:%H:%M} {zone}"),
               f'<span class="stage">{escape(item.key.stage)}</span>',
               f'<span class="lang">{escape(item.key.lang)}'
               + (f" (text in {escape(lang)})" if lang != item.key.lang else "") + "</span>"]
-    if item.limit:
-        over = item.length > item.limit
+    figures = []
+    if item.limit and item.text:
+        over = " over" if item.length > item.limit else ""
         bytes_ = f", {item.byte_length:,} bytes" if item.byte_length is not None else ""
-        fields.append(
-            f'<span class="count{" over" if over else ""}" title="characters as '
-            f'{escape(PLATFORM_NAMES.get(item.platform, item.platform))} counts them'
-            f'{bytes_}">{item.length}/{item.limit}'
+        platform = escape(PLATFORM_NAMES.get(item.platform, item.platform))
+        figures.append(
+            f'<span class="count{over}" title="characters as {platform} counts them{bytes_}">'
+            f"{item.length}/{item.limit}"
             f'<meter min="0" max="{item.limit}" low="{item.limit * 0.8:.0f}" '
             f'high="{item.limit * 0.95:.0f}" optimum="0" value="{min(item.length, item.limit)}" '
             f'aria-hidden="true"></meter></span>')
     if item.cost:
-        fields.append(f'<span class="cost" title="estimated cost of this post">${item.cost:.2f}</span>')
+        figures.append(f'<span class="cost" title="estimated cost of this post">'
+                       f"${item.cost:.2f}</span>")
+    if figures:
+        fields.append(f'<span class="figures">{" ".join(figures)}</span>')
     return '<footer class="meta">' + " ".join(fields) + "</footer>"
 
 
@@ -293,17 +299,23 @@ def _card(item: Entry, images: dict[str, bytes]) -> str:
 
 
 def _problems(problems: tuple[Problem, ...], where: str) -> str:
-    errors = sum(1 for p in problems if p.severity == "error")
-    counts = [_plural(errors, "error")] if errors else []
-    if len(problems) - errors:
-        counts.append(_plural(len(problems) - errors, "warning"))
+    errors = any(p.severity == "error" for p in problems)
     items = "".join(
         f'<li class="{escape(p.severity)}"><code>{escape(p.source)}</code>'
         f'{": " + escape(p.field) if p.field else ""}: {escape(p.message)}</li>'
         for p in problems)
     opened = " open" if errors else ""
-    return (f'<details class="problems"{opened}><summary>{" and ".join(counts)} {escape(where)}'
+    return (f'<details class="problems"{opened}><summary>{_findings(problems)} {escape(where)}'
             f"</summary><ul>{items}</ul></details>")
+
+
+def _findings(problems) -> str:
+    """Say "1 error and 3 warnings"."""
+    errors = sum(1 for p in problems if p.severity == "error")
+    counts = [_plural(errors, "error")] if errors else []
+    if len(problems) - errors:
+        counts.append(_plural(len(problems) - errors, "warning"))
+    return " and ".join(counts)
 
 
 def _other_problems(page: Page) -> str:
@@ -378,7 +390,8 @@ def _long_date(moment: datetime) -> str:
 
 
 def _short_date(moment: datetime) -> str:
-    return f"{_DAYS[moment.weekday()][:3]} {moment.day} {_MONTHS[moment.month - 1][:3]} {moment.year}"
+    day, month = _DAYS[moment.weekday()][:3], _MONTHS[moment.month - 1][:3]
+    return f"{day} {moment.day} {month} {moment.year}"
 
 
 def _initials(name: str) -> str:
