@@ -272,10 +272,11 @@ def _figure(media: Media, item: Entry, images: dict[str, bytes]) -> str:
     return (f'<figure class="media" tabindex="0"><span class="frame">'
             f'<img src="images/{src}" alt="{escape(media.alt)}" width="{media.width}" '
             f'height="{media.height}" {loading}>'
-            f'<span class="alt-badge" aria-hidden="true">ALT</span>'
             f'<span class="alt-text" aria-hidden="true">{escape(media.alt) or "(no alt text)"}'
             f"</span></span>"
-            f'<figcaption>{escape(size)}{" · " + escape(what) if what else ""}</figcaption>'
+            f'<figcaption><span class="alt-badge" aria-hidden="true" title="Point at or focus '
+            f'the image to read its alt text">ALT</span> '
+            f'{escape(size)}{" · " + escape(what) if what else ""}</figcaption>'
             f"</figure>")
 
 
