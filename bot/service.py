@@ -15,7 +15,7 @@ from .changes import Details
 from .composer import compose
 from .config import Config
 from .content import Site
-from .errors import Duplicate, PublishError, RateLimited, Rejected, UsageError
+from .errors import Duplicate, PublishError, RateLimited, Unfit, UsageError
 from .ledger import AlreadyPosted, Ledger, LedgerConflict
 from .model import (Account, Event, Limits, LinkCard, Media, OutgoingPost, PlannedPost, Post,
                     PostKey, Published)
@@ -92,7 +92,7 @@ class Outcome:
     key: PostKey
     status: str
     url: str | None = None
-    error: PublishError | None = None
+    error: PublishError | Unfit | None = None
     note: str | None = None
     """Why nothing was sent, when that is no error (a post skipped earlier on purpose)."""
 
@@ -228,8 +228,8 @@ def send(post: Post, event: Event, account: Account, *, publisher: Publisher, le
     False, since holding them back would leave people with the wrong time.
     """
     if not post.fits:
-        return Outcome(post.key, "failed", error=Rejected(post.error or "does not fit",
-                                                            account=account.name))
+        return Outcome(post.key, "failed", error=Unfit(post.error or "does not fit",
+                                                         account=account.name))
     try:
         limits = publisher.limits()
     except PublishError as exc:

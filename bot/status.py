@@ -10,9 +10,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import errors
 from .config import Config, load_config
 from .content import Site, load_site
 from .ledger import Entry, Ledger
+from .localize import plural
+from .model import account_label
 from .runner import blocked_until, latest_entries, stopped_by, survey
 from .timing import Slot
 
@@ -44,6 +47,12 @@ class StatusReport:
     def healthy(self) -> bool:
         return not any(a.stopped or a.failures for a in self.accounts)
 
+    @property
+    def exit_code(self) -> int:
+        """0; while an account is stopped, the exit code of the error that stopped it (4, 6)."""
+        return max((_exit_code(a.stopped.error_kind) for a in self.accounts if a.stopped),
+                   default=0)
+
     def as_dict(self) -> dict:
         """The report as plain data, for `herald status --json`."""
         def entry(e: Entry) -> dict:
@@ -69,11 +78,12 @@ class StatusReport:
 
     def format(self) -> str:
         zone = self.now.tzinfo
-        lines = [f"Herald status at {self.now:%Y-%m-%d %H:%M %Z} · {self.events} events · "
+        lines = [f"Herald status at {self.now:%Y-%m-%d %H:%M %Z} · "
+                 f"{plural(self.events, 'event')} · "
                  f"ledger {self.ledger}"]
         lines.extend(self.problems)
         for account in self.accounts:
-            lines.append(f"{account.name} ({account.platform})")
+            lines.append(account_label(account.name, account.platform))
             if account.stopped is not None:
                 e = account.stopped
                 lines.append(f"  STOPPED by {e.key}: {e.error} "
@@ -137,8 +147,8 @@ def build_status(config: Config, site: Site, ledger: Ledger, *, now: datetime,
             blocked_until=blocked.get(account.name),
             uncertain=tuple(e for e in entries if e.state == "reserved")))
     errors = [str(p) for p in site.problems if p.severity == "error"]
-    problems = (f"{len(errors)} event files cannot be used (see herald validate)",) if errors \
-        else ()
+    problems = ((f"{plural(len(errors), 'event file')} cannot be used (see herald validate)",)
+                if errors else ())
     return StatusReport(now, ledger.path, len(site.refs()), tuple(accounts), problems)
 
 
@@ -159,6 +169,14 @@ def status(config_path: str | Path | None = None, site: str | Path | None = None
                     for a in config.accounts
                     if (missing := app.missing_credentials(a, config)))
     return replace(report, problems=report.problems + lacking)
+
+
+def _exit_code(kind: str | None) -> int:
+    """The exit code of the error class the ledger recorded by name (4 when unknown)."""
+    found = getattr(errors, kind or "", None)
+    if isinstance(found, type) and issubclass(found, errors.HeraldError):
+        return found.exit_code
+    return errors.PublishError.exit_code
 
 
 def _units(slots) -> list[list[Slot]]:

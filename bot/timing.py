@@ -14,14 +14,13 @@ planner says when a stage is due; `arrange` turns that into the moment it is sen
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .config import parse_duration
+from .config import parse_clock_period, parse_duration
 from .errors import ConfigError, PublishError, RateLimited
 from .model import Account, PlannedPost, Skipped
 
@@ -29,8 +28,6 @@ DEFAULT_GAP = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(minutes=30)
 RATE_LIMIT_JITTER = timedelta(seconds=5)
-
-_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
 
 
 @dataclass(frozen=True)
@@ -73,13 +70,7 @@ class QuietHours:
 
 def parse_quiet_hours(text: object, key: str) -> QuietHours:
     """Parse `"22:00-08:00"`; raise ConfigError naming `key` otherwise."""
-    if isinstance(text, str):
-        parts = [p.strip() for p in text.split("-")]
-        if len(parts) == 2 and all(_CLOCK.fullmatch(p) for p in parts):
-            (h1, m1), (h2, m2) = (map(int, _CLOCK.fullmatch(p).groups()) for p in parts)
-            if h1 < 24 and h2 < 24 and m1 < 60 and m2 < 60 and (h1, m1) != (h2, m2):
-                return QuietHours(time(h1, m1), time(h2, m2))
-    raise ConfigError(f"{key}: expected a period such as \"22:00-08:00\", got {text!r}")
+    return QuietHours(*parse_clock_period(text, key))
 
 
 @dataclass(frozen=True)

@@ -149,16 +149,16 @@ def test_killing_herald_between_sending_and_recording_never_posts_twice(platform
 def test_check_verifies_every_account_and_prints_its_limits(platforms):
     result = herald(platforms, "check")
     assert result.exit_code == 0, result.output
-    assert "mastodon (mastodon): ok, @herald@" in result.output
-    assert "x (x): ok, @herald_events; 280 characters" in result.output
-    assert "bluesky (bluesky): ok, @herald.example.com; 300 characters" in result.output
+    assert "mastodon: ok, @herald@" in result.output
+    assert "x: ok, @herald_events; 280 characters" in result.output
+    assert "bluesky: ok, @herald.example.com; 300 characters" in result.output
 
 
 def test_check_names_the_account_whose_credentials_fail(platforms, monkeypatch):
     monkeypatch.setenv("HERALD_BLUESKY_APP_PASSWORD", "wrong-wrong-wrong-wrong")
     result = herald(platforms, "check")
     assert result.exit_code == 6
-    assert "bluesky (bluesky): FAILED: bluesky:" in result.output
+    assert "bluesky: FAILED: bluesky:" in result.output
     assert "wrong-wrong-wrong-wrong" not in result.output
 
 

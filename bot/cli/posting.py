@@ -55,8 +55,8 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
-    from ..counting import length
-    from ..errors import PublishError, Rejected
+    from ..counting import refusal
+    from ..errors import PublishError, Unfit
     from ..model import OutgoingPost
     from ..service import Outcome, Selection, deliver, manual_key
 
@@ -89,11 +89,10 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
             except PublishError as exc:  # a one-off leaves no trace when nothing was sent
                 outcomes.append(Outcome(key, "failed", error=exc))
                 continue
-            count = length(text, limits)
-            if count > limits.max_chars:
-                outcomes.append(Outcome(key, "failed", error=Rejected(
-                    f"{count} characters, over the {limits.max_chars} limit of {acc.platform}",
-                    account=acc.name)))
+            reason = refusal(text, limits)      # characters, bytes and refused characters
+            if reason is not None:
+                outcomes.append(Outcome(key, "failed", error=Unfit(
+                    f"the text does not fit {acc.platform}: {reason}", account=acc.name)))
                 continue
             media = ()
             if image:
