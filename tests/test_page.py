@@ -8,6 +8,7 @@ a page that needed the network would show it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -173,7 +174,16 @@ def test_the_page_draws_every_planned_post_of_the_week_with_its_account_time_and
         "Thursday 12 February 2026", "Monday 23 February 2026", "Tuesday 24 February 2026"]
     summary = next(tree.root.all("p", "summary")).content()
     assert summary.startswith("18 posts for 1 event on Mastodon, X and Bluesky in sv and en")
-    assert "Estimated cost about $1.20." in summary
+    listed = herald("preview", "--site", str(FIXTURES), "--now", WEEK, "--json")
+    costs = {(p["platform"], p["lang"], p["stage"]): p["cost"] for p in json.loads(listed.output)}
+    assert f"Estimated cost about ${sum(costs.values()):,.3f}." in summary
+    for article in articles:
+        key = (article.attrs["data-platform"], article.attrs["data-lang"],
+               next(article.all("span", "stage")).content())
+        if costs[key]:
+            assert next(article.all("span", "cost")).content() == f"${costs[key]:.3f}"
+        else:
+            assert not list(article.all("span", "cost"))
 
 
 def test_each_post_shows_its_prepared_image_with_alt_text_and_bluesky_a_link_card(week):

@@ -17,6 +17,7 @@ from html import escape
 from itertools import islice
 from importlib import resources
 
+from ..localize import plural
 from ..model import Media, Problem
 from . import Entry, Page
 from .text import rich
@@ -107,7 +108,7 @@ def _header(page: Page) -> str:
     languages = _present(page.languages, (e.key.lang for e in entries))
     cost = sum(e.cost for e in going)
     now = _local(page.now, page)
-    summary = [f"{_plural(len(entries), 'post')} for {_plural(len(refs), 'event')}"]
+    summary = [f"{plural(len(entries), 'post')} for {plural(len(refs), 'event')}"]
     if platforms:
         summary.append("on " + _and([PLATFORM_NAMES.get(p, p) for p in platforms]))
     if languages:
@@ -120,9 +121,9 @@ def _header(page: Page) -> str:
                  else f", {_short_date(first)} to {_short_date(last)}")
     line += "."
     if len(going) != len(entries):
-        line += f" {_plural(len(entries) - len(going), 'post')} will not go."
+        line += f" {plural(len(entries) - len(going), 'post')} will not go."
     if cost:
-        line += f" Estimated cost about ${cost:,.2f}."
+        line += f" Estimated cost about ${cost:,.3f}."
     tied = [p for found in page.problems.values() for p in found]
     if tied:
         line += (f' <a href="#problems">{_findings(tied)} in these events\' files</a>, '
@@ -259,7 +260,7 @@ def _meta(item: Entry, at: datetime, lang: str) -> str:
             f'aria-hidden="true"></meter></span>')
     if item.cost:
         figures.append(f'<span class="cost" title="estimated cost of this post">'
-                       f"${item.cost:.2f}</span>")
+                       f"${item.cost:.3f}</span>")
     if figures:
         fields.append(f'<span class="figures">{" ".join(figures)}</span>')
     return '<footer class="meta">' + " ".join(fields) + "</footer>"
@@ -313,9 +314,9 @@ def _problems(problems: tuple[Problem, ...], where: str) -> str:
 def _findings(problems) -> str:
     """Say "1 error and 3 warnings"."""
     errors = sum(1 for p in problems if p.severity == "error")
-    counts = [_plural(errors, "error")] if errors else []
+    counts = [plural(errors, "error")] if errors else []
     if len(problems) - errors:
-        counts.append(_plural(len(problems) - errors, "warning"))
+        counts.append(plural(len(problems) - errors, "warning"))
     return " and ".join(counts)
 
 
@@ -403,10 +404,6 @@ def _initials(name: str) -> str:
 def _present(order, found) -> list[str]:
     seen = set(found)
     return [item for item in order if item in seen] + sorted(seen - set(order))
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _and(items: list[str]) -> str:
