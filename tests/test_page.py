@@ -328,6 +328,25 @@ def test_the_page_loads_nothing_from_elsewhere(week):
     assert not re.search(r"url\(\s*['\"]?(\w+:|//)", html) and "@import" not in html
 
 
+def test_with_json_the_page_is_written_and_standard_output_stays_json(tmp_path):
+    result = herald("preview", "--site", str(FIXTURES), "--now", WEEK, "--event", MEETUP,
+                    "--platform", "bluesky", "--json", "--html", str(tmp_path / "page"))
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    tree = Tree((tmp_path / "page" / "index.html").read_text(encoding="utf-8"))
+    assert len(posts(tree)) == len(listed) == 6
+
+
+def test_a_page_without_posts_says_so(tmp_path):
+    result = herald("preview", "--site", str(FIXTURES), "--now", "2031-01-01T12:00+01:00",
+                    "--html", str(tmp_path / "page"))
+    assert result.exit_code == 0, result.output
+    tree = Tree((tmp_path / "page" / "index.html").read_text(encoding="utf-8"))
+    assert not posts(tree)
+    assert next(tree.root.all("p", "summary")).content().startswith("No planned posts.")
+    assert "almedalen2021.md" in next(tree.root.all("section", "all-problems")).content()
+
+
 def test_the_option_is_listed_in_preview_help():
     result = herald("preview", "--help")
     assert "--html DIR" in result.output

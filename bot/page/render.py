@@ -117,9 +117,10 @@ def _header(page: Page) -> str:
     if entries:
         first, last = _local(min(e.at for e in entries), page), \
             _local(max(e.at for e in entries), page)
-        line += (f", on {_short_date(first)}" if first.date() == last.date()
-                 else f", {_short_date(first)} to {_short_date(last)}")
-    line += "."
+        line += (f", on {_short_date(first)}." if first.date() == last.date()
+                 else f", {_short_date(first)} to {_short_date(last)}.")
+    else:
+        line = "No planned posts."
     if len(going) != len(entries):
         line += f" {plural(len(entries) - len(going), 'post')} will not go."
     if cost:
@@ -256,7 +257,7 @@ def _meta(item: Entry, at: datetime, lang: str) -> str:
             f'<span class="count{over}" title="characters as {platform} counts them{bytes_}">'
             f"{item.length}/{item.limit}"
             f'<meter min="0" max="{item.limit}" low="{item.limit * 0.8:.0f}" '
-            f'high="{item.limit * 0.95:.0f}" optimum="0" value="{min(item.length, item.limit)}" '
+            f'high="{item.limit}" optimum="0" value="{min(item.length, item.limit)}" '
             f'aria-hidden="true"></meter></span>')
     if item.cost:
         figures.append(f'<span class="cost" title="estimated cost of this post">'
