@@ -247,8 +247,8 @@ def test_a_post_that_will_not_go_says_why_and_one_that_waits_says_when(tmp_path)
               planned=datetime(2026, 2, 13, 7, 55, tzinfo=ZONE),
               reason="5 minutes after the last post on this account"),
         entry(ref="long", title="Long", lang="en", error="412 characters, over X's 280"),
-        entry(ref="bare", title="Bare", account="bluesky", platform="bluesky", text="",
-              goes=False, reason="the event has started"))
+        Entry(PostKey("bare", "announcement", "bluesky", "sv"), "bluesky", at, goes=False,
+              reason="the event has started"))
     tree = Tree(render(page)[0])
     by_key = {(a.attrs["data-event"], a.attrs["data-platform"], a.attrs["data-lang"]): a
               for a in posts(tree)}
@@ -265,6 +265,7 @@ def test_a_post_that_will_not_go_says_why_and_one_that_waits_says_when(tmp_path)
     bare = by_key["bare", "bluesky", "sv"]
     assert "Will not go: the event has started" in bare.content()
     assert not list(bare.all("div", "text"))
+    assert next(bare.all("span", "handle")).content() == "bluesky"
     summary = next(tree.root.all("p", "summary")).content()
     assert "3 posts will not go." in summary
 

@@ -69,7 +69,7 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
         index = write_preview(Path(html_dir), items, loaded=loaded, config=config, now=now,
                               problems=_image_problems(loaded, config))
         if not as_json:
-            click.echo(f"{len(items)} planned posts: {index}")
+            click.echo(f"{plural(len(items), 'planned post')}: {index}")
     if as_json:
         items = list(items)
         click.echo(json.dumps([_post_json(*item) for item in items], ensure_ascii=False,

@@ -1,4 +1,5 @@
-"""Render a `Page` as one HTML document and the image files it shows (pure: no disk, no clock).
+"""Render a `Page` as one HTML document and the image files it shows (no clock; the only files
+read are the page's own style, script and emoji font, shipped with Herald).
 
 Every piece of content goes through `html.escape`; the style and script are inline, allowed by
 the page's Content-Security-Policy through their hashes, so nothing else can run or load.
@@ -14,8 +15,8 @@ from collections import Counter
 from datetime import datetime
 from functools import lru_cache
 from html import escape
-from itertools import islice
 from importlib import resources
+from itertools import islice
 
 from ..localize import plural
 from ..model import Media, Problem
@@ -46,8 +47,6 @@ def render(page: Page) -> tuple[str, dict[str, bytes]]:
                     f'<h2 id="day-{day}"><time datetime="{day}">{label}</time></h2>')
         body.extend(_group(group, page, images) for group in day_groups)
         body.append("</section>")
-    if not groups:
-        body.append('<p class="empty">No planned posts.</p>')
     body.append('<p class="empty" id="none-shown" hidden>No posts match these filters.</p>')
     body.append(_other_problems(page))
     body.append("</main>")
@@ -192,7 +191,7 @@ def _group(group: list[Entry], page: Page, images: dict[str, bytes]) -> str:
              f'<h3>{_time(start, f"{start:%H:%M}")} <span class="stage-name">'
              f'{escape(stage)}</span> <span class="title">{escape(title)}</span>{when}</h3>']
     if problems:
-        parts.append(_problems(problems, f"in this event's files"))
+        parts.append(_problems(problems, "in this event's files"))
     parts.append('<div class="posts">')
     parts.extend(_post(item, page, images, bool(problems)) for item in group)
     parts.append("</div></section>")
@@ -214,7 +213,8 @@ def _post(item: Entry, page: Page, images: dict[str, bytes], problems: bool) -> 
         '<header class="who">',
         f'<span class="avatar" aria-hidden="true">{escape(_initials(page.site))}</span>',
         f'<span class="name">{escape(page.site)}</span>',
-        f'<span class="handle">{escape(item.key.account)} · {escape(item.server)}</span>',
+        f'<span class="handle">{escape(item.key.account)}'
+        f'{" · " + escape(item.server) if item.server else ""}</span>',
         f'<span class="badge">{escape(name)}</span>',
         "</header>",
     ]
