@@ -13,6 +13,8 @@ in the site's time zone.
 SIGTERM and SIGINT stop the daemon after the post in flight (a second one stops it at once);
 SIGHUP reloads the configuration and the content. A lock beside the ledger, released by the
 operating system however the process ends, keeps a second `herald run` away from the ledger.
+Under systemd (`Type=notify`) the daemon sends READY=1 once it holds that lock and handles these
+signals, and STOPPING=1 when asked to stop.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 import os
 import random as random_module
 import signal
+import socket
 import sys
 import threading
 import time
@@ -185,6 +188,7 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; return the exit code (0 after a clean stop)."""
         restore = self._install_signals()
+        notify_systemd("READY=1")
         try:
             self.scheduler.every(self.check_every).seconds.do(self._content_job)
             self._post_job()
@@ -205,6 +209,8 @@ class Daemon:
 
     def request_stop(self) -> None:
         """Stop after the post in flight."""
+        if not self.stopping:
+            notify_systemd("STOPPING=1")
         self.stopping = True
         self._wake.set()
 
@@ -360,6 +366,21 @@ class _Formatter(logging.Formatter):
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         return datetime.fromtimestamp(record.created, self.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def notify_systemd(state: str) -> None:
+    """Send `state` (e.g. READY=1) to systemd's $NOTIFY_SOCKET; do nothing when it is unset."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(state.encode())
+    except OSError as exc:
+        log.warning("could not tell systemd %s: %s", state, exc)
 
 
 def use_utc_local_time() -> None:
