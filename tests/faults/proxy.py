@@ -49,7 +49,7 @@ __all__ = ["BLUESKY", "FAULTS", "GENERIC", "MASTODON", "X", "Faults", "FaultProx
 FAULTS = ("500", "502", "503", "429", "reset", "stall", "lost")
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade",
-                        "content-length", "accept-encoding", "host"})
+                        "content-length", "accept-encoding"})
 TEXTUAL = re.compile(r"json|text|html|xml|x-www-form-urlencoded")
 
 
@@ -262,8 +262,9 @@ class FaultProxy:
 
     def _forward(self, handler: BaseHTTPRequestHandler, passage: Passage, body: bytes,
                  scope: str) -> Answer:
+        # The Host header stays the proxy's, as the client sent it (X's OAuth signs it).
         headers = [(k, v) for k, v in handler.headers.items() if k.lower() not in HOP_BY_HOP]
-        headers += [("Host", f"{self._host}:{self._port}"), ("Accept-Encoding", "identity")]
+        headers += [("Accept-Encoding", "identity")]
         connection = http.client.HTTPConnection(self._host, self._port, timeout=120)
         passage.forwarded_at = time.time()
         try:
