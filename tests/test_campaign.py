@@ -83,6 +83,36 @@ def test_what_history_says_of_missing_posts_is_summed_up_without_times_or_ports(
                                    "failed: <server> failed (502) at <time>": 1}
 
 
+def entry(stage: str, lang: str, state: str = "posted", platform_id: str | None = None,
+          reason: str | None = None) -> dict:
+    """One line of `herald history --json` for event e1 on account masto."""
+    return {"ref": "e1", "stage": stage, "account": "masto", "lang": lang, "generation": 0,
+            "state": state, "platform_id": platform_id, "reason": reason,
+            "url": platform_id and f"https://example.org/{platform_id}"}
+
+
+def test_a_reminder_given_way_to_a_later_one_that_went_out_is_not_missing():
+    identify = {**IDENTIFY, "Sist: Träff 1": ("e1", "last", "sv"),
+                "Last: Meetup 1": ("e1", "last", "en")}
+    expected = EXPECTED + [("e1", "last", "masto", lang) for lang in ("sv", "en")]
+    posts = thread(soon_sv=None, soon_en=None, last_sv=ServerPost("5", "Sist: Träff 1", "1"),
+                   last_en=ServerPost("6", "Last: Meetup 1", "5"))
+    history = [entry("announcement", "sv", platform_id="1"),
+               entry("announcement", "en", platform_id="2"),
+               entry("soon", "sv", "skipped", reason="superseded by last"),
+               entry("soon", "en", "skipped", reason="superseded by announcement"),
+               entry("last", "sv", platform_id="5"), entry("last", "en", platform_id="6")]
+
+    def count_with(server: list[ServerPost]):
+        return tally("masto", expected, server, identify, history, langs=("sv", "en"),
+                     announcement="announcement", supersedes={"soon": ("last",)})
+
+    figures = count_with(posts)
+    assert figures.superseded == [("e1", "soon", "masto", "sv")]
+    assert figures.missing == [("e1", "soon", "masto", "en")]       # not by the announcement
+    assert ("e1", "soon", "masto", "sv") in count_with(posts[:2]).missing   # "last" never out
+
+
 def test_a_second_copy_is_a_duplicate_and_history_naming_either_copy_agrees():
     figures = count(thread(again=ServerPost("5", "Meetup 1\nMonday", "1")))
     assert figures.duplicates == [("e1", "announcement", "masto", "en")]

@@ -36,7 +36,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from .proxy import BLUESKY, MASTODON, X, Faults, FaultProxy
-from .tally import Key, Report, ServerPost, tally
+from .tally import Figures, Key, Report, ServerPost, tally
 
 PROJECT = Path(__file__).resolve().parents[2]
 ZONE = ZoneInfo("Europe/Stockholm")
@@ -44,6 +44,8 @@ ANNOUNCEMENT = "announcement"
 STAGES = ((ANNOUNCEMENT, None), ("reminder-early", 540), ("reminder-late", 480))
 LEAD = 600
 """Seconds from an event's appearance on the site to its start."""
+SUPERSEDES = {"reminder-early": ("reminder-late",)}
+"""A reminder still waiting when the next one comes due gives way to it (Herald's rule)."""
 LANGS = ("sv", "en")
 ACCOUNTS = ("mastodon", "gotosocial", "x", "bluesky")
 TITLES = {"sv": "Träff {n}", "en": "Meetup {n}"}
@@ -274,17 +276,15 @@ class Campaign:
                 "x": [ServerPost(p.id, p.text, p.reply_to) for p in _settled(lambda: x.posts)],
                 "bluesky": [record(r) for r in _settled(lambda: pds.records.values())]}
 
-    def complete(self) -> bool:
-        """Whether every post of the campaign is on its server."""
-        identify = self.design.identify()
-        present = set()
-        for account, posts in self.server_posts().items():
-            for post in posts:
-                found = identify.get(post.text.split("\n", 1)[0])
-                if found is not None:
-                    ref, stage, lang = found
-                    present.add((ref, stage, account, lang))
-        return present >= set(self.design.expected())
+    def count(self, *, early: bool = True) -> dict[str, Figures]:
+        """Count, per account, what the servers hold against the design and history."""
+        history, posts = self.history(), self.server_posts()
+        return {account: tally(account, self.design.expected(), posts[account],
+                               self.design.identify(), history, langs=LANGS,
+                               announcement=ANNOUNCEMENT, supersedes=SUPERSEDES,
+                               early=[_early(p) for p in self.proxies[account].early()]
+                               if early else ())
+                for account in ACCOUNTS}
 
     def uploads(self) -> list[str]:
         """How many uploads the posts with images took (each needs one)."""
@@ -323,14 +323,11 @@ def run_campaign(folder: Path, design: Design, *,
             if kill % 10 == 0:
                 say(f"{kill} kills, {time.monotonic() - began:.0f} s")
         process = campaign.start()
-        history_checked = 0.0
         while time.time() < design.deadline and process.poll() is None:
-            campaign.wait(1.0)
-            if time.monotonic() - history_checked > 5 and campaign.complete():
-                history_checked = time.monotonic()
-                latest = _latest_states(campaign.history())
-                if all(latest.get(key) == "posted" for key in design.expected()):
-                    break
+            campaign.wait(5.0)
+            figures = campaign.count(early=False).values()
+            if not any(f.missing or f.history for f in figures):
+                break                       # all out, and history says so: nothing to wait for
         if process.poll() is not None:
             exits.append(f"the last run ended by itself with exit code {process.returncode}")
         process.send_signal(signal.SIGTERM)
@@ -342,14 +339,7 @@ def run_campaign(folder: Path, design: Design, *,
             process.wait()
         for proxy in campaign.proxies.values():    # a stalled request may still land
             proxy.wait_quiet(design.stall + 15)
-        history = _with_reasons(campaign.history(), folder / "ledger.sqlite3")
-        posts = campaign.server_posts()
-        early = {name: [_early(p) for p in proxy.early()]
-                 for name, proxy in campaign.proxies.items()}
-        figures = {account: tally(account, design.expected(), posts[account],
-                                  design.identify(), history, langs=LANGS,
-                                  announcement=ANNOUNCEMENT, early=early[account])
-                   for account in ACCOUNTS}
+        figures = campaign.count()
         return Report(design, figures, design.kills, time.monotonic() - began,
                       {name: p.counts() for name, p in campaign.proxies.items()}, exits,
                       campaign.uploads(), campaign.log)
@@ -359,32 +349,6 @@ def _early(passage) -> str:
     when = datetime.fromtimestamp(passage.at, ZONE)
     return (f"{passage.proxy}: {passage.method} {passage.path} at {when:%H:%M:%S.%f}"[:-3]
             + f", {passage.reset - passage.at:.3f} s before the reset")
-
-
-def _with_reasons(history: list[dict], ledger: Path) -> list[dict]:
-    """Add why each post was skipped, which `herald history --json` does not say, from the
-    ledger itself (read-only; left out if its tables are not what this expects)."""
-    import sqlite3
-
-    if not history or "reason" in history[0]:
-        return history
-    try:
-        with sqlite3.connect(f"file:{ledger}?mode=ro", uri=True) as db:
-            rows = db.execute("SELECT ref, stage, account, lang, generation, reason FROM posts")
-            reasons = {tuple(row[:5]): row[5] for row in rows}
-    except sqlite3.Error:
-        return history
-    return [{**e, "reason": reasons.get((e["ref"], e["stage"], e["account"], e["lang"],
-                                         e["generation"]))} for e in history]
-
-
-def _latest_states(history: list[dict]) -> dict[Key, str]:
-    latest: dict[Key, tuple[int, str]] = {}
-    for entry in history:
-        key = (entry["ref"], entry["stage"], entry["account"], entry["lang"])
-        if key not in latest or entry["generation"] >= latest[key][0]:
-            latest[key] = (entry["generation"], entry["state"])
-    return {key: state for key, (_, state) in latest.items()}
 
 
 def _settled(read: Callable[[], object]) -> list:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
@@ -46,6 +46,10 @@ class Figures:
     """Where `herald history` disagrees with the server."""
     early: list[str] = field(default_factory=list)
     """Requests that came before a reset time the platform had announced."""
+    superseded: list[Key] = field(default_factory=list)
+    """Reminders not posted because a later reminder of the event was due by then, and went
+    out: Herald's rule (of several reminders due at once only the latest goes out), so not
+    missing."""
     why_missing: Counter = field(default_factory=Counter)
     """What history says of each missing post (state and reason, times left out)."""
 
@@ -59,7 +63,7 @@ class Figures:
                        self.duplicates + other.duplicates,
                        self.wrong_threads + other.wrong_threads, self.strays + other.strays,
                        self.history + other.history, self.early + other.early,
-                       self.why_missing + other.why_missing)
+                       self.superseded + other.superseded, self.why_missing + other.why_missing)
 
 
 def expected_parent(key: Key, langs: Sequence[str], announcement: str) -> Key | None:
@@ -74,11 +78,15 @@ def expected_parent(key: Key, langs: Sequence[str], announcement: str) -> Key | 
 
 def tally(account: str, expected: Iterable[Key], posts: Sequence[ServerPost],
           identify: Mapping[str, tuple[str, str, str]], history: Sequence[Mapping],
-          *, langs: Sequence[str], announcement: str, early: Sequence[str] = ()) -> Figures:
+          *, langs: Sequence[str], announcement: str, early: Sequence[str] = (),
+          supersedes: Mapping[str, Collection[str]] | None = None) -> Figures:
     """Compare one account's server with the campaign it should have made and with history.
 
     `identify` maps a post's first line to (ref, stage, lang); `history` is the parsed output
-    of `herald history --json`; `early` describes the requests made before a reset time.
+    of `herald history --json`; `early` describes the requests made before a reset time;
+    `supersedes` names, per reminder stage, the later reminders that replace it when both are
+    due (a post history calls "superseded by" one of those, which is on the server, is not
+    missing; one superseded by anything else, the announcement say, is).
     """
     expected = [k for k in expected if k[2] == account]
     figures = Figures(account, expected=len(expected), early=list(early))
@@ -103,9 +111,23 @@ def tally(account: str, expected: Iterable[Key], posts: Sequence[ServerPost],
             if problem:
                 figures.wrong_threads.append(f"{_name(key)}: {problem}")
     latest = _latest(account, history)
+    for key in list(figures.missing):
+        later = _superseded_by(latest.get(key))
+        ref, stage, _, lang = key
+        if later in (supersedes or {}).get(stage, ()) and copies.get((ref, later, account, lang)):
+            figures.missing.remove(key)
+            figures.superseded.append(key)
     figures.history = _history_problems(expected, ids, latest)
     figures.why_missing = Counter(_why(latest.get(key)) for key in figures.missing)
     return figures
+
+
+def _superseded_by(entry: Mapping | None) -> str | None:
+    """The stage a skipped post was superseded by, as history says, or None."""
+    if entry is None or entry["state"] != "skipped":
+        return None
+    found = re.fullmatch(r"superseded by (\S+)", entry.get("reason") or "")
+    return found.group(1) if found else None
 
 
 def _why(entry: Mapping | None) -> str:
@@ -195,11 +217,13 @@ class Report:
     def table(self) -> str:
         """A Markdown table: the campaign's row, then one row per account."""
         rows = ["| campaign | expected posts | missing | duplicates | wrong threads | "
-                "requests before reset | history disagrees |", "|---|---|---|---|---|---|---|"]
+                "requests before reset | history disagrees | superseded by a later reminder |",
+                "|---|---|---|---|---|---|---|---|"]
         for name, f in [(self.design.name, self.total)] + [
                 (f"  {a}", f) for a, f in self.figures.items()]:
             rows.append(f"| {name} | {f.expected} | {len(f.missing)} | {len(f.duplicates)} | "
-                        f"{len(f.wrong_threads)} | {len(f.early)} | {len(f.history)} |")
+                        f"{len(f.wrong_threads)} | {len(f.early)} | {len(f.history)} | "
+                        f"{len(f.superseded)} |")
         return "\n".join(rows)
 
     def summary(self) -> str:
