@@ -175,7 +175,9 @@ def _history_problems(expected: Sequence[Key], ids: Mapping[Key, set[str]],
         entry, on_server = latest.get(key), ids.get(key, set())
         state = entry["state"] if entry else "absent"
         if on_server and state != "posted":
-            problems.append(f"{_name(key)}: on the server, history says {state}")
+            life = f" ({entry['life']})" if entry and entry.get("life") not in (None, state) \
+                else ""
+            problems.append(f"{_name(key)}: on the server, history says {state}{life}")
         elif on_server and entry["platform_id"] not in on_server:
             problems.append(f"{_name(key)}: history names {entry['platform_id']!r}, the server "
                             f"has {', '.join(sorted(on_server))}")
