@@ -116,6 +116,7 @@ def test_a_reminder_given_way_to_a_later_one_that_went_out_is_not_missing():
 def test_a_second_copy_is_a_duplicate_and_history_naming_either_copy_agrees():
     figures = count(thread(again=ServerPost("5", "Meetup 1\nMonday", "1")))
     assert figures.duplicates == [("e1", "announcement", "masto", "en")]
+    assert figures.copies == ["e1/announcement/masto/en: 2, 5"]
     assert not figures.wrong_threads and not figures.history and not figures.missing
 
 

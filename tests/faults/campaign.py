@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -240,9 +240,6 @@ class Campaign:
                  "--check-every", f"{self.design.check_every:g}"],
                 env=self.env, stdout=subprocess.DEVNULL, stderr=log, cwd=self.folder)
 
-    def requests(self) -> int:
-        return sum(len(p.passages()) for p in self.proxies.values())
-
     def wait(self, seconds: float, until: Callable[[], bool] = lambda: False) -> None:
         """Wait `seconds` (or until `until()`), putting events on the site as they come due."""
         deadline = time.monotonic() + seconds
@@ -263,7 +260,7 @@ class Campaign:
         masto, gts, x, pds = self.servers.values()
 
         def statuses(server) -> list[ServerPost]:
-            return [ServerPost(s["id"], s["text"], s["in_reply_to_id"])
+            return [ServerPost(s["id"], s["text"], s["in_reply_to_id"], at=s["created_at"])
                     for s in _settled(server.status_list)]
 
         def record(stored) -> ServerPost:
@@ -339,6 +336,8 @@ def run_campaign(folder: Path, design: Design, *,
             process.wait()
         for proxy in campaign.proxies.values():    # a stalled request may still land
             proxy.wait_quiet(design.stall + 15)
+            with open(folder / f"proxy-{proxy.name}.jsonl", "w", encoding="utf-8") as out:
+                out.writelines(json.dumps(asdict(p)) + "\n" for p in proxy.passages())
         figures = campaign.count()
         return Report(design, figures, design.kills, time.monotonic() - began,
                       {name: p.counts() for name, p in campaign.proxies.items()}, exits,

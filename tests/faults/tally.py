@@ -11,6 +11,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ class ServerPost:
     parent: str | None = None
     root: str | None = None
     """The thread's root, where the platform records it (Bluesky)."""
+    at: float | None = None
+    """When the server made it (epoch seconds), where the fake says."""
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Figures:
     missing: list[Key] = field(default_factory=list)
     duplicates: list[Key] = field(default_factory=list)
     """One entry per extra copy of a post."""
+    copies: list[str] = field(default_factory=list)
+    """Each doubled post with the ids (and times) of its copies."""
     wrong_threads: list[str] = field(default_factory=list)
     strays: list[str] = field(default_factory=list)
     """Posts on the server that are no post of the campaign."""
@@ -60,7 +65,7 @@ class Figures:
 
     def __add__(self, other: Figures) -> Figures:
         return Figures("all", self.expected + other.expected, self.missing + other.missing,
-                       self.duplicates + other.duplicates,
+                       self.duplicates + other.duplicates, self.copies + other.copies,
                        self.wrong_threads + other.wrong_threads, self.strays + other.strays,
                        self.history + other.history, self.early + other.early,
                        self.superseded + other.superseded, self.why_missing + other.why_missing)
@@ -101,6 +106,9 @@ def tally(account: str, expected: Iterable[Key], posts: Sequence[ServerPost],
     for key in expected:
         figures.missing.extend([key] if not copies.get(key) else [])
         figures.duplicates.extend([key] * (len(copies.get(key, ())) - 1))
+        if len(copies.get(key, ())) > 1:
+            figures.copies.append(f"{_name(key)}: " + ", ".join(
+                p.id + (f" made {_utc(p.at)}" if p.at else "") for p in copies[key]))
     ids = {key: {p.id for p in found} for key, found in copies.items()}
     for key, found in copies.items():
         parent = expected_parent(key, langs, announcement)
@@ -189,6 +197,10 @@ def _history_problems(expected: Sequence[Key], ids: Mapping[Key, set[str]],
     return problems
 
 
+def _utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%H:%M:%S.%f")[:-3] + " UTC"
+
+
 def _name(key: Key) -> str:
     return "/".join(key)
 
@@ -236,7 +248,8 @@ class Report:
         lines = [self.table(), "",
                  f"{self.kills} SIGKILLs in {self.seconds:.0f} s; {requests} requests, faults: "
                  + ", ".join(f"{k} {v}" for k, v in sorted(injected.items())),
-                 f"seed {self.design.seed}; Herald's log: {self.log}"]
+                 f"seed {self.design.seed}; Herald's log: {self.log}, every request in "
+                 f"proxy-<account>.jsonl beside it"]
         return "\n".join(lines + self.uploads + self.exits)
 
     def details(self, limit: int = 40) -> str:
@@ -247,7 +260,7 @@ class Report:
             parts.append("why the missing posts are missing, as history says:\n  " + "\n  ".join(
                 f"{n:4d}  {why}" for why, n in total.why_missing.most_common()))
         for title, items in (("missing", ["/".join(k) for k in total.missing]),
-                             ("duplicates", ["/".join(k) for k in total.duplicates]),
+                             ("duplicates", total.copies),
                              ("wrong threads", total.wrong_threads),
                              ("not posts of the campaign", total.strays),
                              ("history disagrees", total.history),
