@@ -48,6 +48,8 @@ class ParseCache:
         """Why the file on disk was not used or not written (for --verbose logs)."""
         self.hits = 0
         self.misses = 0
+        self.finished: dict[str, tuple] = {}
+        """What the last load made of each parse with its image looked up (see site.py)."""
         self._fingerprint: str | None = None
         self._zone: ZoneInfo | None = None
         self._parsed: dict[str, tuple[int, int, Parsed]] = {}
@@ -83,6 +85,7 @@ class ParseCache:
         fingerprint = _fingerprint(site)
         if fingerprint != self._fingerprint:
             self._parsed.clear()
+            self.finished = {}
             self._stored.clear()
             self._fingerprint, self._zone = fingerprint, site.timezone
             self._read = False
@@ -218,24 +221,30 @@ def _fingerprint(site: SiteConfig) -> str:
 
 # --- one entry as JSON -----------------------------------------------------------------------
 
+_EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(model.Event))
+
+
 def _encode_parsed(parsed: Parsed) -> list:
-    event = None if parsed.event is None else {
-        f.name: _encode(getattr(parsed.event, f.name)) for f in dataclasses.fields(parsed.event)}
+    """Return [event values in field order or None, problems, image, image key]."""
+    event = None if parsed.event is None else [
+        _encode(getattr(parsed.event, name)) for name in _EVENT_FIELDS]
     problems = [[p.source, p.field, p.message, p.severity] for p in parsed.problems]
     return [event, problems, parsed.image, parsed.image_key]
 
 
 def _decode(record: list, zone: ZoneInfo | None) -> Parsed:
-    event, problems, image, image_key = record
+    values, problems, image, image_key = record
     if not isinstance(image, str) or not isinstance(image_key, str):
         raise TypeError("image")
-    decoded = None
-    if event is not None:
-        decoded = model.Event(**{name: _decode_value(value, zone)
-                                 for name, value in event.items()})
-        if not isinstance(decoded.start, datetime) or not isinstance(decoded.ref, str):
+    event = None
+    if values is not None:
+        if len(values) != len(_EVENT_FIELDS):
+            raise ValueError("event")
+        event = model.Event(*[v if type(v) is not dict else _decode_value(v, zone)
+                              for v in values])
+        if not isinstance(event.start, datetime) or not isinstance(event.ref, str):
             raise TypeError("event")
-    return Parsed(decoded, tuple(Problem(*p) for p in problems), image, image_key)
+    return Parsed(event, tuple([Problem(*p) for p in problems]), image, image_key)
 
 
 def _encode(value: Any) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..config import SiteConfig
 from ..errors import ConfigError
@@ -28,8 +29,7 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLL
     | getattr(os, "O_CLOEXEC", 0)
 
 
-@dataclass(frozen=True)
-class EventFile:
+class EventFile(NamedTuple):
     """One event file found under the events folder.
 
     `key` is its path relative to the site root exactly as on disk (it may hold bytes that are

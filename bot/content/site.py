@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
@@ -12,6 +13,7 @@ from .cache import ParseCache
 from .fields import Parsed, parse_bytes
 from .files import EventFile, Scan, UnreadableFile, read_event_file, scan_events
 from .pairing import Candidate, pair_shared_refs
+from .parallel import parse_all
 from .uploads import Uploads
 from .values import one_line
 
@@ -62,17 +64,22 @@ def load_site(site: SiteConfig, *, cache: ParseCache | None = None,
     if cache is not None:
         cache.bind(site)
         cache.retain({f.key for f in scan.files})
-    parsed_files = [(file, _parsed(file, site, cache)) for file in scan.files]
+    parsed_files = _parse_files(scan.files, site, cache)
     uploads = Uploads(site)
     problems: list[Problem] = list(scan.problems)
     finished: list[tuple[str, Event, tuple[Problem, ...], str]] = []
+    finished_before = cache.finished if cache is not None else {}
+    finished_now: dict[str, tuple] = {}
     for file, parsed in parsed_files:
-        event, found = _with_image(parsed, file.source, uploads)
+        event, found = _with_image(parsed, file.source, uploads,
+                                   finished_before.get(file.key), finished_now, file.key)
         problems_of_file = parsed.problems + found
         if event is None:
             problems.extend(problems_of_file)
             continue
         finished.append((file.key, event, problems_of_file, parsed.image_key))
+    if cache is not None:
+        cache.finished = finished_now
     renamed = pair_shared_refs([Candidate(key, event, (event.start, image_key))
                                 for key, event, _, image_key in finished if event.published],
                                site)
@@ -103,33 +110,56 @@ def parse_event(text: str, source: str, site: SiteConfig) -> tuple[Event | None,
     return event, list(parsed.problems + found)
 
 
-def _parsed(file: EventFile, site: SiteConfig, cache: ParseCache | None) -> Parsed:
-    if cache is not None:
-        hit = cache.get(file)
-        if hit is not None:
-            return hit
+def _parse_files(files: tuple[EventFile, ...], site: SiteConfig,
+                 cache: ParseCache | None) -> list[tuple[EventFile, Parsed]]:
+    """Return each file with its parse: from the cache when unchanged, else read and parsed."""
+    found: list[Parsed | None] = [cache.get(file) if cache is not None else None
+                                  for file in files]
+    missing = [file for file, parsed in zip(files, found) if parsed is None]
+    fresh = iter(parse_all(missing, functools.partial(parse_file, site=site)))
+    result = []
+    for file, parsed in zip(files, found):
+        if parsed is None:
+            parsed = next(fresh)
+            if cache is not None:
+                cache.put(file, parsed)
+        result.append((file, parsed))
+    return result
+
+
+def parse_file(file: EventFile, site: SiteConfig) -> Parsed:
+    """Read and parse one event file (no cache)."""
     try:
-        parsed = parse_bytes(read_event_file(file), file.source, site)
+        return parse_bytes(read_event_file(file), file.source, site)
     except UnreadableFile as exc:
         return Parsed(None, (Problem(file.source, None, str(exc), "error"),))
-    if cache is not None:
-        cache.put(file, parsed)
-    return parsed
 
 
-def _with_image(parsed: Parsed, source: str,
-                uploads: Uploads) -> tuple[Event | None, tuple[Problem, ...]]:
-    """Look up the event's image in the site; return the event and what that found."""
+def _with_image(parsed: Parsed, source: str, uploads: Uploads, before: tuple | None = None,
+                memo: dict | None = None, key: str = "") -> tuple[Event | None, tuple[Problem, ...]]:
+    """Look up the event's image in the site; return the event and what that found.
+
+    `before` is what the last load made of the same parse; it is reused when the image lookup
+    found the same, and what this load makes is put in `memo` under `key`.
+    """
     event = parsed.event
     if event is None or not parsed.image:
         return event, ()
-    path, finding = uploads.find(parsed.image)
-    found: tuple[Problem, ...] = ()
-    if finding is not None:
-        message, severity = finding
-        found = (Problem(source, "image", one_line(message), severity),)
-    if path is None:
-        return event, found
-    if not event.image_alt:
-        found += (Problem(source, "image-alt", ALT_MISSING),)
-    return replace(event, image=path), found
+    lookup = uploads.find(parsed.image)
+    if before is not None and before[0] is parsed and before[1] == lookup:
+        result = before[2]
+    else:
+        path, finding = lookup
+        found: tuple[Problem, ...] = ()
+        if finding is not None:
+            message, severity = finding
+            found = (Problem(source, "image", one_line(message), severity),)
+        if path is None:
+            result = event, found
+        else:
+            if not event.image_alt:
+                found += (Problem(source, "image-alt", ALT_MISSING),)
+            result = replace(event, image=path), found
+    if memo is not None:
+        memo[key] = (parsed, lookup, result)
+    return result
