@@ -165,7 +165,7 @@ class ParseCache:
         try:
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
                          | getattr(os, "O_NONBLOCK", 0))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # none yet
             return {}
         except OSError as exc:
             self.notes.append(f"cannot read the parse cache {self.path} ({exc}); rewriting it")
