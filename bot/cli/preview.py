@@ -247,6 +247,9 @@ def validate(config_path, site, strict, list_refs, as_json):
     cache = ParseCache.for_site(config.site, config.images.cache_dir)
     loaded = load_site(config.site, cache=cache)
     cache.save()
+    if (click.get_current_context().obj or {}).get("verbose"):
+        for note in cache.notes:
+            click.echo(f"note: {note}", err=True)
     files = loaded.events + loaded.drafts
     problems = sorted(list(loaded.problems) + _image_problems(loaded, config)
                       + ref_problems(files)

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 from urllib.parse import quote
 
 from ..config import SiteConfig
@@ -30,8 +29,7 @@ _PLACEHOLDER = re.compile(r":([a-z_]+)")
 _TITLE_LINE = re.compile(r"title:[ \t]*(.*)$")
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(NamedTuple):
     """What one file says, before its image is looked up.
 
     `event` is None when the file is unusable; its `image` is always None here. `image` is

@@ -5,15 +5,14 @@ from __future__ import annotations
 import posixpath
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..config import SiteConfig
 from ..model import Event
 from .fields import _slug
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A published event file, with what pairs it with its other language versions."""
 
     key: str
