@@ -24,6 +24,7 @@ from .names import file_slug, is_safe_file_name
 from .values import shown
 
 _DOMAIN_DOT = re.compile(r"\.\w")
+_DATE_FIELDS = frozenset({"when", "date", "time", "relative"})
 
 Shape = tuple[str, tuple[tuple[str, int], ...]]
 """A template as a bound needs it: its fixed text, and how often each field appears."""
@@ -46,29 +47,30 @@ def fit_problems(events: Iterable[Event], config: Config,
     if not limits:
         return []
     shapes = {stage.name: _shapes(stage, config.templates) for stage in config.stages}
+    every_shape = [shape for found in shapes.values() for shape in found]
     tightest = _Bound(min(lim.max_chars for lim in limits.values()),
                       min((lim.max_bytes for lim in limits.values() if lim.max_bytes is not None),
                           default=None),
-                      max(_url_weight(lim) for lim in limits.values()))
+                      max(_url_weight(lim) for lim in limits.values()), every_shape)
     groups: dict[tuple[bool, str], dict[str, Event]] = {}
     for event in events:
         groups.setdefault((event.published, event.ref), {})[event.lang] = event
     problems, reported = [], set()
     for versions in groups.values():
-        if all(tightest.fits(e, config.stages, shapes) for e in versions.values()):
+        if all(tightest.fits(e) for e in versions.values()):
             continue
         for account in config.accounts:
-            bound = _Bound(limits[account.name].max_chars, limits[account.name].max_bytes,
-                           _url_weight(limits[account.name]))
+            own = limits[account.name]
+            bounds = {stage.name: _Bound(own.max_chars, own.max_bytes, _url_weight(own),
+                                         shapes[stage.name]) for stage in config.stages}
             for lang in languages_for(account, versions):
                 event = versions.get(lang) or next(iter(versions.values()))
                 if (event.source, account.name) in reported:
                     continue
                 for stage in config.stages:
-                    if bound.fits(event, (stage,), shapes):
+                    if bounds[stage.name].fits(event):
                         continue
-                    error = _misfit(event, versions, lang, stage, account,
-                                    limits[account.name], config)
+                    error = _misfit(event, versions, lang, stage, account, own, config)
                     if error is not None:
                         reported.add((event.source, account.name))
                         problems.append(Problem(event.source, "title", error, "error"))
@@ -91,27 +93,29 @@ def _misfit(event: Event, versions: Mapping[str, Event], lang: str, stage: Stage
 
 
 class _Bound:
-    """Limits to hold an upper bound of a post's length against."""
+    """An upper bound of the length of posts, held against one platform's limits."""
 
-    def __init__(self, max_chars: int, max_bytes: int | None, url_weight: int):
+    def __init__(self, max_chars: int, max_bytes: int | None, url_weight: int,
+                 shapes: Iterable[Shape]):
         self.max_chars, self.max_bytes, self.url_weight = max_chars, max_bytes, url_weight
+        self.shapes = [(_weight(fixed, url_weight), len(fixed.encode("utf-8")), counts)
+                       for fixed, counts in shapes]
+        self.dates = frozenset(name for _, counts in shapes for name, _ in counts) & _DATE_FIELDS
+        """The date fields the templates use (each costs formatting dates to bound)."""
 
-    def fits(self, event: Event, stages: Iterable[Stage], shapes: Mapping[str, tuple]) -> bool:
-        """Whether every stage's post of `event`, without excerpt and hashtags, surely fits."""
+    def fits(self, event: Event) -> bool:
+        """Whether every post of `event`, without excerpt and hashtags, surely fits."""
         own = {"title": event.title, "place": event.place, "link": event.url}
         weights = {name: _weight(text, self.url_weight) for name, text in own.items()}
-        weights.update(_date_weights(event.lang, self.url_weight))
+        weights.update(_date_weights(event.lang, self.url_weight, self.dates))
         sizes = {name: len(text.encode("utf-8", "surrogatepass")) for name, text in own.items()}
-        for stage in stages:
-            for fixed, counts in shapes[stage.name]:
-                weight = _weight(fixed, self.url_weight)
-                size = len(fixed.encode("utf-8"))
-                for name, count in counts:  # excerpt and hashtags count 0: they may go
-                    weight += count * weights.get(name, 0)
-                    size += count * sizes.get(name, 2 * weights.get(name, 0))
-                if weight > self.max_chars or (self.max_bytes is not None
-                                               and size > self.max_bytes):
-                    return False
+        for weight, size, counts in self.shapes:
+            for name, count in counts:  # excerpt and hashtags count 0: they may go
+                weight += count * weights.get(name, 0)
+                size += count * sizes.get(name, 2 * weights.get(name, 0))
+            if weight > self.max_chars or (self.max_bytes is not None
+                                           and size > self.max_bytes):
+                return False
         return True
 
 
@@ -146,20 +150,26 @@ def _shapes(stage: Stage, configured: Mapping[str, Mapping[str, str]]) -> tuple[
 
 
 @functools.lru_cache(maxsize=16)
-def _date_weights(lang: str, url_weight: int) -> dict[str, int]:
-    """An upper bound of the weight of each date field in `lang`: the heaviest of every month,
-    weekday and distance, plus a margin."""
+def _date_weights(lang: str, url_weight: int, used: frozenset[str]) -> dict[str, int]:
+    """An upper bound of the weight of each date field in `lang`.
+
+    The heaviest over every month and every weekday (a text's length is the sum of its parts,
+    so the margin covers the longest weekday in the longest month), and for `relative` over
+    every distance the phrases distinguish.
+    """
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo("Europe/Stockholm")
-    starts = [datetime(2026, month, 17, 18, 30, tzinfo=zone) for month in range(1, 13)]
-    starts += [datetime(2026, 9, day, 10, 0, tzinfo=zone) for day in range(1, 8)]
-    heaviest = {"when": 0, "date": 0, "time": 0, "relative": 0}
-    for start in starts:
-        texts = {"when": [format_when(start, lang)], "date": [format_date(start, lang)],
-                 "time": [format_time(start, lang)],
-                 "relative": [relative_day(start, start - timedelta(hours=hours), lang)
-                              for hours in (2, 24, 24 * 5, 24 * 40)]}
-        for name, found in texts.items():
-            heaviest[name] = max([heaviest[name]] + [_weight(t, url_weight) for t in found])
-    return {name: weight + 10 for name, weight in heaviest.items()}
+    months = [datetime(2026, month, 28, 18, 30, tzinfo=zone) for month in range(1, 13)]
+    weekdays = [datetime(2026, 9, day, 18, 30, tzinfo=zone) for day in range(21, 28)]
+    texts = {
+        "when": lambda: [format_when(start, lang) for start in months + weekdays],
+        "date": lambda: [format_date(start, lang) for start in months + weekdays],
+        "time": lambda: [format_time(start, lang) for start in months[:1]],
+        "relative": lambda: [relative_day(start, start - timedelta(days=40), lang)
+                             for start in months]
+        + [relative_day(start, start - timedelta(hours=hours), lang)
+           for start in weekdays for hours in (2, 24, 24 * 5)],
+    }
+    return {name: max(_weight(text, url_weight) for text in found()) + 10
+            for name, found in texts.items() if name in used}
