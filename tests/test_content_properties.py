@@ -274,3 +274,35 @@ def test_preview_images_writes_only_inside_the_folder_named(refs):
         changed = {path for path in after if after[path] != before.get(path)}
         assert all(Path(path).parent == out for path in changed), sorted(changed)
         assert not Path("/tmp/herald-ref").exists()
+
+
+PIECES = st.sampled_from(["Hackdag", " ", "a.se", "https://civictech.se/x", "t.co", "🎉",
+                          "👨\u200d👩\u200d👧", "漢字", "öppna", "ÅÄÖ", "#civictech", "@a@b.se",
+                          ".", "1.2.3.4", "x" * 40, "\u0301", "—", "…"])
+TEXTS = st.lists(PIECES, max_size=40).map("".join)
+
+
+@settings(max_examples=max(EXAMPLES // 4, 1))
+@given(title=TEXTS.filter(str.strip), place=TEXTS, lang=st.sampled_from(["sv", "en"]))
+def test_a_post_validate_lets_pass_without_composing_always_fits(title, place, lang):
+    from bot import app
+    from bot.composer import compose
+    from bot.config import DEFAULT_ACCOUNTS, DEFAULT_STAGES
+    from bot.content.checks import _Bound, _shapes, _url_weight
+    from bot.model import Event, PlannedPost, PostKey
+
+    config = load_config(None, site=Path(__file__).resolve().parents[1] / "content")
+    start = datetime(2026, 9, 23, 18, 30, tzinfo=ZoneInfo("Europe/Stockholm"))
+    event = Event(ref="x", lang=lang, title=title.strip(), start=start, place=place.strip(),
+                  url="https://civictech.se/" + "hackdag-" * 3, source="_events/x.md")
+    for account in DEFAULT_ACCOUNTS:
+        limits = app.declared_limits(account, config)
+        for stage in DEFAULT_STAGES:
+            bound = _Bound(limits.max_chars, limits.max_bytes, _url_weight(limits),
+                           _shapes(stage, config.templates))
+            if bound.fits(event):
+                due = start - (stage.before or (start - start))
+                post = compose(PlannedPost(PostKey("x", stage.name, account.name, lang), due,
+                                           start, stage), {lang: event}, limits,
+                               templates=config.templates, hashtags=config.site.hashtags)
+                assert post.error is None, (account.platform, stage.name, post.error)
