@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
@@ -59,8 +60,21 @@ def load_site(site: SiteConfig, *, cache: ParseCache | None = None,
     Raises ConfigError only when the site or its events folder is unusable; a bad file becomes
     a Problem and the others load. With a `cache`, a file unchanged since it was kept is not
     parsed again (the caller saves the cache). `scan` reuses a scan the caller already made.
+
+    Python's cycle collector is paused while loading: a load makes many objects and no cycles,
+    and each full collection walks every object alive, which doubled the time of a 20,000-file
+    load.
     """
-    scan = scan or scan_events(site)
+    collecting = gc.isenabled()
+    gc.disable()  # many objects and no cycles: a full collection would walk them all, often
+    try:
+        return _load(site, cache, scan or scan_events(site))
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load(site: SiteConfig, cache: ParseCache | None, scan: Scan) -> Site:
     if cache is not None:
         cache.bind(site)
         cache.retain({f.key for f in scan.files})
