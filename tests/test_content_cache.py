@@ -166,7 +166,7 @@ def test_a_damaged_or_foreign_cache_file_is_ignored_and_rewritten(site, tmp_path
     cache = ParseCache.for_site(site, tmp_path / "cache")
     assert title(site, cache) == "Fikadag"
     assert cache.save()
-    assert json.loads(cache.path.read_text())["format"] == "herald-content-cache/1"
+    assert json.loads(cache.path.read_text())["format"] == "herald-content-cache/2"
 
 
 def test_a_cache_file_others_may_write_is_not_trusted(site, tmp_path):

@@ -34,7 +34,7 @@ from ..model import Problem
 from .fields import Parsed
 from .files import EventFile
 
-FORMAT = "herald-content-cache/1"
+FORMAT = "herald-content-cache/2"
 RECENT_SECONDS = 2.0
 MAX_CACHE_BYTES = 512 * 1024 * 1024
 
@@ -225,23 +225,28 @@ _EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(model.Event))
 
 
 def _encode_parsed(parsed: Parsed) -> list:
-    """Return [event values in field order or None, problems, image, image key]."""
-    event = None if parsed.event is None else [
-        _encode(getattr(parsed.event, name)) for name in _EVENT_FIELDS]
+    """Return [event values in field order or None, the positions of values that are not
+    plain JSON, problems, image, image key]."""
+    values, tagged = None, []
+    if parsed.event is not None:
+        values = [_encode(getattr(parsed.event, name)) for name in _EVENT_FIELDS]
+        tagged = [i for i, value in enumerate(values) if type(value) is dict]
     problems = [[p.source, p.field, p.message, p.severity] for p in parsed.problems]
-    return [event, problems, parsed.image, parsed.image_key]
+    return [values, tagged, problems, parsed.image, parsed.image_key]
 
 
 def _decode(record: list, zone: ZoneInfo | None) -> Parsed:
-    values, problems, image, image_key = record
+    values, tagged, problems, image, image_key = record
     if not isinstance(image, str) or not isinstance(image_key, str):
         raise TypeError("image")
     event = None
     if values is not None:
         if len(values) != len(_EVENT_FIELDS):
             raise ValueError("event")
-        event = model.Event(*[v if type(v) is not dict else _decode_value(v, zone)
-                              for v in values])
+        values = list(values)
+        for i in tagged:
+            values[i] = _decode_value(values[i], zone)
+        event = model.Event(*values)
         if not isinstance(event.start, datetime) or not isinstance(event.ref, str):
             raise TypeError("event")
     return Parsed(event, tuple([Problem(*p) for p in problems]), image, image_key)
