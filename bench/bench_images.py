@@ -1,10 +1,17 @@
-"""Time image preparation on a synthesized 24-megapixel photo (not part of the test suite).
+"""Time image preparation against the naive Pillow way, in the same run (not part of the tests).
 
-    python bench/bench_images.py [--runs N] [--keep FILE]
+    python bench/bench_images.py [--runs N] [--keep DIR]
 
-Prints the median of N runs for: the baseline (decode at full size without `draft`, scale to
-2048 px, one JPEG encode), the same with `draft`, `prepare()` for each platform's limits, and
-`prepare()` answered from the cache; with each row's ratio to the baseline.
+Synthesizes a photo-like 6000x4000 JPEG (24 megapixels) and a 4000x3000 RGBA PNG (12
+megapixels, a photo with a transparent border), then prints the median of N runs for:
+
+- the naive way a user would write it with Pillow: open, load at full size, turn upright,
+  scale to 2048 pixels with Pillow's default filter, flatten transparency on white, then save
+  a JPEG at quality 95, 90, 85 ... until it fits the byte limit;
+- `bot.images.prepare()` for the same limit, and for the other platforms' limits;
+- `prepare()` answered from the cache, and a drawn card (drawn, and read from the cache);
+
+with each row's ratio to the naive way for the same source, measured in the same run.
 """
 
 from __future__ import annotations
@@ -17,23 +24,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageDraw, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.card import draw_card  # noqa: E402
 from bot.config import ImageConfig  # noqa: E402
 from bot.images import ImageCache, prepare  # noqa: E402
 from bot.model import Limits  # noqa: E402
-
-WIDTH, HEIGHT = 6000, 4000
-TARGET = (2048, 1365)
 
 PLATFORMS = {
     "Bluesky 1 MB": Limits("bluesky", 300, "graphemes", max_bytes=3000, image_bytes=1_000_000,
                            image_formats=frozenset({"JPEG", "PNG"}), alt_chars=2000),
     "Bluesky 2 MB": Limits("bluesky", 300, "graphemes", max_bytes=3000, image_bytes=2_000_000,
                            image_formats=frozenset({"JPEG", "PNG"}), alt_chars=2000),
-    "X 5 MB": Limits("x", 280, "twitter", url_weight=23, image_bytes=5 * 1024 * 1024,
+    "X 5 MB": Limits("x", 280, "twitter", url_weight=23, image_bytes=5_000_000,
                      image_formats=frozenset({"JPEG", "PNG", "GIF", "WEBP"}), alt_chars=1000),
     "Mastodon 16 MB": Limits("mastodon", 500, "mastodon", url_weight=23,
                              image_bytes=16 * 1024 * 1024, image_pixels=33_177_600,
@@ -44,28 +49,45 @@ PLATFORMS = {
 }
 
 
-def synthesize_photo(path: Path) -> None:
-    """Write a photo-like 6000x4000 JPEG of about 9 MB: gradients, soft blotches and grain."""
-    size = (WIDTH, HEIGHT)
+def synthesize_photo(path: Path, size: tuple[int, int] = (6000, 4000)) -> Image.Image:
+    """A photo-like image: gradients, soft blotches and grain (about 9 MB as a JPEG at 90)."""
     red = Image.linear_gradient("L").rotate(30).resize(size, Image.Resampling.BILINEAR)
-    blotches = Image.effect_noise((WIDTH // 16, HEIGHT // 16), 60)
+    blotches = Image.effect_noise((size[0] // 16, size[1] // 16), 60)
     green = blotches.resize(size, Image.Resampling.BICUBIC)
     blue = Image.radial_gradient("L").resize(size, Image.Resampling.BILINEAR)
     grain = Image.effect_noise(size, 30)
     channels = [Image.blend(channel, grain, 0.25) for channel in (red, green, blue)]
-    Image.merge("RGB", channels).save(path, "JPEG", quality=90)
+    photo = Image.merge("RGB", channels)
+    if path.suffix == ".jpg":
+        photo.save(path, "JPEG", quality=90)
+    return photo
 
 
-def baseline(path: Path, *, draft: bool) -> bytes:
-    """Decode (at full size unless `draft`), scale to 2048 px and encode once at quality 92."""
+def synthesize_cutout(path: Path) -> None:
+    """A 4000x3000 RGBA PNG: a photo whose border is transparent (a cut-out product shot)."""
+    photo = synthesize_photo(path, (4000, 3000)).convert("RGBA")
+    mask = Image.new("L", photo.size, 0)
+    ImageDraw.Draw(mask).ellipse((300, 200, 3700, 2800), fill=255)
+    photo.putalpha(mask)
+    photo.save(path, "PNG")
+
+
+def naive(path: Path, limit: int) -> bytes:
+    """What a user would write with Pillow: full decode, default filter, a quality loop."""
     with Image.open(path) as im:
-        if draft:
-            im.draft("RGB", TARGET)
-        im.load()
-        small = im.resize(TARGET, Image.Resampling.BICUBIC)
-    buffer = io.BytesIO()
-    small.save(buffer, "JPEG", quality=92)
-    return buffer.getvalue()
+        im = ImageOps.exif_transpose(im)
+        scale = 2048 / max(im.size)
+        im = im.resize((round(im.width * scale), round(im.height * scale)))
+        if im.mode == "RGBA":
+            flat = Image.new("RGB", im.size, "white")
+            flat.paste(im, mask=im.getchannel("A"))
+            im = flat
+        for quality in range(95, 0, -5):
+            buffer = io.BytesIO()
+            im.save(buffer, "JPEG", quality=quality)
+            if buffer.tell() <= limit:
+                return buffer.getvalue()
+    raise ValueError("does not fit")
 
 
 def median_ms(action, runs: int) -> float:
@@ -80,38 +102,55 @@ def median_ms(action, runs: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--keep", type=Path, help="write the synthesized photo here")
+    parser.add_argument("--keep", type=Path, help="write the synthesized sources to this folder")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        photo = args.keep or Path(tmp) / "photo.jpg"
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        photo, cutout = folder / "photo-24mp.jpg", folder / "cutout-12mp.png"
         synthesize_photo(photo)
+        synthesize_cutout(cutout)
         config = ImageConfig()
-        rows = [("baseline: decode without draft, scale, encode", "",
-                 median_ms(lambda: baseline(photo, draft=False), args.runs))]
-        rows.append(("decode with draft, scale, encode", "",
-                     median_ms(lambda: baseline(photo, draft=True), args.runs)))
-        for name, limits in PLATFORMS.items():
-            media = prepare(photo, limits, config, alt="")
-            detail = f"{len(media.data):,} B {media.width}x{media.height}"
-            rows.append((f"prepare() for {name}", detail,
-                         median_ms(lambda limits=limits: prepare(photo, limits, config, alt=""),
-                                   args.runs)))
-        cache = ImageCache(Path(tmp) / "cache")
-        bluesky = PLATFORMS["Bluesky 1 MB"]
-        prepare(photo, bluesky, config, alt="", cache=cache)
-        rows.append(("prepare() for Bluesky 1 MB, from the cache", "same bytes",
-                     median_ms(lambda: prepare(photo, bluesky, config, alt="", cache=cache),
-                               args.runs)))
+        rows = []
+        for source, label, cases in (
+                (photo, "24 MP JPEG", list(PLATFORMS)),
+                (cutout, "12 MP RGBA PNG", ["Bluesky 1 MB"])):
+            bluesky = PLATFORMS["Bluesky 1 MB"]
+            base = median_ms(lambda: naive(source, bluesky.image_bytes), args.runs)
+            rows.append((f"{label}: naive Pillow to 1 MB", "", base, base))
+            for name in cases:
+                limits = PLATFORMS[name]
+                media = prepare(source, limits, config, alt="")
+                detail = f"{len(media.data):,} B {media.width}x{media.height} " \
+                         f"{media.mime.split('/')[1].upper()}"
+                ms = median_ms(lambda limits=limits: prepare(source, limits, config, alt=""),
+                               args.runs)
+                rows.append((f"{label}: prepare() for {name}", detail, ms, base))
+            cache = ImageCache(Path(tmp) / "cache")
+            prepare(source, bluesky, config, alt="", cache=cache)
+            rows.append((f"{label}: prepare() from the cache", "same bytes",
+                         median_ms(lambda: prepare(source, bluesky, config, alt="",
+                                                   cache=cache), args.runs), base))
 
-        base = rows[0][2]
-        source = photo.stat().st_size
-        print(f"source: synthesized {WIDTH}x{HEIGHT} JPEG, {source:,} bytes; "
-              f"median of {args.runs} runs\n")
-        print(f"| {'case':<46} | {'output':<26} | {'median ms':>9} | {'vs baseline':>11} |")
-        print(f"|{'-' * 48}|{'-' * 28}|{'-' * 11}|{'-' * 13}|")
-        for name, detail, ms in rows:
-            print(f"| {name:<46} | {detail:<26} | {ms:>9.0f} | {ms / base:>10.2f}x |")
+        card = dict(title="Civic Tech Sthlm #11 – Vilken framtid har öppna data i Sverige?",
+                    when="torsdag 12 december 2019 kl. 18:00", place="Kulturhuset, Stockholm",
+                    config=config, lang="sv", site="civictech.se")
+        drawn = median_ms(lambda: draw_card(**card), args.runs)
+        cards = ImageCache(Path(tmp) / "cards")
+        draw_card(**card, cache=cards)
+        cached = median_ms(lambda: draw_card(**card, cache=cards), args.runs)
+        rows.append(("card: drawn", "1200x675 PNG", drawn, drawn))
+        rows.append(("card: read from the cache", "same bytes", cached, drawn))
+
+        print(f"sources: {photo.name} {photo.stat().st_size:,} bytes, {cutout.name} "
+              f"{cutout.stat().st_size:,} bytes; median of {args.runs} runs\n")
+        print(f"| {'case':<52} | {'output':<28} | {'median ms':>9} | {'vs naive':>9} |")
+        print(f"|{'-' * 54}|{'-' * 30}|{'-' * 11}|{'-' * 11}|")
+        for name, detail, ms, base in rows:
+            ratio = base / ms
+            faster = f"{ratio:.1f}x" if ratio >= 1 else f"1/{1 / ratio:.1f}"
+            print(f"| {name:<52} | {detail:<28} | {ms:>9.0f} | {faster:>9} |")
 
 
 if __name__ == "__main__":

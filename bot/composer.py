@@ -16,7 +16,7 @@ from string import Formatter
 
 import grapheme
 
-from .counting import byte_length, fits, length
+from .counting import byte_length, fits, length, refusal, refused
 from .localize import format_date, format_time, format_when, relative_day
 from .model import Event, ImageRef, Limits, PlannedPost, Post, Stage
 
@@ -132,18 +132,46 @@ def _template(stage: Stage, lang: str, templates: Mapping[str, Mapping[str, str]
 
 
 def _parse(text: str) -> Template:
+    """Split `text` into lines with their fields; raise ValueError for anything but plain fields.
+
+    A format spec (`{title:>9999}`), a conversion (`{title!r}`) or an attribute or index
+    (`{title.__class__}`, `{title[0]}`) would let a template hang, crash or read Python
+    objects, so only `{title}`-style fields (and `{{`/`}}` for braces) are allowed.
+    """
     lines = []
     for line in text.replace("\r\n", "\n").split("\n"):
         try:
-            names = frozenset(name for _, name, _, _ in Formatter().parse(line) if name is not None)
+            parts = list(Formatter().parse(line))
         except ValueError as exc:
-            raise ValueError(f"template line {line!r}: {exc}") from None
-        for name in sorted(names):
-            if name not in FIELDS:
-                raise ValueError(f"unknown template field {{{name}}} (known fields: "
-                                 f"{', '.join('{' + f + '}' for f in FIELDS)})")
-        lines.append((line, names))
+            raise ValueError(f"template line {_short(line)}: {exc} (write {{{{ and }}}} for "
+                             f"braces)") from None
+        names = []
+        for _, name, spec, conversion in parts:
+            if name is None:
+                continue
+            if name not in FIELDS or spec or conversion:
+                raise ValueError(_field_problem(name, spec, conversion))
+            names.append(name)
+        lines.append((line, frozenset(names)))
     return tuple(lines)
+
+
+def _field_problem(name: str, spec: str, conversion: str | None) -> str:
+    written = _short("{" + name + (f"!{conversion}" if conversion else "")
+                     + (f":{spec}" if spec else "") + "}", quote=False)
+    plain = re.match(r"\w*", name).group()
+    known = ", ".join("{" + f + "}" for f in FIELDS)
+    if plain in FIELDS:
+        return (f"{written}: only the plain field {{{plain}}} is allowed (no format, "
+                f"conversion, attribute or index)")
+    return f"unknown template field {written} (known fields: {known})"
+
+
+def _short(text: str, *, quote: bool = True, limit: int = 60) -> str:
+    """Show `text` on one short line, control characters escaped."""
+    shown = repr(text) if quote else "".join(c if c.isprintable() else repr(c)[1:-1]
+                                             for c in text)
+    return shown if len(shown) <= limit else shown[:limit - 1] + "…"
 
 
 def _render(template: Template, values: Mapping[str, str]) -> str:
@@ -244,6 +272,8 @@ def _largest(n: int, ok: Callable[[int], bool]) -> int | None:
 
 
 def _overflow(text: str, limits: Limits) -> str:
+    if refused(text, limits):
+        return f"the post {refusal(text, limits)}, even without excerpt and hashtags"
     over = length(text, limits) - limits.max_chars
     if over > 0:
         return (f"{over} characters over the {limits.max_chars} limit "

@@ -3,6 +3,7 @@
     HeraldError                     anything Herald reports as one line
     ├── ConfigError                 missing or invalid configuration (names the key)
     ├── UsageError                  a command asked for what does not exist or cannot be done
+    │   └── Unfit                   a post Herald will not send: too long for its platform
     ├── ContentError                an event file that cannot be used (names file and field)
     ├── ImageError                  an image that cannot be prepared (names the file)
     ├── LedgerError                 the ledger cannot be opened, migrated or is locked
@@ -42,6 +43,17 @@ class UsageError(HeraldError):
     """A command asked for an event, stage or language that does not exist, or cannot be done."""
 
     exit_code = 2
+
+
+class Unfit(UsageError):
+    """A post does not fit its platform (too long, or a character it refuses): not sent, exit 2.
+
+    Herald refuses it before any platform sees it, unlike `Rejected`.
+    """
+
+    def __init__(self, message: str, *, account: str | None = None):
+        self.account = account
+        super().__init__(f"{account}: {message}" if account else message)
 
 
 class ContentError(HeraldError):

@@ -6,6 +6,7 @@ datetime is never converted to UTC or to the machine's zone.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -14,6 +15,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime, format_timedelta, get_date_format, get_datetime_format
 
 TIME_PATTERN = "HH:mm"
+_LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,27 @@ def relative_day(start: datetime, at: datetime, lang: str) -> str:
         return _format(start, phrases.weekday, lang)
     same_year = start.year == seen_from.year
     return _format(start, phrases.day if same_year else phrases.day_other_year, lang)
+
+
+def is_language(lang: object) -> bool:
+    """True when `lang` is a language code such as `sv` or `en-GB` that Babel has a locale for."""
+    if not isinstance(lang, str) or not _LANGUAGE_CODE.fullmatch(lang):
+        return False
+    try:
+        _locale(lang)
+    except ValueError:
+        return False
+    return True
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """Count in English for Herald's own output: `1 warning`, `2 warnings`, `3 entries`."""
+    if count == 1:
+        return f"1 {noun}"
+    if nouns is None:
+        nouns = (noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou"
+                 else noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s"))
+    return f"{count:,} {nouns}"
 
 
 def _format(start: datetime, pattern: str, lang: str) -> str:

@@ -71,6 +71,16 @@ class Account:
     languages: tuple[str, ...]
     options: dict = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def label(self) -> str:
+        """The account as output names it: `kansli (mastodon)`, or `mastodon` when alike."""
+        return account_label(self.name, self.platform)
+
+
+def account_label(name: str, platform: str) -> str:
+    """Name an account with its platform, once when the two are alike: `mastodon`."""
+    return name if name == platform else f"{name} ({platform})"
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -78,7 +88,7 @@ class Limits:
 
     platform: str
     max_chars: int
-    counting: Literal["mastodon", "twitter", "graphemes"]
+    counting: Literal["mastodon", "codepoints", "strictest", "twitter", "graphemes"]
     url_weight: int | None = None
     max_bytes: int | None = None
     image_bytes: int = 1_000_000
@@ -90,13 +100,27 @@ class Limits:
     edits: bool = False
     link_cards: bool = False
     cost_per_post: float = 0.0
+    """USD the platform charges for creating a post (X: "Content: Create")."""
     cost_per_link_post: float = 0.0
+    """USD for a post whose text holds a link, as the platform finds links (X: "with URL")."""
+    cost_per_alt_text: float = 0.0
+    """USD for each image description sent (X: one "Media Metadata" call per alt text)."""
+    cost_per_delete: float = 0.0
+    """USD for deleting a post (X: "Interaction: Delete")."""
+    cost_per_read: float = 0.0
+    """USD for each post read back, as a lookup of recent posts does (X: "Posts: Read")."""
     idempotent: bool = True
     """The platform recognises a repeated post by its idempotency or record key, so a retry after
     a lost answer cannot make a second post. False (X, servers that ignore `Idempotency-Key`):
     an uncertain post must be looked up, safely, before anything is sent again."""
     request_timeout: float = 30.0
     """Seconds after which the adapter gives up on a request (a stalled request may still land)."""
+    animation_size: tuple[int, int] | None = None
+    """The largest width and height of an animated GIF (where "GIF" is in `image_formats`)."""
+    animation_frames: int | None = None
+    """The most frames an animated GIF may have."""
+    card_thumb_bytes: int | None = None
+    """The most a link card's thumbnail may weigh, when less than `image_bytes`."""
 
 
 @dataclass(frozen=True, order=True)
@@ -177,6 +201,8 @@ class Media:
     height: int
     alt: str
     filename: str = "image"
+    note: str = ""
+    """What was done to the image, for preview ("as is, metadata removed", "re-encoded: ...")."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -122,6 +123,35 @@ def test_record_keys_are_tids_that_depend_only_on_the_idempotency_key():
     assert all(TID_RE.match(key) and is_tid(key) for key in keys)
     assert len(set(keys)) == 200
     assert record_key("a/b/c/sv") == record_key("a/b/c/sv") != record_key("a/b/c/en")
+
+
+RESERVED = datetime(2026, 2, 10, 9, 30, 15, 123456, tzinfo=timezone.utc)
+
+
+def test_a_record_key_is_a_tid_whose_time_is_the_reservations():
+    """A TID is 53 bits of microseconds and a 10-bit clock id (atproto's record key spec)."""
+    from atproto_client.models.string_formats import TID_RE
+
+    rkey = record_key("hackdag/announcement/bluesky/sv", RESERVED)
+    assert TID_RE.match(rkey) and is_tid(rkey)
+    assert abs(bluesky.tid_time(rkey) - RESERVED) < timedelta(milliseconds=1)
+    assert rkey == record_key("hackdag/announcement/bluesky/sv", RESERVED)   # every retry
+
+
+def test_posts_reserved_in_the_same_millisecond_get_different_keys():
+    keys = {record_key(f"event-{n}/announcement/bluesky/{lang}", RESERVED)
+            for n in range(500) for lang in ("sv", "en")}
+    assert len(keys) == 1000
+    assert all(abs(bluesky.tid_time(k) - RESERVED) < timedelta(milliseconds=1) for k in keys)
+
+
+def test_without_a_reservation_time_the_key_is_the_one_earlier_versions_used():
+    import hashlib
+
+    value = int.from_bytes(hashlib.sha256(b"a/b/c/sv").digest()[:8], "big") & ((1 << 63) - 1)
+    earlier = "".join("234567abcdefghijklmnopqrstuvwxyz"[(value >> s) & 31]
+                      for s in range(60, -1, -5))
+    assert record_key("a/b/c/sv", None) == record_key("a/b/c/sv") == earlier
 
 
 def test_a_service_that_is_not_an_http_url_is_a_config_error():
@@ -670,3 +700,140 @@ def test_the_fake_pds_wants_a_valid_bearer_token_and_sends_rate_limit_headers(pd
     pds.expire_tokens()
     expired = httpx.get(url, headers=auth)
     assert (expired.status_code, expired.json()["error"]) == (401, "ExpiredToken")
+
+
+# --- record keys from the reservation time --------------------------------------------------------
+
+def test_a_post_is_created_under_the_key_of_its_reservation_and_a_retry_finds_it(pds):
+    bsky = publisher(pds)
+    pds.write_then_fail = 1                              # stored, then answered 500
+    published = bsky.publish(post(reserved_at=RESERVED))
+
+    rkey = record_key("hackdag/announcement/bluesky/sv", RESERVED)
+    assert list(pds.records) == [rkey] and published.id.endswith(rkey)
+    assert abs(bluesky.tid_time(rkey) - RESERVED) < timedelta(milliseconds=1)
+    assert publisher(pds).find(post(reserved_at=RESERVED)) == published
+
+
+def test_a_post_sent_by_an_earlier_version_under_its_key_is_found_not_sent_again(pds):
+    earlier = publisher(pds).publish(post())                       # no reservation time
+    assert publisher(pds).find(post(reserved_at=RESERVED)) == earlier
+    assert publisher(pds).publish(post(reserved_at=RESERVED)) == earlier
+    assert len(pds.records) == 1
+
+
+def test_a_post_reserved_while_the_process_runs_costs_no_extra_lookup(pds):
+    bsky = publisher(pds)
+    bsky.publish(post(reserved_at=datetime.now(timezone.utc)))
+    assert pds.received("GET", r"/xrpc/com\.atproto\.repo\.getRecord") == []
+
+
+def test_a_key_that_holds_another_post_is_not_taken_for_this_one(pds):
+    bsky = publisher(pds)
+    bsky.publish(post("Something else entirely", reserved_at=RESERVED))   # same key and time
+    assert bsky.find(post(reserved_at=RESERVED)) is None
+    with pytest.raises(Rejected, match="already holds another post") as caught:
+        bsky.publish(post(reserved_at=RESERVED))
+    assert "nothing was posted" in str(caught.value)
+    assert [r["text"] for r in (s.value for s in pds.records.values())] == [
+        "Something else entirely"]
+
+
+def test_the_limits_carry_the_adapters_timeout(pds):
+    limits = publisher(pds, timeout=12.5).limits()
+    assert (limits.request_timeout, limits.idempotent) == (12.5, True)
+
+
+# --- no request before a reset ---------------------------------------------------------------------
+
+def test_after_a_rate_limit_nothing_is_sent_before_the_reset_lookups_and_logins_included(pds):
+    bsky = publisher(pds)
+    bsky.check()
+    reset = int(time.time()) + 300
+    pds.rate_limited, pds.rate_limit_reset = True, reset
+    with pytest.raises(RateLimited):
+        bsky.publish(post())
+    pds.rate_limited = False
+    sent = len(pds.received())
+
+    for attempt in (lambda: bsky.publish(post()), lambda: bsky.find(post()), bsky.check,
+                    lambda: bsky.delete(f"at://{pds.did}/app.bsky.feed.post/{record_key('x')}")):
+        with pytest.raises(RateLimited) as caught:
+            attempt()
+        assert caught.value.retry_after == datetime.fromtimestamp(reset, timezone.utc)
+    bsky.close()                                          # a new session would log in
+    with pytest.raises(RateLimited):
+        bsky.check()
+    assert len(pds.received()) == sent
+
+
+def test_requests_go_out_again_once_the_reset_has_passed(pds):
+    now = [datetime.now(timezone.utc)]
+    bsky = BlueskyPublisher(account(pds), {"handle": pds.handle,
+                                           "app_password": pds.app_password},
+                            clock=lambda: now[0])
+    bsky.check()
+    pds.rate_limited, pds.rate_limit_reset = True, int(time.time()) + 300
+    with pytest.raises(RateLimited) as caught:
+        bsky.publish(post())
+    pds.rate_limited = False
+    now[0] = caught.value.retry_after + timedelta(seconds=1)
+    assert bsky.publish(post()).id in {r.uri for r in pds.records.values()}
+
+
+# --- uploads reused --------------------------------------------------------------------------------
+
+def image(data: bytes = PNG, alt: str = "Affisch") -> Media:
+    return Media(data, "image/png", 40, 30, alt, "poster.png")
+
+
+def uploads(pds: FakePDS) -> list:
+    return pds.received("POST", r"/xrpc/com\.atproto\.repo\.uploadBlob")
+
+
+def test_a_retried_post_reuses_the_blobs_it_uploaded(pds):
+    bsky = publisher(pds)
+    pds.fail("com.atproto.repo.createRecord", 503, "NotEnoughResources")
+    with pytest.raises(Unavailable):
+        bsky.publish(post(media=(image(), image(JPEG.replace(b"\xe0", b"\xe1")))))
+    bsky.publish(post(media=(image(), image(JPEG.replace(b"\xe0", b"\xe1")))))
+    assert len(uploads(pds)) == 2 and len(pds.records) == 1
+
+
+def test_the_same_image_in_the_next_post_is_not_uploaded_again(pds):
+    bsky = publisher(pds)
+    bsky.publish(post(media=(image(alt="Affisch"),)))
+    bsky.publish(post("English", key="hackdag/announcement/bluesky/en",
+                      media=(image(alt="Poster"),)))        # the alt text is in the record
+    assert len(uploads(pds)) == 1
+    alts = sorted(r.value["embed"]["images"][0]["alt"] for r in pds.records.values())
+    assert alts == ["Affisch", "Poster"]
+
+
+def test_an_image_the_pds_has_dropped_meanwhile_is_uploaded_again(pds):
+    bsky = publisher(pds)
+    pds.fail("com.atproto.repo.createRecord", 503, "NotEnoughResources")
+    with pytest.raises(Unavailable):
+        bsky.publish(post(media=(image(),)))
+    pds.blobs.clear()                                     # garbage-collected, never referenced
+    published = bsky.publish(post(media=(image(),)))
+    assert len(uploads(pds)) == 2 and published.id in {r.uri for r in pds.records.values()}
+
+
+# --- secrets a server echoes ----------------------------------------------------------------------
+
+def test_a_password_or_token_the_pds_echoes_never_reaches_the_error_or_the_logs(pds, caplog):
+    caplog.set_level(logging.DEBUG)
+    saved: list[str] = []
+    bsky = publisher(pds, saved=saved)
+    bsky.check()
+    secrets = {pds.app_password, *saved, *pds.tokens}
+    pds.fail("com.atproto.repo.createRecord", 400, "InvalidRequest",
+             "you sent " + " and ".join(sorted(secrets)))
+    with pytest.raises(Rejected) as caught:
+        bsky.publish(post())
+    error = caught.value
+    shown = [str(error), repr(error), error.platform_message or "", repr(error.args)]
+    shown += [r.getMessage() for r in caplog.records if r.name.startswith("bot")]
+    assert "you sent ****" in str(error)
+    assert not any(secret in text for secret in secrets for text in shown)

@@ -173,3 +173,152 @@ def test_an_unreadable_logo_is_an_image_error_naming_it(tmp_path):
     with pytest.raises(ImageError, match=str(logo_path)):
         draw_card(title="Open Data Day", when=WHEN, place=PLACE,
                   config=ImageConfig(logo=logo_path), lang="en")
+
+
+# --- bounded fitting, emoji, the site's name ------------------------------------------------
+
+@pytest.mark.parametrize("title", ["Hackathon " * 1000, "x" * 10_000, "å" * 10_000],
+                         ids=["10,000 characters of words", "one 10,000-character word",
+                              "10,000 letters outside ASCII"])
+def test_a_10000_character_title_is_laid_out_at_once_and_shortened_with_an_ellipsis(title):
+    import time
+
+    started = time.perf_counter()
+    layout = layout_card(title=title, when=WHEN, place=PLACE)
+    elapsed = time.perf_counter() - started
+    assert elapsed < 5, f"{elapsed:.1f} s"  # minutes before; a generous bound, not a benchmark
+    assert role_text(layout, "title").endswith("…")
+    assert_text_inside(layout)
+
+
+def test_an_emoji_in_a_title_is_drawn_not_left_as_a_gap():
+    with_emoji = card_image(draw_card(title="Hackathon 🎉", when="", place="", config=CONFIG,
+                                      lang="en"))
+    plain = card_image(draw_card(title="Hackathon", when="", place="", config=CONFIG,
+                                 lang="en"))
+    layout = layout_card(title="Hackathon 🎉", when="", place="")
+    line = next(line for line in layout.lines if line.role == "title")
+    assert line.text == "Hackathon 🎉"
+    start = line.x + font(line.size, bold=True).getbbox("Hackathon ")[2]
+    emoji_area = (start, line.y, start + line.size, line.y + line.size)
+    foreground = ImageColor.getrgb(CONFIG.card_foreground)
+    assert foreground in only_colours(with_emoji, emoji_area)
+    assert foreground not in only_colours(plain, emoji_area)
+
+
+def test_a_character_no_bundled_font_has_is_left_out_without_a_box_or_gap():
+    drawn = card_image(draw_card(title="Öppna 漢 data", when="", place="", config=CONFIG,
+                                 lang="sv"))
+    plain = card_image(draw_card(title="Öppna data", when="", place="", config=CONFIG,
+                                 lang="sv"))
+    assert drawn.tobytes() == plain.tobytes()
+    alt = draw_card(title="Öppna 漢 data", when="", place="", config=CONFIG, lang="sv").alt
+    assert "漢" in alt  # the alt text keeps the title as written
+
+
+def test_the_sites_name_is_shown_small_above_the_title():
+    layout = layout_card(title="Open Data Day", when=WHEN, place=PLACE, site="civictech.se")
+    site = [line for line in layout.lines if line.role == "site"]
+    title = [line for line in layout.lines if line.role == "title"]
+    assert [line.text for line in site] == ["civictech.se"]
+    assert site[0].size < title[0].size / 2 and site[0].y < title[0].y
+    assert_text_inside(layout)
+
+
+# --- what `attach` sends: the event's image, or a card with it on ---------------------------
+
+UPLOADS = EVENTS.parent / "_uploads"
+
+
+def attach_for(tmp_path, platform: str, image: Path | None, *, options=None, site=None):
+    """Run the real attachments function for one post on `platform` with `image`."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bot import app
+    from bot.config import parse_config
+    from bot.model import Account, Event, ImageRef, Post, PostKey
+
+    settings = {"site": {"path": str(EVENTS.parent), "url": "https://civictech.se"},
+                "images": {"cache_dir": str(tmp_path / "cache")}}
+    if site is not None:
+        settings["site"]["name"] = site
+    config = parse_config(settings, base=tmp_path)
+    start = datetime(2027, 4, 15, 18, tzinfo=ZoneInfo("Europe/Stockholm"))
+    event = Event("meetup", "sv", "Praktiskt Cryptoparty i Uppsala!", start,
+                  "https://civictech.se/meetup/", "_events/meetup.md", place="Uppsala",
+                  image=image)
+    post = Post(PostKey("meetup", "announcement", platform, "sv"), platform, start, "Hej", 3,
+                300, "https://civictech.se/meetup/", event.title,
+                image=ImageRef(image, "Bild") if image else None, lang="sv")
+    account = Account(platform, platform, ("sv",), options or {})
+    limits = app.declared_limits(account, config)
+    return app.attachments(config)(post, event, account, limits)
+
+
+@pytest.mark.parametrize("name, why", [
+    ("cryptoparty-logo.png", "301x100 is under 600x300 pixels"),
+    ("debian-cake-meetup-6.jpeg", "259x194 is under 600x300 pixels"),
+    ("1782px-kopplingssprint-se-svg.png", "1782x398 is 4.48:1, outside the 1:2 to 2:1"),
+    ("good-tech-hack.jpg", "1708x650 is 2.63:1, outside the 1:2 to 2:1"),
+])
+def test_a_small_or_very_wide_event_image_goes_out_placed_on_the_drawn_card(tmp_path, name, why):
+    extras = attach_for(tmp_path, "mastodon", UPLOADS / name)
+    (media,) = extras.media
+    assert extras.drawn and (media.width, media.height) == (1200, 675)
+    assert media.note.startswith(f"drawn card with _uploads/{name} on it: {why}")
+    with Image.open(UPLOADS / name) as source:
+        colours = {c for _, c in source.convert("RGBA").convert("RGB").getcolors(1 << 24)}
+    on_card = card_image(media).convert("RGB")
+    assert len(colours & {c for _, c in on_card.getcolors(1 << 24)}) > 1  # its pixels are there
+
+
+@pytest.mark.parametrize("name", ["climate_data_background.png", "civic-tech-moter-govtech-fb.jpg",
+                                  "bg_hemsidan.jpg", "govtechday_facebook_linkedin_2.jpg"])
+def test_an_event_image_of_a_usual_size_and_shape_goes_out_as_itself(tmp_path, name):
+    extras = attach_for(tmp_path, "x", UPLOADS / name)
+    (media,) = extras.media
+    assert not extras.drawn and not media.note.startswith("drawn card")
+
+
+def test_a_bluesky_link_card_thumbnail_fits_the_one_megabyte_thumb_limit(tmp_path):
+    import random
+
+    photo = tmp_path / "grain.jpg"
+    Image.frombytes("RGB", (1600, 1000), random.Random(3).randbytes(1600 * 1000 * 3)).save(
+        photo, "JPEG", quality=80)
+    assert 1_000_000 < photo.stat().st_size < 2_000_000  # fits Bluesky's images, not its thumbs
+    extras = attach_for(tmp_path, "bluesky", photo, options={"link_card": True})
+    assert extras.card is not None and extras.card.thumb is not None
+    assert len(extras.card.thumb.data) <= 1_000_000
+
+
+def test_a_drawn_card_is_read_from_the_cache_on_the_next_run(tmp_path):
+    from bot.images import ImageCache
+
+    cache = ImageCache(tmp_path / "cache")
+    first = draw_card(title="Open Data Day", when=WHEN, place=PLACE, config=CONFIG, lang="en",
+                      site="civictech.se", cache=cache)
+    again = ImageCache(tmp_path / "cache")  # a new run
+    second = draw_card(title="Open Data Day", when=WHEN, place=PLACE, config=CONFIG, lang="en",
+                       site="civictech.se", cache=again)
+    assert (again.hits, again.misses) == (1, 0) and second.data == first.data
+    other = draw_card(title="Open Data Day", when=WHEN, place=PLACE, config=CONFIG, lang="en",
+                      site="Civic Tech Sweden", cache=again)
+    assert again.misses == 1 and other.data != first.data
+
+
+def test_the_site_name_on_the_card_comes_from_the_config_or_the_sites_host(tmp_path):
+    def site_line(**kwargs):
+        media = attach_for(tmp_path, "mastodon", None, **kwargs).media[0]
+        return media
+
+    host = site_line()
+    named = site_line(site="Civic Tech Sweden")
+    hidden = site_line(site="")
+    assert len({host.data, named.data, hidden.data}) == 3
+    from bot import app
+    from bot.config import parse_config
+
+    config = parse_config({"site": {"url": "https://civictech.se"}}, base=tmp_path)
+    assert app.site_name(config) == "civictech.se"

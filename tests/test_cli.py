@@ -226,3 +226,48 @@ def test_validate_warns_about_an_image_file_that_is_not_an_image(tmp_path):
     assert ("warning: _events/2027-04-15-varmote-civic-tech.md: image: meetup-banner.jpg: not an "
             "image Herald can read") in result.output
     assert "a drawn card goes instead" in result.output
+
+
+def test_preview_charges_xs_link_price_only_when_the_text_holds_a_link(tmp_path):
+    """X's price list: Content: Create $0.015, with URL $0.200, Media Metadata $0.005."""
+    config = tmp_path / "herald.toml"
+    config.write_text(f'''
+[site]
+path = "{FIXTURES}"
+[templates.announcement]
+sv = "{{title}}"
+en = "{{title}} {{link}}"
+[accounts.x]
+platform = "x"
+languages = ["sv", "en"]
+''', encoding="utf-8")
+    result = herald("preview", "--config", str(config), "--now", "2026-02-12T12:00+01:00",
+                    "--event", MEETUP, "--json")
+    posts = {p["lang"]: p for p in json.loads(result.output) if p["stage"] == "announcement"}
+    alt_texts = len(posts["sv"]["media"])               # one Media Metadata call per alt text
+    assert posts["sv"]["link"] and "https://" not in posts["sv"]["text"]
+    assert posts["sv"]["cost"] == pytest.approx(0.015 + 0.005 * alt_texts)
+    assert posts["en"]["cost"] == pytest.approx(0.200 + 0.005 * alt_texts)
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("å" * 300, None),                                                 # 300 graphemes, 600 bytes
+    ("👩\u200d👩\u200d👧" * 200, "600 bytes over the 3000-byte limit"),  # 200 graphemes, 3600 bytes
+    ("a" * 301, "1 character over the 300 limit"),
+])
+def test_post_checks_blueskys_graphemes_and_bytes_before_sending(text, reason):
+    """app.bsky.feed.post: text maxGraphemes 300, maxLength 3000 (bytes)."""
+    result = herald("post", text, "--config", str(EXAMPLE), "--account", "bluesky", "--dry-run")
+    if reason is None:
+        assert result.exit_code == 0 and "would post: bluesky" in result.output
+    else:
+        assert result.exit_code == 2, result.output             # Herald refuses it: too long
+        assert f"the text does not fit bluesky: {reason}" in result.output
+        assert "would post" not in result.output
+
+
+def test_post_refuses_a_text_x_calls_invalid_before_sending():
+    result = herald("post", "Välkomna\ufeff!", "--config", str(EXAMPLE), "--account", "x",
+                    "--dry-run")
+    assert result.exit_code == 2                                # Herald refuses it itself
+    assert "holds U+FEFF, which X refuses in any post" in result.output

@@ -29,6 +29,9 @@ BLUESKY_1MB = Limits("bluesky", 300, "graphemes", max_bytes=3000, image_bytes=1_
                      image_formats=frozenset({"JPEG", "PNG"}), alt_chars=2000)
 BLUESKY_2MB = Limits("bluesky", 300, "graphemes", max_bytes=3000, image_bytes=2_000_000,
                      image_formats=frozenset({"JPEG", "PNG"}), alt_chars=2000)
+X_WITH_GIF_LIMITS = Limits("x", 280, "twitter", url_weight=23, image_bytes=5_000_000,
+                           image_formats=frozenset({"JPEG", "PNG", "GIF", "WEBP"}),
+                           alt_chars=1000, animation_size=(1280, 1080), animation_frames=350)
 PLATFORMS = {"mastodon": MASTODON, "x": X, "bluesky-1mb": BLUESKY_1MB, "bluesky-2mb": BLUESKY_2MB}
 CONFIG = ImageConfig()
 METADATA_KEYS = ("exif", "xmp", "XML:com.adobe.xmp", "icc_profile", "photoshop", "comment")
@@ -185,14 +188,14 @@ def test_a_16_bit_rgba_png_comes_out_as_8_bit_rgba_keeping_its_transparency(tmp_
     assert im.getpixel((50, 10))[3] == 0
 
 
-def test_a_palette_png_with_a_text_chunk_is_re_encoded_and_stays_transparent(tmp_path):
+def test_a_png_with_a_text_chunk_loses_only_that_chunk_and_keeps_its_own_bytes(tmp_path):
+    original = (UPLOADS / "cryptoparty-logo.png").read_bytes()
     source = tmp_path / "cryptoparty.png"
-    source.write_bytes(with_text_chunk((UPLOADS / "cryptoparty-logo.png").read_bytes()))
+    source.write_bytes(with_text_chunk(original))
     media = prepare(source, X, CONFIG, alt="")
-    im = assert_ready(media, X)
-    assert im.format == "PNG" and im.mode == "RGBA"
-    assert b"taken at home" not in media.data
-    assert im.getchannel("A").getextrema()[0] == 0
+    assert media.data == original  # the palette, transparency and compressed pixels untouched
+    assert media.note == "as is, metadata removed"
+    assert_ready(media, X)
 
 
 def test_an_icc_profile_is_applied_and_dropped(tmp_path):
@@ -240,15 +243,44 @@ def test_the_pixel_limit_is_kept_with_the_aspect_ratio(tmp_path):
     assert abs(im.width / im.height - 4 / 3) < 0.01
 
 
-def test_an_animated_gif_becomes_a_still_of_its_first_frame(tmp_path):
-    frames = [Image.new("RGB", (120, 80), colour) for colour in ("red", "lime", "blue")]
-    source = tmp_path / "party.gif"
-    frames[0].save(source, save_all=True, append_images=frames[1:], duration=200, loop=0)
-    assert Image.open(source).n_frames == 3
-    media = prepare(source, MASTODON, CONFIG, alt="")
-    im = assert_ready(media, MASTODON)
+def animated_gif(path: Path, size=(120, 80), colours=("red", "lime", "blue")) -> Path:
+    frames = [Image.new("RGB", size, colour) for colour in colours]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=200, loop=0,
+                   comment=b"made at home")
+    assert Image.open(path).n_frames == len(colours)
+    return path
+
+
+@pytest.mark.parametrize("limits", [MASTODON, X_WITH_GIF_LIMITS], ids=["mastodon", "x"])
+def test_an_animated_gif_stays_animated_where_the_platform_takes_gifs(tmp_path, limits):
+    source = animated_gif(tmp_path / "party.gif")
+    media = prepare(source, limits, CONFIG, alt="")
+    im = assert_ready(media, limits)
+    assert (im.format, im.n_frames, media.mime) == ("GIF", 3, "image/gif")
+    assert b"made at home" not in media.data and "comment" not in im.info
+    assert im.info.get("loop") == 0 and im.info.get("duration") == 200
+    assert media.note == "animated GIF, 3 frames, as is, metadata removed"
+
+
+def test_an_animated_gif_becomes_a_still_of_its_first_frame_where_gifs_are_not_taken(tmp_path):
+    source = animated_gif(tmp_path / "party.gif")
+    media = prepare(source, BLUESKY_1MB, CONFIG, alt="")
+    im = assert_ready(media, BLUESKY_1MB)
     assert im.format != "GIF" and getattr(im, "n_frames", 1) == 1
     assert im.convert("RGB").getpixel((60, 40)) == (255, 0, 0)
+    assert "animated GIF flattened to its first frame (bluesky takes no GIF)" in media.note
+
+
+@pytest.mark.parametrize("size, colours, words", [
+    ((1400, 100), ("red", "blue"), "1400x100, over the 1280x1080 x takes for animated GIFs"),
+    ((16, 16), ("red", "blue") * 200, "400 frames, over the 350 x takes"),
+])
+def test_an_animated_gif_beyond_xs_animation_limits_is_flattened_and_says_why(
+        tmp_path, size, colours, words):
+    source = animated_gif(tmp_path / "long.gif", size, colours)
+    media = prepare(source, X_WITH_GIF_LIMITS, CONFIG, alt="")
+    assert getattr(opened(media), "n_frames", 1) == 1
+    assert words in media.note
 
 
 def test_a_png_named_jpg_is_read_by_its_content(tmp_path):
@@ -382,3 +414,168 @@ def test_a_black_and_white_photo_goes_out_as_jpeg_not_as_a_huge_png(tmp_path):
     assert media.mime == "image/jpeg"
     with Image.open(io.BytesIO(media.data)) as out:
         assert out.format == "JPEG" and max(out.size) == 2048
+
+
+# --- metadata removed without decoding ------------------------------------------------------
+
+def jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
+    """List the (marker, payload) of every segment before the first scan."""
+    segments, pos = [], 2
+    while data[pos + 1] != 0xDA:
+        length = int.from_bytes(data[pos + 2:pos + 4], "big")
+        segments.append((data[pos + 1], data[pos + 4:pos + 2 + length]))
+        pos += 2 + length
+    return segments
+
+
+def test_a_jpeg_that_fits_keeps_its_coded_pixels_and_loses_only_its_metadata():
+    source = UPLOADS / "civic-tech-moter-govtech-fb.jpg"   # 100,233 bytes with EXIF and XMP
+    original = source.read_bytes()
+    for limits in PLATFORMS.values():
+        media = prepare(source, limits, CONFIG, alt="")
+        assert len(media.data) < len(original)  # never bigger, as re-encoding made it
+        assert media.note == "as is, metadata removed"
+        assert [marker for marker, _ in jpeg_segments(media.data)
+                if 0xE1 <= marker <= 0xEF or marker == 0xFE] == []
+        scan = original.index(b"\xff\xda")
+        assert media.data.endswith(original[scan:])  # every coded byte as it was
+        with Image.open(source) as before, Image.open(io.BytesIO(media.data)) as after:
+            assert before.tobytes() == after.tobytes()
+        assert_ready(media, limits)
+
+
+def test_a_jpeg_with_gps_comment_and_a_trailer_keeps_none_of_them(tmp_path):
+    exif = Image.Exif()
+    exif[0x010F] = "Herald Test Camera"
+    exif[0x8825] = {1: "N", 2: (59.0, 19.0, 30.0), 3: "E", 4: (18.0, 4.0, 5.0)}
+    source = tmp_path / "phone.jpg"
+    noise((300, 200)).save(source, "JPEG", exif=exif.tobytes(), comment=b"kitchen table",
+                           quality=90)
+    source.write_bytes(source.read_bytes() + b"appended motion-photo video")
+    media = prepare(source, BLUESKY_1MB, CONFIG, alt="")
+    for secret in (b"Herald Test Camera", b"kitchen table", b"motion-photo", b"Exif"):
+        assert secret not in media.data
+    assert media.data.endswith(b"\xff\xd9") and media.note == "as is, metadata removed"
+    with Image.open(source) as before, Image.open(io.BytesIO(media.data)) as after:
+        assert before.tobytes() == after.tobytes()
+
+
+def test_a_jpeg_with_a_jfif_thumbnail_keeps_jfif_without_the_thumbnail(tmp_path):
+    plain = io.BytesIO()
+    Image.new("RGB", (64, 48), "teal").save(plain, "JPEG")
+    data = plain.getvalue()
+    thumb = bytes(3 * 2 * 2)
+    app0 = b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x02\x02" + thumb
+    jfif_end = 4 + int.from_bytes(data[4:6], "big")
+    source = tmp_path / "thumb.jpg"
+    source.write_bytes(b"\xff\xd8\xff\xe0" + (len(app0) + 2).to_bytes(2, "big") + app0
+                       + data[jfif_end:])
+    media = prepare(source, X, CONFIG, alt="")
+    assert (0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00") in jpeg_segments(media.data)
+
+
+def test_a_png_loses_its_text_time_and_exif_chunks_and_keeps_its_pixel_chunks(tmp_path):
+    original = (UPLOADS / "climate_data_background.png").read_bytes()
+    exif = Image.Exif()
+    exif[0x010F] = "Herald Test Camera"
+    source = tmp_path / "chart.png"
+    source.write_bytes(original[:33] + chunk(b"tIME", bytes(7)) + chunk(b"eXIf", exif.tobytes())
+                       + chunk(b"iTXt", b"Author\x00\x00\x00\x00\x00Ada") + original[33:])
+    media = prepare(source, BLUESKY_1MB, CONFIG, alt="")
+    assert media.data == original
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_jpeg_that_fits_but_is_stored_turned_is_re_encoded_upright_at_its_own_quality(
+        tmp_path, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    source = tmp_path / "turned.jpg"
+    photo = noise((320, 240))
+    photo.save(source, "JPEG", exif=exif.tobytes(), quality=75)
+    media = prepare(source, MASTODON, CONFIG, alt="")
+    im = assert_ready(media, MASTODON)
+    assert im.size == ((240, 320) if orientation in (6, 8) else (320, 240))
+    assert f"turned upright (EXIF orientation {orientation})" in media.note
+    assert "quality 75" in media.note
+    assert len(media.data) < 1.1 * source.stat().st_size  # not re-encoded above its quality
+
+
+def test_a_jpeg_with_a_wide_gamut_profile_is_converted_to_srgb_and_an_srgb_profile_is_dropped(
+        tmp_path):
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    tagged_srgb = tmp_path / "srgb.jpg"
+    Image.new("RGB", (120, 80), (10, 120, 200)).save(tagged_srgb, "JPEG", icc_profile=srgb)
+    media = prepare(tagged_srgb, X, CONFIG, alt="")
+    assert media.note == "as is, metadata removed" and b"\xff\xe2" not in media.data[:200]
+    tagged_other = tmp_path / "display.jpg"  # the real "Display" profile of bg_hemsidan.jpg
+    with Image.open(UPLOADS / "bg_hemsidan.jpg") as real:
+        display = real.info["icc_profile"]
+    Image.new("RGB", (120, 80), (10, 120, 200)).save(tagged_other, "JPEG", icc_profile=display)
+    media = prepare(tagged_other, X, CONFIG, alt="")
+    assert "colours converted to sRGB" in media.note
+    assert "icc_profile" not in opened(media).info
+
+
+# --- files that are not regular files ------------------------------------------------------
+
+def test_post_with_a_fifo_as_image_stops_at_once_with_one_clear_line(tmp_path, monkeypatch):
+    import os
+    import threading
+
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name))
+    monkeypatch.delenv("HERALD_CONFIG", raising=False)
+    fifo = tmp_path / "image.jpg"
+    os.mkfifo(fifo)
+    config = Path(__file__).resolve().parents[1] / "config.example.toml"
+    done = threading.Event()
+    result = {}
+
+    def run():
+        result["r"] = CliRunner().invoke(main, ["post", "Hej", "--config", str(config),
+                                                "--image", str(fifo), "--alt", "Bild",
+                                                "--dry-run"])
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    if not done.wait(10):
+        with open(fifo, "wb"):  # release the reader so the test process can end
+            pass
+        pytest.fail("herald post --image waited on a FIFO")
+    output = result["r"].output
+    assert result["r"].exit_code == 1
+    assert output.strip().splitlines() == [
+        f"Error: {fifo}: is a FIFO (named pipe), not a regular file; Herald reads images only "
+        f"from regular files"]
+
+
+def test_an_image_file_over_the_size_cap_is_refused_before_it_is_read(tmp_path):
+    from bot.images import read_source
+
+    huge = tmp_path / "huge.jpg"
+    with open(huge, "wb") as handle:
+        handle.truncate(300 * 1024 * 1024)  # sparse: costs no disk
+    with pytest.raises(ImageError, match="huge.jpg: image file is 315 MB, over the 210 MB"):
+        read_source(huge)
+    with pytest.raises(ImageError, match="is a character device, not a regular file"):
+        read_source(Path("/dev/zero"))
+
+
+def test_a_png_with_an_exif_orientation_is_turned_upright_and_one_without_passes_as_is(tmp_path):
+    stored = Image.new("RGB", (400, 200), "blue")
+    stored.paste((255, 0, 0), (0, 0, 200, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    turned = tmp_path / "turned.png"
+    stored.save(turned, exif=exif.tobytes())
+    media = prepare(turned, MASTODON, CONFIG, alt="")
+    assert opened(media).size == (200, 400) and "EXIF orientation 6" in media.note
+    exif[0x0112] = 1
+    upright = tmp_path / "upright.png"
+    stored.save(upright, exif=exif.tobytes())
+    assert prepare(upright, MASTODON, CONFIG, alt="").note == "as is, metadata removed"

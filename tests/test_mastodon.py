@@ -6,6 +6,7 @@ import io
 import logging
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -215,6 +216,28 @@ def test_editing_replaces_the_text_of_a_status(fake_mastodon, publisher):
     assert fake_mastodon.statuses[first.id]["edited_at"] is not None
 
 
+@pytest.mark.parametrize("software", ["mastodon", "gotosocial"])
+def test_a_correction_keeps_the_statuss_images_language_and_sensitive_flag(software):
+    """PUT /api/v1/statuses/:id replaces the status: media_ids, language and sensitive are sent
+    again, as the Mastodon API description lists them, or the server drops them."""
+    with FakeMastodon(software=software) as fake:
+        publisher = make_publisher(fake)
+        first = publisher.publish(post(media=(
+            Media(png(), "image/png", 40, 30, "Affisch för kvällen", "poster.png"),
+            Media(jpeg(), "image/jpeg", 32, 32, "Karta till Kulturhuset", "map.jpg"))))
+        fake.statuses[first.id]["sensitive"] = True          # marked so by hand afterwards
+
+        publisher.edit(first.id, TEXT.replace("18:00", "18:30"))
+
+        [sent] = fake.received("PUT", rf"/api/v1/statuses/{first.id}")
+        status = requests.get(f"{fake.url}/api/v1/statuses/{first.id}", timeout=5).json()
+        assert [m["description"] for m in status["media_attachments"]] == [
+            "Affisch för kvällen", "Karta till Kulturhuset"]
+        assert status["language"] == "sv" and status["sensitive"] is True
+        assert sent.form["language"] == ["sv"] and len(sent.form["media_ids[]"]) == 2
+        assert fake.violations == []
+
+
 def test_deleting_a_status_removes_it_from_the_instance(fake_mastodon, publisher):
     first = publisher.publish(post())
 
@@ -302,6 +325,51 @@ def test_limits_are_read_from_the_instance_once(fake_mastodon):
     assert limits.platform == "mastodon" and limits.counting == "mastodon" and limits.edits
     assert publisher.limits() is limits
     assert len(fake_mastodon.received("GET", "/api/v2/instance/?")) == 1
+
+
+def test_limits_say_mastodon_counts_its_way_honours_idempotency_and_times_out_as_set(
+        fake_mastodon):
+    limits = make_publisher(fake_mastodon, timeout=7.5).limits()
+    assert (limits.counting, limits.idempotent, limits.request_timeout) == ("mastodon", True, 7.5)
+
+
+def test_a_gotosocial_server_is_counted_in_code_points_and_not_trusted_with_idempotency():
+    with FakeMastodon(software="gotosocial") as fake:
+        limits = make_publisher(fake).limits()
+    assert (limits.counting, limits.idempotent) == ("codepoints", False)
+    assert limits.url_weight == 23            # advertised, but GoToSocial does not apply it
+
+
+def test_text_that_fits_mastodons_count_but_not_gotosocials_is_refused_by_gotosocial():
+    """GoToSocial counts len([]rune(status)): 500 code points, URLs in full."""
+    from bot.counting import fits
+
+    text = "a" * 400 + " " + "https://civictech.se/" + "b" * 100
+    with FakeMastodon() as mastodon, FakeMastodon(software="gotosocial") as gotosocial:
+        assert fits(text, make_publisher(mastodon).limits())
+        assert not fits(text, make_publisher(gotosocial).limits())
+        with pytest.raises(Rejected, match="status too long"):
+            make_publisher(gotosocial).publish(post(text))
+
+
+@pytest.mark.parametrize(("version", "source", "kind"), [
+    ("4.3.0", "https://github.com/mastodon/mastodon", "mastodon"),
+    ("4.3.2+glitch", "https://github.com/glitch-soc/mastodon", "mastodon"),
+    ("4.2.10+hometown-1.1.1", "https://github.com/hometown-fork/hometown", "mastodon"),
+    ("0.17.3+git-ccd5b34", "https://codeberg.org/superseriousbusiness/gotosocial", "gotosocial"),
+    ("3.5.3 (compatible; GoToSocial 0.16.0)", "", "gotosocial"),
+    ("2.7.2 (compatible; Akkoma 3.13.2)", "https://akkoma.dev/AkkomaGang/akkoma", "other"),
+    ("3.5.3 (compatible; Pixelfed 0.12.4)", "", "other"),
+    ("", "", "other"),
+])
+def test_the_instance_answer_says_which_server_it_is(version, source, kind):
+    from bot.platforms.mastodon import limits_from_instance, server_kind
+
+    info = {"version": version, "source_url": source}
+    assert server_kind(info) == kind
+    counting = limits_from_instance(info).counting
+    assert counting == {"mastodon": "mastodon", "gotosocial": "codepoints",
+                        "other": "strictest"}[kind]
 
 
 def test_limits_keep_the_default_alt_length_when_the_instance_states_none(fake_mastodon,
@@ -610,3 +678,69 @@ def test_the_fake_refuses_and_records_a_request_the_api_description_forbids():
     assert answer.status_code == 422
     assert fake.violations and "POST /api/v1/statuses" in fake.violations[0]
     assert fake.status_list() == []
+
+
+# -- no request before a reset, no upload twice, no token in an echoed error ---------------------
+
+
+def test_after_a_rate_limit_nothing_is_sent_before_the_reset_lookups_included(fake_mastodon,
+                                                                            publisher):
+    fake_mastodon.rate_limit(120)
+    with pytest.raises(RateLimited) as first:
+        publisher.publish(post())
+    sent = len(fake_mastodon.received())
+
+    for attempt in (lambda: publisher.publish(post()), lambda: publisher.find(post()),
+                    publisher.check, publisher.limits):
+        with pytest.raises(RateLimited) as caught:
+            attempt()
+        assert caught.value.retry_after == first.value.retry_after
+    assert len(fake_mastodon.received()) == sent
+
+
+def test_requests_go_out_again_once_the_reset_has_passed(fake_mastodon):
+    now = [datetime.now(timezone.utc)]
+    publisher = MastodonPublisher(Account(ACCOUNT, "mastodon", ("sv",),
+                                          {"instance": fake_mastodon.url}),
+                                  {"access_token": fake_mastodon.token}, clock=lambda: now[0])
+    fake_mastodon.rate_limit(0.2)
+    with pytest.raises(RateLimited) as caught:
+        publisher.publish(post())
+    now[0] = caught.value.retry_after + timedelta(seconds=1)
+    time.sleep(0.3)                               # the fake's own window ends too
+    assert publisher.publish(post()).id in fake_mastodon.statuses
+
+
+def test_a_retried_post_attaches_the_images_it_uploaded_before(fake_mastodon, publisher):
+    images = (Media(png(), "image/png", 40, 30, "Affisch", "poster.png"),)
+    fake_mastodon.status_outages = 1
+    with pytest.raises(Unavailable):
+        publisher.publish(post(media=images))
+    published = publisher.publish(post(media=images))
+
+    assert len(fake_mastodon.received("POST", "/api/v2/media")) == 1
+    [status] = fake_mastodon.status_list()
+    assert status["id"] == published.id and len(status["media_ids"]) == 1
+    assert all(a.status_id == published.id for a in fake_mastodon.media.values())
+
+
+def test_an_image_attached_to_a_status_is_uploaded_anew_for_the_next_one(fake_mastodon,
+                                                                        publisher):
+    image = Media(png(), "image/png", 40, 30, "Affisch", "poster.png")
+    publisher.publish(post(media=(image,)))
+    publisher.publish(post("Second post", idempotency_key="other", media=(image,)))
+    assert len(fake_mastodon.received("POST", "/api/v2/media")) == 2
+    assert all(len(s["media_ids"]) == 1 for s in fake_mastodon.status_list())
+
+
+def test_a_token_the_server_echoes_in_an_error_never_reaches_the_error_or_the_logs(
+        fake_mastodon, publisher, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake_mastodon.rejection = f"Validation failed: token {fake_mastodon.token} is not welcome"
+    with pytest.raises(Rejected) as caught:
+        publisher.publish(post())
+    error = caught.value
+    shown = [str(error), repr(error), error.platform_message or "", repr(error.args)]
+    shown += [r.getMessage() for r in caplog.records if r.name.startswith("bot")]
+    assert "token **** is not welcome" in str(error)
+    assert not any(fake_mastodon.token in text for text in shown)

@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
-from urllib.parse import parse_qs, urlsplit
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
@@ -18,9 +18,10 @@ import tweepy
 from PIL import Image
 from requests_oauthlib import OAuth1
 
+from bot import costs
 from bot.errors import AuthFailed, ConfigError, PublishError, RateLimited, Rejected, Unavailable
 from bot.model import Account, Media, OutgoingPost, Published
-from bot.platforms.x import (LIMITS, DuplicateContent, XPublisher, authorize, estimate_cost)
+from bot.platforms.x import LIMITS, DuplicateContent, XPublisher, authorize
 from fakes.x import FakeX, Redirect
 
 ACCOUNT = Account("x-events", "x", ("sv",))
@@ -67,13 +68,20 @@ def test_importing_the_adapter_loads_neither_tweepy_nor_requests():
 
 
 def test_limits_declare_what_x_accepts(publisher):
-    assert publisher.limits() is LIMITS
-    assert (LIMITS.platform, LIMITS.max_chars, LIMITS.counting, LIMITS.url_weight) == \
+    limits = publisher.limits()
+    assert (limits.platform, limits.max_chars, limits.counting, limits.url_weight) == \
         ("x", 280, "twitter", 23)
-    assert LIMITS.image_bytes == 5 * 1024 * 1024 and LIMITS.images_per_post == 4
-    assert LIMITS.image_formats == {"JPEG", "PNG", "GIF", "WEBP"} and LIMITS.alt_chars == 1000
-    assert LIMITS.replies and not LIMITS.edits
-    assert (LIMITS.cost_per_post, LIMITS.cost_per_link_post) == (0.015, 0.20)
+    assert limits.image_bytes == 5_000_000 and limits.images_per_post == 4   # X documents 5 MB
+    assert limits.image_formats == {"JPEG", "PNG", "GIF", "WEBP"} and limits.alt_chars == 1000
+    assert limits.replies and not limits.edits
+    assert not limits.idempotent               # X has no idempotency key: look up, never resend
+    assert limits.request_timeout == 5         # the adapter's own timeout
+
+
+def test_limits_declare_xs_prices_from_its_price_list(publisher):
+    limits = publisher.limits()
+    assert (limits.cost_per_post, limits.cost_per_link_post, limits.cost_per_alt_text,
+            limits.cost_per_delete, limits.cost_per_read) == (0.015, 0.200, 0.005, 0.010, 0.005)
 
 
 @pytest.mark.parametrize("text, images, cost", [
@@ -83,9 +91,13 @@ def test_limits_declare_what_x_accepts(publisher):
     ("Civic tech meetup tonight", ("poster", "", "map"), 0.025),
     ("Meetup https://civictech.se/meetup/", ("poster",), 0.205),
 ])
-def test_estimate_cost_charges_the_link_price_only_when_the_text_holds_a_url(text, images, cost):
-    outgoing = post(text, media=tuple(media(alt) for alt in images))
-    assert estimate_cost(outgoing) == pytest.approx(cost)
+def test_a_post_costs_the_link_price_only_when_its_text_holds_a_url(text, images, cost):
+    assert costs.cost(LIMITS, costs.Calls.publishing(text, images)) == pytest.approx(cost)
+
+
+def test_a_delete_and_the_posts_a_lookup_reads_are_charged_too():
+    calls = costs.Calls(deletes=2, reads=3) + costs.Calls.publishing("Meetup", ["poster"])
+    assert costs.cost(LIMITS, calls) == pytest.approx(2 * 0.010 + 3 * 0.005 + 0.015 + 0.005)
 
 
 def test_daily_cap_comes_from_the_account_options(fake):
@@ -96,9 +108,12 @@ def test_daily_cap_comes_from_the_account_options(fake):
         XPublisher(Account("x-events", "x", ("sv",), {"daily_cap": "five"}), fake.credentials())
 
 
-def test_find_answers_none_because_x_cannot_look_a_post_up_by_key(publisher, fake):
+def test_find_answers_none_when_the_account_has_no_such_post(publisher, fake):
+    publisher.publish(post("Another event entirely"))
     assert publisher.find(post()) is None
-    assert fake.received() == []
+    [lookup] = fake.received("GET", r"/2/users/\d+/tweets")
+    assert lookup.path == f"/2/users/{fake.user_id}/tweets"    # the id from the access token
+    assert fake.received("GET", "/2/users/me") == []
 
 
 # -- what X receives ---------------------------------------------------------------------------
@@ -204,15 +219,16 @@ def test_every_request_is_signed_for_the_app_and_user_and_carries_no_secret(publ
 
 # -- what X refuses ----------------------------------------------------------------------------
 
-def test_the_same_text_twice_is_refused_as_duplicate_content(publisher, fake):
-    publisher.publish(post("Meetup tonight"))
+def test_the_same_text_twice_is_refused_as_duplicate_content_naming_the_first_post(
+        publisher, fake):
+    first = publisher.publish(post("Meetup tonight"))
     with pytest.raises(DuplicateContent) as caught:
         publisher.publish(post("Meetup tonight"))
 
     error = caught.value
     assert isinstance(error, Rejected) and not error.retryable
     assert "duplicate" in error.platform_message
-    assert error.published is None and error.account == "x-events"
+    assert error.published == first and error.account == "x-events"
     assert len(fake.posts) == 1
 
 
@@ -448,3 +464,165 @@ def test_the_fake_refuses_a_replayed_signed_request(fake):
     assert (first.status_code, again.status_code) == (201, 401)
     assert again.json() == {"title": "Unauthorized", "detail": "Unauthorized",
                             "type": "about:blank", "status": 401}
+
+
+# -- a post whose answer was lost (X has no idempotency key) -----------------------------------
+
+LINKED = "Civic tech meetup tonight & tomorrow https://civictech.se/meetup/ #civictech"
+
+
+def test_find_recovers_a_post_whose_answer_was_lost_from_the_accounts_recent_posts(
+        publisher, fake):
+    fake.fail_next("/2/tweets", 503, after_commit=True)
+    reserved = datetime.now(timezone.utc)
+    with pytest.raises(Unavailable):
+        publisher.publish(post(LINKED, reserved_at=reserved))
+    [stored] = fake.posts
+
+    found = publisher.find(post(LINKED, reserved_at=reserved))
+
+    assert found == Published(stored.id, f"https://x.com/i/web/status/{stored.id}")
+    [lookup] = fake.received("GET", rf"/2/users/{fake.user_id}/tweets")
+    assert lookup.query["max_results"] == ["10"]
+    start = datetime.fromisoformat(lookup.query["start_time"][0].replace("Z", "+00:00"))
+    assert reserved - timedelta(minutes=5) < start <= reserved   # only posts since reserving
+    assert fake.reads == 1
+
+
+def test_find_reads_further_pages_until_it_finds_the_post(publisher, fake):
+    publisher.publish(post("The one we look for"))
+    for number in range(12):
+        publisher.publish(post(f"Later post number {number}"))
+    found = publisher.find(post("The one we look for"))
+    assert found is not None and found.id == fake.posts[0].id
+    assert len(fake.received("GET", rf"/2/users/{fake.user_id}/tweets")) == 2
+    assert fake.reads == publisher.posts_read == 13          # what X charges "Posts: Read" for
+
+
+def test_a_duplicate_refusal_after_a_lost_answer_carries_the_earlier_post(publisher, fake):
+    fake.fail_next("/2/tweets", 503, after_commit=True)
+    with pytest.raises(Unavailable):
+        publisher.publish(post(LINKED))
+    with pytest.raises(DuplicateContent) as caught:
+        publisher.publish(post(LINKED))
+    [stored] = fake.posts
+    assert caught.value.published == Published(stored.id,
+                                               f"https://x.com/i/web/status/{stored.id}")
+    assert "duplicate" in caught.value.platform_message
+
+
+def test_a_failed_lookup_leaves_the_duplicate_refusal_without_a_post(publisher, fake):
+    publisher.publish(post(LINKED))
+    fake.fail_next(f"/2/users/{fake.user_id}/tweets", 503)
+    with pytest.raises(DuplicateContent) as caught:
+        publisher.publish(post(LINKED))
+    assert caught.value.published is None
+
+
+# -- signing for the URL that is sent ----------------------------------------------------------
+
+def test_requests_to_another_api_url_are_signed_for_that_url(fake):
+    """A server or proxy that checks the signature for the URL it received accepts them."""
+    account = Account("x-events", "x", ("sv",), {"api_url": fake.url})
+    session = requests.Session()
+    session.trust_env = False
+    publisher = XPublisher(account, fake.credentials(), session=session, timeout=5)
+
+    published = publisher.publish(post(media=(media(),)))
+
+    assert [p.id for p in fake.posts] == [published.id]
+    assert {r.header("host") for r in fake.received()} == {urlsplit(fake.url).netloc}
+
+
+def test_the_fake_refuses_a_request_signed_for_another_url_than_it_received(fake):
+    auth = OAuth1(fake.api_key, client_secret=fake.api_secret,
+                  resource_owner_key=fake.access_token, resource_owner_secret=fake.access_secret)
+    signed = requests.Request("POST", "https://api.twitter.com/2/tweets", json={"text": "Hej"},
+                              auth=auth).prepare()
+    signed.url = fake.url + "/2/tweets"          # sent elsewhere than signed for
+    session = requests.Session()
+    session.trust_env = False
+    assert session.send(signed).status_code == 401
+    assert fake.posts == []
+
+
+# -- no request before a rate limit resets -----------------------------------------------------
+
+def test_after_a_rate_limit_no_request_reaches_x_before_the_reset(publisher, fake):
+    reset = fake.exhaust("/2/tweets", reset=int(time.time()) + 600)
+    with pytest.raises(RateLimited):
+        publisher.publish(post())
+    sent = len(fake.received())
+
+    for attempt in (lambda: publisher.publish(post()), lambda: publisher.find(post()),
+                    publisher.check, lambda: publisher.delete("1880000000000000100")):
+        with pytest.raises(RateLimited) as caught:
+            attempt()
+        assert caught.value.retry_after == datetime.fromtimestamp(reset, timezone.utc)
+    assert len(fake.received()) == sent
+
+
+def test_requests_go_out_again_once_the_reset_has_passed(fake):
+    now = [datetime.now(timezone.utc)]
+    publisher = XPublisher(ACCOUNT, fake.credentials(), session=fake.session(),
+                           clock=lambda: now[0])
+    reset = fake.exhaust("/2/tweets", reset=int(time.time()) + 1)
+    with pytest.raises(RateLimited):
+        publisher.publish(post())
+    now[0] = datetime.fromtimestamp(reset, timezone.utc) + timedelta(seconds=1)
+    time.sleep(max(0.0, reset + 1 - time.time()))
+    assert publisher.publish(post()).id == fake.posts[0].id
+
+
+# -- retries reuse uploads ---------------------------------------------------------------------
+
+def test_a_retried_post_reuses_the_images_x_already_holds(publisher, fake):
+    fake.fail_next("/2/tweets", 503)
+    images = (media("A poster"), media("A map", colour="teal"))
+    with pytest.raises(Unavailable):
+        publisher.publish(post(media=images))
+    publisher.publish(post(media=images))
+
+    assert len(fake.received("POST", "/2/media/upload")) == 2      # not four
+    assert len(fake.received("POST", "/2/media/metadata")) == 2
+    [stored] = fake.posts
+    assert stored.alt_texts == ["A poster", "A map"]
+    assert set(stored.media_ids) == set(fake.media)                 # nothing left unattached
+
+
+def test_an_alt_text_that_failed_is_sent_again_with_the_reused_image(publisher, fake):
+    fake.fail_next("/2/media/metadata", 503)
+    with pytest.raises(Unavailable):
+        publisher.publish(post(media=(media("A poster"),)))
+    publisher.publish(post(media=(media("A poster"),)))
+    assert len(fake.received("POST", "/2/media/upload")) == 1
+    assert fake.posts[0].alt_texts == ["A poster"]
+
+
+def test_the_same_image_with_another_alt_text_is_uploaded_again(publisher, fake):
+    publisher.publish(post("Svenska", media=(media("En affisch"),)))
+    publisher.publish(post("English", media=(media("A poster"),)))
+    assert len(fake.received("POST", "/2/media/upload")) == 2
+
+
+# -- credentials an error body echoes ----------------------------------------------------------
+
+def test_credentials_x_echoes_in_an_error_are_masked_in_the_error_its_repr_and_logs(
+        fake, caplog):
+    caplog.set_level(logging.DEBUG, logger="bot")
+    credentials = fake.credentials()
+    echoed = ("Bad request: " + " ".join(credentials.values())
+              + " " + quote(credentials["api_secret"], safe=""))
+    fake.fail_next("/2/tweets", 400, body={"errors": [{"message": echoed}],
+                                           "title": "Invalid Request", "detail": echoed,
+                                           "type": "about:blank"})
+    publisher = XPublisher(ACCOUNT, credentials, session=fake.session())
+    with pytest.raises(Rejected) as caught:
+        publisher.publish(post())
+
+    error = caught.value
+    shown = [str(error), repr(error), error.platform_message or "", repr(error.args)]
+    shown += [record.getMessage() for record in caplog.records]
+    assert "Bad request: ****" in str(error)
+    for value in credentials.values():
+        assert not any(value in text for text in shown)

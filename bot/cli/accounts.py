@@ -25,10 +25,10 @@ def check(config_path, site, account):
             handle = publisher.check()
             limits = publisher.limits()
         except PublishError as exc:
-            click.echo(f"{acc.name} ({acc.platform}): FAILED: {exc}", err=True)
+            click.echo(f"{acc.label}: FAILED: {exc}", err=True)
             code = max(code, exc.exit_code)
             continue
-        click.echo(f"{acc.name} ({acc.platform}): ok, {handle}; {limits.max_chars} characters, "
+        click.echo(f"{acc.label}: ok, {handle}; {limits.max_chars} characters, "
                    f"images up to {limits.image_bytes:,} bytes"
                    + (f" and {limits.image_pixels:,} pixels" if limits.image_pixels else "")
                    + f", alt text up to {limits.alt_chars} characters")

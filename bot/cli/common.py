@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
 import tempfile
 import traceback
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -16,27 +19,75 @@ from ..errors import HeraldError
 EXIT_CODES = """\b
 Exit codes:
   0  success
-  1  warnings found (validate --strict), or a post was refused
-  2  content errors (validate), a post that cannot fit (preview), or a usage
-     error (an unknown event, stage or language; an event that has started)
+  1  warnings found (validate --strict), or a post skipped earlier was not
+     sent (announce: use --again)
+  2  content errors (validate), a post too long for its platform or holding
+     a character it refuses (preview, announce, post: nothing is sent), or a
+     usage error (an unknown event, stage, account or language; an event
+     that has started)
   3  configuration error
-  4  a platform did not take a post
+  4  a platform did not take a post; an account is stopped (status)
   5  the ledger is unusable or held by another process
   6  credentials missing or rejected
+  141  the output was closed early (piped to head): Herald stops quietly
 """
+
+BROKEN_PIPE = 141
+"""The exit code of a command whose output closed early, as for a process stopped by SIGPIPE."""
 
 
 class HeraldGroup(click.Group):
-    """Turn every Herald error into one `Error: ...` line and its exit code."""
+    """Turn every Herald error into one `Error: ...` line and its exit code.
+
+    Every command also takes `--verbose` after its name; a closed output (`| head`) ends the
+    command quietly with exit code 141; `NO_COLOR` turns styling off.
+    """
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "verbose" for p in cmd.params):
+            cmd.params.append(click.Option(["--verbose"], is_flag=True, expose_value=False,
+                                           callback=_set_verbose,
+                                           help="Show tracebacks and debug logs."))
+        super().add_command(cmd, name)
+
+    def main(self, *args, **kwargs):
+        try:
+            try:
+                return super().main(*args, **kwargs)
+            finally:
+                sys.stdout.flush()
+        except BrokenPipeError:
+            _stop_quietly()
 
     def invoke(self, ctx: click.Context):
+        if os.environ.get("NO_COLOR"):
+            ctx.color = False
         try:
-            return super().invoke(ctx)
-        except HeraldError as exc:
-            if ctx.obj and ctx.obj.get("verbose"):
-                traceback.print_exc()
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            try:
+                return super().invoke(ctx)
+            except HeraldError as exc:
+                if ctx.obj and ctx.obj.get("verbose"):
+                    traceback.print_exc()
+                click.echo(f"Error: {exc}", err=True)
+                ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            _stop_quietly()
+
+
+def _set_verbose(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(dict)["verbose"] = True
+
+
+def _stop_quietly() -> NoReturn:
+    """Send what is left of the output nowhere and exit 141, as a Unix tool does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+    raise SystemExit(BROKEN_PIPE)
 
 
 @click.group(cls=HeraldGroup, help="Announce a site's events on Mastodon, X and Bluesky.\n\n"
@@ -119,7 +170,8 @@ def _report(outcomes, dry_run: bool) -> int:
             code = max(code, outcome.error.exit_code)
         elif outcome.note is not None:
             click.echo(f"{outcome.status}: {where}: {outcome.note}", err=True)
-            code = max(code, 1)
+            if outcome.until is None:      # held or waiting until a time is no failure
+                code = max(code, 1)
         elif dry_run:
             click.echo(f"would post: {where}")
         else:

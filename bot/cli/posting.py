@@ -10,6 +10,17 @@ import click
 
 from .common import _ledger, _print_sent, _publishers, _report, config_options, load, main
 
+
+def _locked(config, dry_run: bool, command: str):
+    """Hold the ledger's lock while posting, as `herald run` does; a dry run only reads."""
+    from contextlib import nullcontext
+
+    from .. import app
+    from ..ledger import acquire_lock
+
+    return nullcontext() if dry_run else acquire_lock(app.ledger_path(config), command)
+
+
 @main.command()
 @config_options
 @click.argument("ref")
@@ -19,9 +30,11 @@ from .common import _ledger, _print_sent, _publishers, _report, config_options, 
 @click.option("--again", is_flag=True, help="Post again even if this was already posted.")
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
 def announce(config_path, site, ref, stage, account, lang, again, dry_run):
-    """Post one event now, through the same composer, ledger and de-duplication.
+    """Post one event now, through the same composer, ledger and de-duplication as `run`.
 
-    A second identical call says it was already posted; --again makes a new post on purpose.
+    The second language replies to the first and a reminder to the announcement, as `run`
+    posts them. A second identical call says it was already posted; --again makes a new post
+    on purpose. While `herald run` holds the ledger, it refuses (exit 5).
     """
     from .. import app
     from ..content import load_site
@@ -34,7 +47,7 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
     loaded = load_site(config.site)
     now = datetime.now(config.site.timezone)
     publishers = _publishers(config, selection.accounts(config), dry_run)
-    with _ledger(config, dry_run) as ledger:
+    with _locked(config, dry_run, "herald announce"), _ledger(config, dry_run) as ledger:
         outcomes = run(loaded, config, ref, now=now, ledger=ledger, publishers=publishers,
                        attach=app.attachments(config), stage=stage, selection=selection,
                        again=again)
@@ -55,10 +68,11 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
-    from ..counting import length
-    from ..errors import PublishError, Rejected
+    from ..counting import refusal
+    from ..delivery import Outcome, cap_hold, deliver
+    from ..errors import PublishError, Unfit
     from ..model import OutgoingPost
-    from ..service import Outcome, Selection, deliver, manual_key
+    from ..service import Selection, manual_key
 
     if not text.strip():
         raise click.UsageError("the text is empty")
@@ -73,9 +87,14 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     accounts = Selection(account=account).accounts(config)
     publishers = _publishers(config, accounts, dry_run)
     now = datetime.now(config.site.timezone)
-    raw = Path(image).read_bytes() if image else None
+    if image:
+        from ..images import read_source
+
+        raw = read_source(Path(image))  # a regular file under the size cap, or one clear error
+    else:
+        raw = None
     outcomes = []
-    with _ledger(config, dry_run) as ledger:
+    with _locked(config, dry_run, "herald post"), _ledger(config, dry_run) as ledger:
         for acc in accounts:
             publisher = publishers[acc.name]
             key = manual_key(text, acc.name, lang, raw)
@@ -84,22 +103,27 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
             except PublishError as exc:  # a one-off leaves no trace when nothing was sent
                 outcomes.append(Outcome(key, "failed", error=exc))
                 continue
-            count = length(text, limits)
-            if count > limits.max_chars:
-                outcomes.append(Outcome(key, "failed", error=Rejected(
-                    f"{count} characters, over the {limits.max_chars} limit of {acc.platform}",
-                    account=acc.name)))
+            reason = refusal(text, limits)      # characters, bytes and refused characters
+            if reason is not None:
+                outcomes.append(Outcome(key, "failed", error=Unfit(
+                    f"the text does not fit {acc.platform}: {reason}", account=acc.name)))
                 continue
             media = ()
             if image:
                 from .. import app
-                from ..images import prepare
+                from ..images import prepare_data
 
-                media = (prepare(Path(image), limits, config.images, alt=alt,
-                                 cache=app.image_cache(config)),)
+                media = (prepare_data(raw, image, Path(image).stem, limits, config.images,
+                                      alt=alt, cache=app.image_cache(config)),)
+            earlier = ledger.current(key, requested=True)
+            hold = None if earlier is not None and earlier.done and not again \
+                else cap_hold(acc, ledger, now)
+            if hold is not None:
+                outcomes.append(hold.outcome(key))
+                continue
             outgoing = OutgoingPost(text, lang, "", media=media)
             outcomes.append(deliver(key, outgoing, publisher=publisher, ledger=ledger, now=now,
-                                    again=again, daily_cap=acc.options.get("daily_cap")))
+                                    again=again, requested=True, limits=limits))
     if dry_run:
         _print_sent(publishers)
     sys.exit(_report(outcomes, dry_run))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..localize import plural
 from .common import config_options, load, main, parse_now
 
 @main.command()
@@ -19,8 +20,11 @@ from .common import config_options, load, main, parse_now
 @click.option("--lang", metavar="LANG", help="Only this language.")
 @click.option("--images", "images_dir", type=click.Path(file_okay=False),
               help="Write the exact prepared images to this folder.")
+@click.option("--html", "html_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write a page of the posts, drawn as on their platforms, to DIR/index.html.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def preview(config_path, site, now_text, event, platform, account, lang, images_dir, as_json):
+def preview(config_path, site, now_text, event, platform, account, lang, images_dir, html_dir,
+            as_json):
     """Show every planned post in time order, exactly as it would go out.
 
     Each post shows when, account, platform, language, stage, the full text, its count against
@@ -29,12 +33,16 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
     """
     from .. import app
     from ..content import load_site
+    from ..errors import UsageError
     from ..service import Selection, preview as build
 
     config = load(config_path, site)
     now = parse_now(now_text, config)
     if account is not None:
         config.account(account)
+    if lang is not None and lang not in config.site.languages:
+        raise UsageError(f"unknown language {lang!r}; the site's languages are "
+                         f"{', '.join(config.site.languages)}")
     loaded = load_site(config.site)
     selection = Selection(event=event, platform=platform, lang=lang, account=account)
     accounts = {a.name: a for a in config.accounts}
@@ -51,14 +59,22 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
         event_ = loaded.versions(post.key.ref)[post.lang]
         extras = attach(post, event_, account_, limits[account_.name])
         written = _write_images(post, extras, folder) if folder is not None else []
-        return post, account_, extras, _cost(post, limits[account_.name]), written
+        return post, account_, extras, _cost(post, extras, limits[account_.name]), written
 
     items = map(described, posts)
+    if html_dir is not None:
+        from ..page import write_preview
+
+        items = list(items)
+        index = write_preview(Path(html_dir), items, loaded=loaded, config=config, now=now,
+                              problems=_image_problems(loaded, config))
+        if not as_json:
+            click.echo(f"{plural(len(items), 'planned post')}: {index}")
     if as_json:
         items = list(items)
         click.echo(json.dumps([_post_json(*item) for item in items], ensure_ascii=False,
                               indent=2))
-    else:
+    elif html_dir is None:
         items = _print_preview(items, config, loaded, now)
     if any(not post.fits for post, *_ in items):
         sys.exit(2)
@@ -76,9 +92,11 @@ def _already_done(config) -> set:
         return ledger.posted_keys()
 
 
-def _cost(post, limits) -> float:
-    """The platform's estimated charge for this post, from its declared prices."""
-    return limits.cost_per_link_post if post.link else limits.cost_per_post
+def _cost(post, extras, limits) -> float:
+    """What the platform will charge for this post: its text and its images' alt texts."""
+    from ..costs import Calls, cost
+
+    return cost(limits, Calls.publishing(post.text, [item.alt for item in extras.media]))
 
 
 def _write_images(post, extras, folder: Path) -> list[str]:
@@ -125,9 +143,10 @@ def _print_preview(items, config, loaded, now) -> list:
     errors = sum(1 for p in loaded.problems if p.severity == "error")
     warnings = len(loaded.problems) - errors
     click.echo(f"Herald preview at {now:%Y-%m-%d %H:%M %Z} · {config.site.root} · "
-               f"{len(loaded.refs())} events")
+               f"{plural(len(loaded.refs()), 'event')}")
     if loaded.problems:
-        click.echo(f"({errors} errors, {warnings} warnings in the content: see `herald validate`)")
+        click.echo(f"({plural(errors, 'error')}, {plural(warnings, 'warning')} in the content: "
+                   f"see `herald validate`)")
     seen, total_cost = [], 0.0
     for post, account, extras, cost, written in items:
         seen.append((post, account, extras, cost, written))
@@ -135,40 +154,46 @@ def _print_preview(items, config, loaded, now) -> list:
         mark = "" if post.fits else "  TOO LONG"
         click.echo("")
         click.echo(click.style(
-            f"{post.due:%Y-%m-%d %H:%M %Z} · {account.name} ({account.platform}) · "
+            f"{post.due:%Y-%m-%d %H:%M %Z} · {account.label} · "
             f"{post.key.lang} · {post.key.stage} · {post.key.ref} · "
             f"{post.length}/{post.limit}{mark}", bold=True))
         for line in post.text.splitlines():
             click.echo(f"    {line}" if line else "")
-        source = (_site_path(post.image.path, config) if extras.drawn is False and post.image
-                  else "drawn card")
         for item in extras.media:
-            click.echo(f"  image: {source} → {_media_line(item)}")
+            click.echo(f"  image: {_image_line(post, extras, item, config)}")
             click.echo(f"  alt: {item.alt}")
         if extras.card is not None:
-            thumb = (f"; thumbnail {_media_line(extras.card.thumb)}" if extras.card.thumb
-                     else "")
+            thumb = (f"; thumbnail {_image_line(post, extras, extras.card.thumb, config)}"
+                     if extras.card.thumb else "")
             click.echo(f"  link card: {extras.card.title} · {extras.card.url}{thumb}")
         if not extras.media and extras.card is None:
             click.echo("  image: none")
         for path in written:
             click.echo(f"  written: {path}")
         if cost:
-            click.echo(f"  cost: about ${cost:.2f}")
+            click.echo(f"  cost: about ${cost:.3f}")
         for warning in post.warnings + extras.warnings:
             click.echo(f"  warning: {warning}")
         if post.error:
             click.echo(f"  error: {post.error}")
     click.echo("")
-    summary = f"{len(seen)} planned posts"
+    summary = plural(len(seen), "planned post")
     if total_cost:
-        summary += f"; estimated cost about ${total_cost:.2f}"
+        summary += f"; estimated cost about ${total_cost:.3f}"
     starts = [e.start for e in loaded.events]
     if not seen and starts and max(starts) <= now:
         summary += (f" (every event has started; the last one on {max(starts):%Y-%m-%d}: "
                     f"use --now to look from an earlier time)")
     click.echo(summary)
     return seen
+
+
+def _image_line(post, extras, item, config) -> str:
+    """Where the image comes from, what goes out, and what was done to it (its note)."""
+    if extras.drawn or not post.image:
+        return f"{item.note or 'drawn card'} → {_media_line(item)}"
+    note = f"; {item.note}" if item.note else ""
+    return f"{_site_path(post.image.path, config)} → {_media_line(item)}{note}"
 
 
 def _site_path(path: Path, config) -> str:
@@ -195,7 +220,8 @@ def _post_json(post, account, extras, cost: float, written: list[str]) -> dict:
         "link": post.link,
         "image": str(post.image.path) if post.image else None,
         "media": [{"width": m.width, "height": m.height, "bytes": len(m.data), "mime": m.mime,
-                   "alt": m.alt, "drawn_card": extras.drawn} for m in extras.media],
+                   "alt": m.alt, "drawn_card": extras.drawn, "note": m.note}
+                  for m in extras.media],
         "link_card": ({"url": extras.card.url, "title": extras.card.title,
                        "description": extras.card.description,
                        "thumb": bool(extras.card.thumb)} if extras.card else None),
@@ -277,8 +303,10 @@ def validate(config_path, site, strict, list_refs, as_json):
         if list_refs:
             for ref, start, langs in refs:
                 click.echo(f"event: {ref}: {start:%Y-%m-%d %H:%M %Z} ({', '.join(langs)})")
-        click.echo(f"{len(loaded.events)} event files ({len(loaded.refs())} events), "
-                   f"{len(loaded.drafts)} drafts, {len(errors)} errors, {len(warnings)} warnings")
+        click.echo(f"{plural(len(loaded.events), 'event file')} "
+                   f"({plural(len(loaded.refs()), 'event')}), "
+                   f"{plural(len(loaded.drafts), 'draft')}, {plural(len(errors), 'error')}, "
+                   f"{plural(len(warnings), 'warning')}")
     if errors:
         sys.exit(2)
     if warnings and strict:

@@ -24,25 +24,49 @@ def history(config_path, site, ref, as_json):
     if path.exists():
         with Ledger.open(path) as ledger:
             entries = ledger.history(ref)
+    if ref is not None and not entries:
+        _known_ref(ref, config)
     if as_json:
         click.echo(json.dumps([_entry_json(e) for e in entries], ensure_ascii=False, indent=2))
         return
     if not entries:
-        click.echo(f"Nothing posted yet (ledger: {path}).")
+        click.echo(f"Nothing posted yet{f' for {ref}' if ref else ''} (ledger: {path}).")
     zone = config.site.timezone
     for e in entries:
         when = e.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        detail = e.url or e.error or e.reason or ""
         click.echo(f"{when}  {e.state:<8} {e.key.account} {e.key.lang} {e.key.stage} "
-                   f"{e.key.ref}  {detail}" + (f" (attempts: {e.attempts})"
-                                               if e.state == "failed" else ""))
+                   f"{e.key.ref}  {_detail(e)}" + (f" (attempts: {e.attempts})"
+                                                  if e.state == "failed" else ""))
+
+
+def _detail(e) -> str:
+    """What one history line says after the post's identity."""
+    if e.state == "deleted":
+        return e.reason or f"taken down again (was {e.url or e.platform_id})"
+    if e.uncertain:
+        said = f"{e.error}; " if e.error else ""
+        return f"{said}outcome unknown: looked up before anything is sent again"
+    if e.left_to_user:
+        return f"{e.error or ''} (on request: left until asked again)".strip()
+    return e.url or e.error or e.reason or ""
+
+
+def _known_ref(ref: str, config) -> None:
+    """Refuse (exit 2) an event ref the site does not have, naming the closest ones."""
+    from ..content import load_site
+    from ..service import unknown_ref
+
+    loaded = load_site(config.site)
+    if ref not in loaded.refs() and ref not in {d.ref for d in loaded.drafts}:
+        raise unknown_ref(ref, loaded)
 
 
 def _entry_json(e) -> dict:
     return {"ref": e.key.ref, "stage": e.key.stage, "account": e.key.account,
-            "lang": e.key.lang, "generation": e.generation, "state": e.state, "url": e.url,
-            "platform_id": e.platform_id, "error": e.error, "attempts": e.attempts,
-            "updated_at": e.updated_at.isoformat(),
+            "lang": e.key.lang, "generation": e.generation, "state": e.state,
+            "life": e.life.value, "requested": e.requested, "url": e.url,
+            "platform_id": e.platform_id, "error": e.error, "reason": e.reason,
+            "attempts": e.attempts, "updated_at": e.updated_at.isoformat(),
             "posted_at": e.posted_at.isoformat() if e.posted_at else None}
 
 
@@ -85,7 +109,8 @@ def status(config_path, site, as_json):
     """Show what is due next on each account, and what failed or stopped an account.
 
     Reads the config, the site and the ledger; posts nothing and takes no lock, so it works
-    while `herald run` is running.
+    while `herald run` is running. Exits 4 while an account is stopped (6 when its
+    credentials were rejected).
     """
     from ..status import status as build
 
@@ -94,3 +119,4 @@ def status(config_path, site, as_json):
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo(report.format())
+    sys.exit(report.exit_code)

@@ -1,9 +1,11 @@
 """Publish to Bluesky or any atproto PDS: facets, images or a link card, replies, exactly once.
 
-Each post is created under a record key derived from its idempotency key, so a post that
-already exists is found by `find` and is never created twice. The session is reused and every
-new or refreshed one is handed to `save_session`: logging in per post would exhaust
-createSession's limit (30 per 5 minutes, 300 per day).
+Each post is created under a record key derived from its idempotency key and the time it was
+first reserved, so a post that already exists is found by `find` and is never created twice.
+The session is reused and every new or refreshed one is handed to `save_session`: logging in per
+post would exhaust createSession's limit (30 per 5 minutes, 300 per day). After a rate limit
+the adapter sends nothing, logins and session refreshes included, until the reset; an uploaded
+image is reused while the PDS keeps it, so a retried post does not upload it again.
 
 The atproto SDK loads only when a publisher first talks to its server; importing this module
 stays cheap.
@@ -17,6 +19,7 @@ import functools
 import hashlib
 import logging
 import re
+import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta, timezone
@@ -29,7 +32,8 @@ log = logging.getLogger(__name__)
 
 LIMITS = Limits("bluesky", 300, "graphemes", max_bytes=3000, image_bytes=2_000_000,
                 image_formats=frozenset({"JPEG", "PNG"}), images_per_post=4, alt_chars=2000,
-                replies=True, edits=False, link_cards=True)
+                replies=True, edits=False, link_cards=True,
+                card_thumb_bytes=1_000_000)  # app.bsky.embed.external#thumb maxSize
 
 SERVICE = "https://bsky.social"
 
@@ -42,6 +46,10 @@ def missing_credentials(credentials: Mapping[str, str]) -> list[str]:
     return missing
 COLLECTION = "app.bsky.feed.post"
 THUMB_BYTES = 1_000_000          # app.bsky.embed.external: a card's thumb is at most 1 MB
+# A PDS deletes an uploaded blob no record uses "within a time window (eg, minutes)"
+# (com.atproto.repo.uploadBlob); one a record uses stays while the record does.
+BLOB_REUSE = 5 * 60.0
+BLOB_REUSE_REFERENCED = 24 * 3600.0
 TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 MASK = "****"
 
@@ -93,15 +101,33 @@ def _bytes(text: str, index: int) -> int:
     return len(text[:index].encode("utf-8"))
 
 
-def record_key(idempotency_key: str) -> str:
-    """Return the TID-shaped record key for a post: the same key always gives the same rkey.
+def record_key(idempotency_key: str, reserved_at: datetime | None = None) -> str:
+    """Return the record key (a TID) of a post: the same key and time always give the same rkey.
 
-    The 64-bit value is the first 8 bytes of sha256(idempotency_key) with the top bit cleared,
-    written in the sortable base32 alphabet of TIDs (13 characters).
+    A TID is 53 bits of microseconds since 1970 and a 10-bit clock id, and other software reads
+    its time. With `reserved_at` the time is the reservation's, to the millisecond; the
+    microseconds within it and the clock id are taken from sha256(idempotency_key), so posts
+    reserved in the same millisecond still get different keys (one pair in a million collides).
+    Without it (a post reserved before Herald kept that time) the key is the one earlier Herald
+    versions used: the first 8 bytes of the hash, top bit cleared, a time that means nothing.
     """
-    value = int.from_bytes(hashlib.sha256(idempotency_key.encode("utf-8")).digest()[:8], "big")
-    value &= (1 << 63) - 1
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).digest()
+    if reserved_at is None:
+        value = int.from_bytes(digest[:8], "big") & ((1 << 63) - 1)
+    else:
+        millis = int(reserved_at.timestamp() * 1000)
+        spread = int.from_bytes(digest[:4], "big")
+        micros = millis * 1000 + spread % 1000
+        value = (micros << 10) | (spread >> 22) % 1024
     return "".join(TID_ALPHABET[(value >> shift) & 31] for shift in range(60, -1, -5))
+
+
+def tid_time(rkey: str) -> datetime:
+    """Return the time a TID record key holds."""
+    value = 0
+    for char in rkey:
+        value = value * 32 + TID_ALPHABET.index(char)
+    return datetime.fromtimestamp((value >> 10) / 1_000_000, timezone.utc)
 
 
 def post_url(handle: str, rkey: str) -> str:
@@ -161,9 +187,15 @@ class BlueskyPublisher:
 
     def __init__(self, account: Account, credentials: Mapping[str, str], *,
                  save_session: Callable[[str], None] | None = None, timeout: float = 30.0,
-                 image_bytes: int = LIMITS.image_bytes):
+                 image_bytes: int = LIMITS.image_bytes,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.account = account.name
-        self._limits = dataclasses.replace(LIMITS, image_bytes=image_bytes)
+        self._limits = dataclasses.replace(LIMITS, image_bytes=image_bytes,
+                                           request_timeout=timeout)
+        self._clock = clock
+        self._started = clock()
+        self._blocked_until: datetime | None = None
+        self._blobs: dict[tuple[str, str], tuple[dict, float]] = {}
         self.service = str(account.options.get("service") or SERVICE).rstrip("/")
         if not re.match(r"https?://[^/\s]+", self.service):
             raise ConfigError(f"accounts.{account.name}.service: expected an http(s) URL, "
@@ -192,15 +224,42 @@ class BlueskyPublisher:
         return f"@{info.handle}"
 
     def find(self, post: OutgoingPost) -> Published | None:
-        """Return the post created earlier under this post's record key, or None."""
-        rkey = record_key(post.idempotency_key)
+        """Return the post created earlier under this post's record key, or None.
 
-        def lookup(client: Any) -> Any:
-            return _none_if_missing(lambda: client.com.atproto.repo.get_record(
-                {"repo": self._did, "collection": COLLECTION, "rkey": rkey}))
+        The key of the post's reservation time is looked up, then the key earlier Herald
+        versions used (a post sent by one of them may be settled by this one). A record under
+        the key with another text is not this post: it is logged and not returned.
+        """
+        return self._lookup(post)[0]
 
-        found = self._call(lookup)
-        return None if found is None else self._published(found.uri, rkey)
+    def _lookup(self, post: OutgoingPost) -> tuple[Published | None, str | None]:
+        """(this post, if found; else the URI of a different record holding its key, if any)."""
+        keys = [record_key(post.idempotency_key, post.reserved_at)]
+        if post.reserved_at is not None:
+            keys.append(record_key(post.idempotency_key))
+        other = None
+        for rkey in keys:
+            found = self._get(rkey)
+            if found is None:
+                continue
+            if _field(found.value, "text") == post.text:
+                return self._published(found.uri, rkey), None
+            log.warning("%s: record %s holds another post than %s", self.account, found.uri,
+                        post.idempotency_key)
+            other = other or found.uri
+        return None, other
+
+    def _get(self, rkey: str) -> Any:
+        return self._call(lambda client: _none_if_missing(
+            lambda: client.com.atproto.repo.get_record(
+                {"repo": self._did, "collection": COLLECTION, "rkey": rkey})))
+
+    def _record(self, rkey: str, post: OutgoingPost) -> Published | None:
+        """This post, if the record under `rkey` is it."""
+        found = self._get(rkey)
+        if found is None or _field(found.value, "text") != post.text:
+            return None
+        return self._published(found.uri, rkey)
 
     def publish(self, post: OutgoingPost) -> Published:
         """Create the post under its own record key; a post that already exists is returned.
@@ -212,22 +271,49 @@ class BlueskyPublisher:
             raise Rejected(f"Bluesky takes at most {LIMITS.images_per_post} images, "
                            f"got {len(post.media)}", account=self.account)
         self._connected()
-        rkey = record_key(post.idempotency_key)
+        rkey = record_key(post.idempotency_key, post.reserved_at)
+        if post.reserved_at is not None and post.reserved_at < self._started:
+            # Reserved before this process started: an earlier Herald version may have sent
+            # it under the key it used then.
+            earlier = self._record(record_key(post.idempotency_key), post)
+            if earlier is not None:
+                return earlier
         reply = self._reply_refs(post.reply_to) if post.reply_to else None
-        record = build_record(post.text, post.lang, created_at=datetime.now(timezone.utc),
-                              embed=self._embed(post), reply=reply)
-        data = {"repo": self._did, "collection": COLLECTION, "rkey": rkey, "record": record}
         try:
-            created = self._call(lambda client: client.com.atproto.repo.create_record(data))
+            created = self._create(post, rkey, reply)
         except PublishError as error:
-            existing = self._find_quietly(post)
-            if existing is None:
-                raise
-            log.info("%s: post %s already exists on Bluesky (%s)", self.account, rkey,
-                     type(error).__name__)
-            return existing
+            try:
+                existing, other = self._lookup(post)
+            except PublishError:
+                raise error from None
+            if existing is not None:
+                log.info("%s: post %s already exists on Bluesky (%s)", self.account, rkey,
+                         type(error).__name__)
+                return existing
+            if other is not None:
+                raise Rejected(f"record key {rkey} already holds another post ({other}); "
+                               f"nothing was posted", account=self.account,
+                               platform_message="record key taken") from error
+            raise
+        self._referenced(post)
         log.info("%s: posted %s", self.account, created.uri)
         return self._published(created.uri, rkey)
+
+    def _create(self, post: OutgoingPost, rkey: str, reply: dict | None) -> Any:
+        """Create the record; if the PDS has dropped an image uploaded for an earlier try, upload
+        it again and create once more."""
+        for attempt in (1, 2):
+            record = build_record(post.text, post.lang, created_at=datetime.now(timezone.utc),
+                                  embed=self._embed(post), reply=reply)
+            data = {"repo": self._did, "collection": COLLECTION, "rkey": rkey, "record": record}
+            try:
+                return self._call(lambda client: client.com.atproto.repo.create_record(data))
+            except Rejected as error:
+                if attempt == 2 or not _blob_missing(error) or not self._forget(post):
+                    raise
+                log.info("%s: the PDS no longer has an image uploaded earlier; uploading it "
+                         "again", self.account)
+        raise AssertionError("unreachable")
 
     def delete(self, platform_id: str) -> None:
         """Delete an earlier post, named by its at:// URI; deleting one already gone is a no-op.
@@ -272,9 +358,35 @@ class BlueskyPublisher:
         return card_embed(post.card, self._upload(thumb) if thumb is not None else None)
 
     def _upload(self, media: Media) -> dict:
+        """Upload an image, or reuse the blob uploaded for it while the PDS keeps it.
+
+        A blob is the image's bytes (its alt text goes in the record), so the key is the bytes.
+        """
+        key = (hashlib.sha256(media.data).hexdigest(), media.mime)
+        kept = self._blobs.get(key)
+        if kept is not None and time.monotonic() < kept[1]:
+            log.debug("%s: reusing blob %s", self.account, kept[0]["ref"]["$link"])
+            return kept[0]
         response = self._call(lambda client: client.com.atproto.repo.upload_blob(
             media.data, headers={"Content-Type": media.mime}))
-        return response.blob.model_dump(mode="json", by_alias=True, exclude_none=True)
+        blob = response.blob.model_dump(mode="json", by_alias=True, exclude_none=True)
+        self._blobs[key] = (blob, time.monotonic() + BLOB_REUSE)
+        return blob
+
+    def _media(self, post: OutgoingPost) -> list[Media]:
+        return list(post.media) + ([post.card.thumb] if post.card and post.card.thumb else [])
+
+    def _referenced(self, post: OutgoingPost) -> None:
+        """A record now uses these blobs: the PDS keeps them, so they may be reused longer."""
+        for item in self._media(post):
+            key = (hashlib.sha256(item.data).hexdigest(), item.mime)
+            if key in self._blobs:
+                self._blobs[key] = (self._blobs[key][0], time.monotonic() + BLOB_REUSE_REFERENCED)
+
+    def _forget(self, post: OutgoingPost) -> bool:
+        """Drop the blobs kept for this post's images; True when there were any."""
+        keys = {(hashlib.sha256(i.data).hexdigest(), i.mime) for i in self._media(post)}
+        return bool([self._blobs.pop(k) for k in keys if k in self._blobs])
 
     def _reply_refs(self, uri: str) -> dict:
         match = _AT_URI.fullmatch(uri)
@@ -298,15 +410,17 @@ class BlueskyPublisher:
         return Published(id=uri, url=post_url(self._session_handle or self._handle or self._did
                                               or "", rkey))
 
-    def _find_quietly(self, post: OutgoingPost) -> Published | None:
-        try:
-            return self.find(post)
-        except PublishError:
-            return None
-
     # --- sessions -----------------------------------------------------------------------------
 
+    def _gate(self) -> None:
+        """Refuse, without a request, to call the PDS before a rate limit it reported resets."""
+        if self._blocked_until is not None and self._clock() < self._blocked_until:
+            raise RateLimited(f"Bluesky rate limit reached; no request before "
+                              f"{self._blocked_until:%Y-%m-%d %H:%M:%S} UTC",
+                              account=self.account, retry_after=self._blocked_until)
+
     def _connected(self) -> Any:
+        self._gate()
         if self._client is not None:
             return self._client
         from atproto_client import Client
@@ -355,6 +469,7 @@ class BlueskyPublisher:
         return True
 
     def _login(self, client: Any) -> None:
+        self._gate()
         if not self._can_login():
             raise AuthFailed(f"no Bluesky credentials; {self._how_to()}", account=self.account)
         try:
@@ -413,9 +528,11 @@ class BlueskyPublisher:
         if isinstance(exc, sdk.RateLimitExceededError):
             retry_after = exc.reset_at
             if retry_after is None and exc.retry_after is not None:
-                retry_after = datetime.now(timezone.utc) + timedelta(seconds=exc.retry_after)
+                retry_after = self._clock() + timedelta(seconds=exc.retry_after)
             when = f" until {retry_after:%Y-%m-%d %H:%M:%S} UTC" if retry_after else ""
             policy = f" (policy {exc.policy})" if exc.policy else ""
+            if retry_after is not None:
+                self._blocked_until = max(retry_after, self._blocked_until or retry_after)
             return RateLimited(f"Bluesky rate limit reached{when}{policy}", account=name,
                                retry_after=retry_after)
         if isinstance(exc, sdk.RequestErrorBase) and response is not None:
@@ -500,6 +617,12 @@ def _error_name(exc: BaseException) -> str:
 def _error_message(exc: BaseException) -> str:
     error = _xrpc_error(exc)
     return str(error.message) if error is not None and error.message else ""
+
+
+def _blob_missing(error: PublishError) -> bool:
+    """Whether the PDS refused a record because a blob it references is gone."""
+    said = f"{getattr(error, 'platform_message', '') or ''} {error}".lower()
+    return "blobnotfound" in said or "could not find blob" in said
 
 
 def _none_if_missing(call: Callable[[], Any]) -> Any:

@@ -2,7 +2,16 @@
 
 Mastodon.py is imported inside the methods, so importing this module stays cheap. The client is
 pinned to Mastodon 4.3.0 with version checks on creation only, so it never probes the instance
-for its version, and uploads go to `/api/v2/media`. Rate limits raise instead of sleeping.
+for its version, and uploads go to `/api/v2/media`. Rate limits raise instead of sleeping, and
+until the reset the adapter sends nothing at all.
+
+Other servers speak Mastodon's client API but count and deduplicate differently; the instance
+answer (`version`, `source_url`) says which one Herald talks to:
+
+    server                      counts                              Idempotency-Key
+    Mastodon (and its forks)    graphemes, URLs as 23 (`mastodon`)  honoured
+    GoToSocial                  code points, URLs in full           ignored
+    any other                   the stricter of the two             not relied on
 
     SDK exception                                 Herald error
     MastodonRatelimitError, HTTP 429              RateLimited (retry_after from the headers)
@@ -15,6 +24,7 @@ for its version, and uploads go to `/api/v2/media`. Rate limits raise instead of
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -28,7 +38,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from ..errors import AuthFailed, ConfigError, PublishError, RateLimited, Rejected, Unavailable
-from ..model import Account, Limits, OutgoingPost, Published
+from ..model import Account, Limits, Media, OutgoingPost, Published
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +56,7 @@ SCOPES = ("read", "write:statuses", "write:media")
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 RECENT = 20
 FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
+UPLOAD_REUSE = 6 * 3600.0   # Mastodon removes media no status uses after a day; reuse well within
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif", "image/webp": ".webp"}
 
 
@@ -60,7 +71,8 @@ class MastodonPublisher:
 
     def __init__(self, account: Account, credentials: Mapping[str, str], *,
                  timeout: float = 30.0, media_wait: float = 60.0, poll_interval: float = 0.5,
-                 max_poll_interval: float = 2.0):
+                 max_poll_interval: float = 2.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.account = account.name
         instance = account.options.get("instance")
         if not isinstance(instance, str) or not instance.strip():
@@ -81,6 +93,9 @@ class MastodonPublisher:
         self._last_response: Any = None
         self._limits: Limits | None = None
         self._account_id: str | None = None
+        self._clock = clock
+        self._blocked_until: datetime | None = None
+        self._uploads: dict[tuple[str, str], tuple[str, float, bool]] = {}
 
     def __repr__(self) -> str:
         return (f"MastodonPublisher(account={self.account!r}, instance={self.instance!r}, "
@@ -95,12 +110,14 @@ class MastodonPublisher:
     def limits(self) -> Limits:
         """Return the instance's limits, asked once from `/api/v2/instance` and then cached.
 
-        An account without a token talks to no server at all, not even to read the limits.
+        The answer also says which server this is, and so how it counts and whether it honours
+        `Idempotency-Key` (see the module's table). An account without a token talks to no
+        server at all, not even to read the limits.
         """
         if self._limits is None:
             self._require_token()
             info = self._call("reading the instance's limits", lambda api: api.instance_v2())
-            self._limits = limits_from_instance(info)
+            self._limits = replace(limits_from_instance(info), request_timeout=self.timeout)
         return self._limits
 
     def publish(self, post: OutgoingPost) -> Published:
@@ -112,10 +129,15 @@ class MastodonPublisher:
         self._require_token()
         media_ids = [self._upload(media, number, len(post.media))
                      for number, media in enumerate(post.media, start=1)]
-        status = self._call("posting", lambda api: api.status_post(
-            post.text, media_ids=media_ids or None, language=post.lang,
-            visibility=self.visibility, in_reply_to_id=post.reply_to,
-            idempotency_key=post.idempotency_key))
+        try:
+            status = self._call("posting", lambda api: api.status_post(
+                post.text, media_ids=media_ids or None, language=post.lang,
+                visibility=self.visibility, in_reply_to_id=post.reply_to,
+                idempotency_key=post.idempotency_key))
+        except Rejected:
+            self._forget(post.media)
+            raise
+        self._forget(post.media)            # attached now: Mastodon lets no other status use them
         published = _published(status)
         log.info("%s: posted %s", self.account, published.url)
         return published
@@ -162,10 +184,22 @@ class MastodonPublisher:
         return f"@{me['acct']}@{self.host}"
 
     def edit(self, status_id: str, text: str) -> Published:
-        """Replace the text of an earlier status (a correction); media and language stay."""
+        """Replace the text of an earlier status (a correction); media and language stay.
+
+        An edit replaces the whole status: Mastodon drops the attachments whose ids it does not
+        get, and the sensitive flag and content warning it does not get; GoToSocial also resets
+        the language. So the status is read first and sent back with its media ids, language,
+        sensitive flag and content warning.
+        """
         self._require_token()
-        status = self._call(f"editing status {status_id}",
-                            lambda api: api.status_update(status_id, status=text))
+        current = self._call(f"reading status {status_id}", lambda api: api.status(status_id))
+        media_ids = [str(m["id"]) for m in current.get("media_attachments") or ()]
+        language = current.get("language") or None
+        sensitive = bool(current.get("sensitive"))
+        spoiler = current.get("spoiler_text") or None
+        status = self._call(f"editing status {status_id}", lambda api: _update(
+            api, status_id, text, media_ids=media_ids, language=language, sensitive=sensitive,
+            spoiler_text=spoiler))
         return _published(status)
 
     def delete(self, platform_id: str) -> None:
@@ -187,14 +221,32 @@ class MastodonPublisher:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _upload(self, media: Any, number: int, total: int) -> str:
+    def _upload(self, media: Media, number: int, total: int) -> str:
+        """Upload one image, or reuse the one uploaded for an earlier try of this post.
+
+        An upload no status uses yet is kept by the server (for a day on Mastodon), so a
+        retried post attaches it again instead of leaving it behind and uploading a copy.
+        """
+        key = (hashlib.sha256(media.data).hexdigest(), media.alt)
         what = f"uploading image {number} of {total}"
-        attachment = self._call(what, lambda api: api.media_post(
-            media.data, mime_type=media.mime, description=media.alt or None,
-            file_name=_file_name(media.filename, media.mime)))
-        if not attachment.get("url"):
-            attachment = self._wait_until_processed(str(attachment["id"]), what)
-        return str(attachment["id"])
+        kept = self._uploads.get(key)
+        if kept is not None and time.monotonic() < kept[1]:
+            media_id, processed = kept[0], kept[2]
+            log.debug("%s: reusing media %s uploaded earlier", self.account, media_id)
+        else:
+            attachment = self._call(what, lambda api: api.media_post(
+                media.data, mime_type=media.mime, description=media.alt or None,
+                file_name=_file_name(media.filename, media.mime)))
+            media_id, processed = str(attachment["id"]), bool(attachment.get("url"))
+            self._uploads[key] = (media_id, time.monotonic() + UPLOAD_REUSE, processed)
+        if not processed:
+            self._wait_until_processed(media_id, what)
+            self._uploads[key] = (media_id, self._uploads[key][1], True)
+        return media_id
+
+    def _forget(self, media: tuple[Media, ...]) -> None:
+        for item in media:
+            self._uploads.pop((hashlib.sha256(item.data).hexdigest(), item.alt), None)
 
     def _wait_until_processed(self, media_id: str, what: str) -> Any:
         """Poll the attachment until it has a URL; Unavailable after `media_wait` seconds."""
@@ -238,18 +290,28 @@ class MastodonPublisher:
         return response
 
     def _call(self, what: str, action: Callable[[Any], T]) -> T:
-        """Run one SDK call; map whatever it raises to a PublishError naming this account."""
+        """Run one SDK call; map whatever it raises to a PublishError naming this account.
+
+        Before the reset of a rate limit the server reported, nothing is sent: RateLimited.
+        """
         from mastodon.errors import MastodonError
 
+        if self._blocked_until is not None and self._clock() < self._blocked_until:
+            raise RateLimited(f"{what}: rate limited by {self.host}; no request before "
+                              f"{self._blocked_until:%Y-%m-%d %H:%M:%S} UTC",
+                              account=self.account, retry_after=self._blocked_until)
         api = self._client()
         self._last_response = None
         try:
             return action(api)
         except MastodonError as exc:
-            raise map_error(exc, what=what, account=self.account, host=self.host,
-                            response=self._last_response, hide=(self._token,),
-                            auth_hint=f"set {env_name(self.account)} or run "
-                                      f"`herald auth {self.account}`") from exc
+            error = map_error(exc, what=what, account=self.account, host=self.host,
+                              response=self._last_response, hide=(self._token,),
+                              auth_hint=f"set {env_name(self.account)} or run "
+                                        f"`herald auth {self.account}`")
+            if isinstance(error, RateLimited) and error.retry_after is not None:
+                self._blocked_until = error.retry_after
+            raise error from exc
 
 
 def authorize(instance: str, *, prompt: Callable[[str], str],
@@ -376,8 +438,33 @@ def retry_time(headers: Mapping[str, str], now: datetime) -> datetime | None:
     return max(max(candidates), now)
 
 
+def server_kind(info: Mapping[str, Any]) -> str:
+    """Say which server an `/api/v2/instance` answer comes from: mastodon, gotosocial or other.
+
+    Mastodon and its forks (glitch-soc, Hometown) give a plain version such as "4.3.0" or
+    "4.3.0+glitch"; GoToSocial names itself in its version or source URL; others (Pleroma,
+    Akkoma, Pixelfed, Friendica, Misskey...) say "(compatible; ...)" in their version.
+    """
+    version = str(info.get("version") or "")
+    source = str(info.get("source_url") or "").lower()
+    if "gotosocial" in version.lower() or "gotosocial" in source:
+        return "gotosocial"
+    if re.fullmatch(r"\d+\.\d+\.\d+[^\s()]*", version):
+        return "mastodon"
+    return "other"
+
+
+# How each kind of server counts, and whether it honours Idempotency-Key (see the module doc).
+SERVER_RULES: dict[str, tuple[str, bool]] = {
+    "mastodon": ("mastodon", True),
+    "gotosocial": ("codepoints", False),
+    "other": ("strictest", False),
+}
+
+
 def limits_from_instance(info: Mapping[str, Any]) -> Limits:
     """Read a `/api/v2/instance` answer into Limits; absent values keep Mastodon's defaults."""
+    counting, idempotent = SERVER_RULES[server_kind(info)]
     config = info.get("configuration") or {}
     statuses = config.get("statuses") or {}
     media = config.get("media_attachments") or {}
@@ -387,6 +474,8 @@ def limits_from_instance(info: Mapping[str, Any]) -> Limits:
         formats = frozenset(FORMATS[m] for m in mime_types if m in FORMATS)
     return replace(
         LIMITS,
+        counting=counting,
+        idempotent=idempotent,
         max_chars=_positive(statuses.get("max_characters"), LIMITS.max_chars),
         url_weight=_positive(statuses.get("characters_reserved_per_url"), LIMITS.url_weight),
         images_per_post=_positive(statuses.get("max_media_attachments"), LIMITS.images_per_post),
@@ -437,6 +526,23 @@ def comparable_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     text = re.sub(r"(?<![\w/])@(\w+)@[\w.-]*\w", r"@\1", text)
     return " ".join(text.split())
+
+
+def _update(api: Any, status_id: str, text: str, *, media_ids: list[str], language: str | None,
+            sensitive: bool, spoiler_text: str | None) -> Any:
+    """Send `PUT /api/v1/statuses/:id` with the language too.
+
+    Mastodon's API takes `language` on an edit but Mastodon.py's status_update() has no such
+    parameter; the helper both share does. Without that helper the edit goes without language
+    (Mastodon keeps the status's own; GoToSocial resets it to the account's default).
+    """
+    internal = getattr(api, "_Mastodon__status_internal", None)
+    if internal is None:
+        log.warning("this Mastodon.py cannot send a language with an edit")
+        return api.status_update(status_id, status=text, media_ids=media_ids or None,
+                                 sensitive=sensitive, spoiler_text=spoiler_text)
+    return internal(status=text, media_ids=media_ids or None, sensitive=sensitive,
+                    spoiler_text=spoiler_text, language=language, edit=status_id)
 
 
 def _published(status: Mapping[str, Any]) -> Published:

@@ -14,15 +14,21 @@ What it does, as Mastodon does:
   Media that is still processing cannot be attached to a status (422).
 - `POST /api/v1/statuses` counts characters like Mastodon (graphemes, every URL as 23) and
   honours `Idempotency-Key` for an hour: the same key returns the first status.
-- `PUT /api/v1/statuses/:id` edits; `DELETE /api/v1/statuses/:id` deletes and answers the
-  status with its source `text` (404 once it is gone); `GET /api/v1/accounts/:id/statuses`
-  lists newest first.
+- `PUT /api/v1/statuses/:id` edits the whole status, as Mastodon's UpdateStatusService does:
+  the attachments become those in `media_ids` (none when it is missing), `sensitive` and
+  `spoiler_text` are reset unless sent, the language is kept unless sent;
+  `DELETE /api/v1/statuses/:id` deletes and answers the status with its source `text` (404 once
+  it is gone); `GET /api/v1/accounts/:id/statuses` lists newest first.
+- `software="gotosocial"` answers as GoToSocial does instead: its version and source URL in the
+  instance answer, statuses counted in code points with URLs in full (400 over the limit),
+  `Idempotency-Key` ignored, and an edit without `language` resets it to the account's default.
 - `POST /api/v1/apps`, `POST /oauth/token`; `approve(url)` plays the user who opens the
   authorization URL and copies the code.
 - `X-RateLimit-Limit/Remaining/Reset` on every answer.
 
 Switches: `rate_limit(seconds)` answers 429 until then, `outage = 500` answers that status,
-`rejection = "..."` answers 422 with that error to every new status, `delay` slows every answer.
+`rejection = "..."` answers 422 with that error to every new status, `status_outages = n`
+answers the next n new statuses 503 before making them, `delay` slows every answer.
 """
 
 from __future__ import annotations
@@ -109,8 +115,9 @@ class FakeMastodon:
                  max_characters: int = 500, characters_reserved_per_url: int = URL_LENGTH,
                  max_media_attachments: int = 4, image_size_limit: int = 16 * 1024 * 1024,
                  image_matrix_limit: int = 33_177_600, description_limit: int | None = 1500,
-                 processing_polls: int = 0) -> None:
+                 processing_polls: int = 0, software: str = "mastodon") -> None:
         self.server = FakeServer()
+        self.software = software
         self.token = token
         self.username = username
         self.account_id = "109876543210987654"
@@ -130,6 +137,7 @@ class FakeMastodon:
         self.violations: list[str] = []
         self.outage: int | None = None
         self.rejection: str | None = None
+        self.status_outages = 0
         self.delay: float = 0.0
         # While set, a new status is stored and its answer held back until `release()`.
         self.hold_after_post = False
@@ -299,11 +307,13 @@ class FakeMastodon:
         }
         if self.description_limit is not None:
             media["description_limit"] = self.description_limit
+        gotosocial = self.software == "gotosocial"
         return Response(200, {
             "domain": self.domain,
             "title": "Fake Mastodon",
-            "version": "4.3.0",
-            "source_url": "https://github.com/mastodon/mastodon",
+            "version": "0.17.3+git-ccd5b34" if gotosocial else "4.3.0",
+            "source_url": ("https://codeberg.org/superseriousbusiness/gotosocial" if gotosocial
+                           else "https://github.com/mastodon/mastodon"),
             "description": "A local stand-in for a Mastodon server.",
             "usage": {"users": {"active_month": 1}},
             "thumbnail": {"url": f"{self.url}/packs/media/images/preview.png", "blurhash": None,
@@ -444,7 +454,7 @@ class FakeMastodon:
     # -- statuses ----------------------------------------------------------------------------
 
     def _post_status(self, request: Request, params: dict[str, str]) -> Response:
-        key = request.header("Idempotency-Key")
+        key = request.header("Idempotency-Key") if self.software != "gotosocial" else None
         now = self._now()
         if key:
             earlier = self.idempotency.get(key)
@@ -452,6 +462,9 @@ class FakeMastodon:
                 return Response(200, self._render(self.statuses[earlier[0]], request))
         if self.rejection is not None:
             return Response(422, {"error": self.rejection})
+        if self.status_outages > 0:
+            self.status_outages -= 1
+            return Response(503, SERVER_ERROR_PAGE, {"Content-Type": "text/html"})
         text = request.value("status") or ""
         media_ids = _list(request, "media_ids")
         visibility = request.value("visibility") or "public"
@@ -472,9 +485,8 @@ class FakeMastodon:
                                            "processing. Try again in a moment!"})
         if not text.strip() and not attachments:
             return Response(422, {"error": "Validation failed: Text can't be blank"})
-        if countable_length(text) > self.max_characters:
-            return Response(422, {"error": f"Validation failed: Text character limit of "
-                                           f"{self.max_characters} exceeded"})
+        if (refusal := self._too_long(text)) is not None:
+            return refusal
         status_id = self._next_id(113_500_000_000_000_000)
         for attachment in attachments:
             attachment.status_id = status_id
@@ -496,21 +508,46 @@ class FakeMastodon:
                 self._lock.acquire()
         return answer
 
+    def _too_long(self, text: str) -> Response | None:
+        if self.software == "gotosocial":
+            if len(text) > self.max_characters:        # Go's len([]rune(status))
+                return Response(400, {"error": f"Bad Request: status too long, {len(text)} "
+                                               f"characters provided (including spoiler/content "
+                                               f"warning) but limit is {self.max_characters}"})
+            return None
+        if countable_length(text) > self.max_characters:
+            return Response(422, {"error": f"Validation failed: Text character limit of "
+                                           f"{self.max_characters} exceeded"})
+        return None
+
     def _edit_status(self, request: Request, params: dict[str, str]) -> Response:
+        """Replace the status as UpdateStatusService does: what is not sent is not kept."""
         status = self.statuses.get(params["id"])
         if status is None:
             return Response(404, NOT_FOUND)
         text = request.value("status") or ""
-        if countable_length(text) > self.max_characters:
-            return Response(422, {"error": f"Validation failed: Text character limit of "
-                                           f"{self.max_characters} exceeded"})
-        if not text.strip() and not status["media_ids"]:
+        if (refusal := self._too_long(text)) is not None:
+            return refusal
+        wanted = _list(request, "media_ids")
+        if len(wanted) > self.max_media_attachments:
+            return Response(422, {"error": f"Cannot attach more than "
+                                           f"{self.max_media_attachments} files"})
+        media_ids = [i for i in wanted if i in self.media
+                     and self.media[i].status_id in (None, status["id"])]
+        if not text.strip() and not media_ids:
             return Response(422, {"error": "Validation failed: Text can't be blank"})
+        for media_id in media_ids:
+            self.media[media_id].status_id = status["id"]
+        status["media_ids"] = media_ids
         status["text"] = text
         status["edited_at"] = self._now()
+        status["sensitive"] = request.value("sensitive") in ("1", "true", "True", True)
+        status["spoiler_text"] = request.value("spoiler_text") or ""
         language = request.value("language")
         if language:
             status["language"] = language
+        elif self.software == "gotosocial":
+            status["language"] = None                  # the account's default (none set here)
         return Response(200, self._render(status, request))
 
     def _delete_status(self, request: Request, params: dict[str, str]) -> Response:

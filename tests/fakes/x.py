@@ -5,12 +5,16 @@ What it holds X's clients to:
 - every request to a v2 path matches the official OpenAPI description (tests/fakes/openapi.py);
   a mismatch is answered 400 as X would and kept in `violations`;
 - every request carries an OAuth 1.0a HMAC-SHA1 signature that verifies for the fake's app and
-  user (against X's public host, since the client signs before `Redirect` re-points it), with a
-  fresh nonce;
+  user and for the URL the request was sent to (its scheme and Host, or the X-Forwarded-Proto and
+  X-Forwarded-Host a proxy or `Redirect` sets), with a fresh nonce;
 - posts count at most 280 weighted characters (twitter-text), the same text twice is refused
   with X's 403 "duplicate content", media ids must exist and be processed;
 - `DELETE /2/tweets/:id` answers `{"data": {"deleted": true}}` and forgets the post; an id it
   does not hold is answered 404 with X's resource-not-found problem;
+- `GET /2/users/:id/tweets` lists the user's posts newest first, as the description says:
+  `max_results` 5-100 (default 10), `start_time`, `pagination_token`, `meta` with `result_count`,
+  `newest_id`, `oldest_id` and `next_token`; texts come back as X returns them (links as t.co,
+  `&`, `<` and `>` escaped); `reads` counts the posts returned (X charges each);
 - every answer carries the endpoint's rate-limit headers, and an empty window answers 429.
 
 Its successful answers are checked against the description's response schemas too. Leaving the
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import io
 import itertools
 import random
@@ -35,6 +40,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -55,10 +61,14 @@ DUPLICATE = "You are not allowed to create a Tweet with duplicate content."
 TOO_LONG = ("Your Tweet text is too long. For more information on how Twitter determines text "
             "length see https://github.com/twitter/twitter-text.")
 MAX_WEIGHT = 280
-MEDIA_BYTES = {"tweet_image": 5 * 1024 * 1024, "tweet_gif": 15 * 1024 * 1024}
+MEDIA_BYTES = {"tweet_image": 5_000_000, "tweet_gif": 15_000_000}   # X documents 5 MB, 15 MB
 MIME = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 POST_ID = re.compile(r"[0-9]{1,19}")        # the description's PostId pattern
 DELETE_PATH = "/2/tweets/:id"               # the rate-limit key of every DELETE /2/tweets/<id>
+TIMELINE_PATH = "/2/users/:id/tweets"       # ... and of every GET /2/users/<id>/tweets
+TIMELINE_PARAMS = ("max_results", "pagination_token", "start_time", "end_time", "since_id",
+                   "until_id", "exclude", "post.fields", "expansions", "user.fields",
+                   "media.fields", "poll.fields", "place.fields")
 
 
 class Redirect(HTTPAdapter):
@@ -66,6 +76,8 @@ class Redirect(HTTPAdapter):
 
     Mount it on a `requests.Session` (see `FakeX.session`) and hand that session to the code
     under test: the SDK keeps building https://api.twitter.com/... URLs, nothing else changes.
+    Like a TLS-terminating proxy it keeps the Host and says `X-Forwarded-Proto: https`, so the
+    fake sees the URL the client addressed.
     """
 
     def __init__(self, target: str, strays: list[str] | None = None):
@@ -80,6 +92,8 @@ class Redirect(HTTPAdapter):
             self.strays.append(f"request to {origin}, which is not X")
             raise requests.ConnectionError(f"the fake X does not serve {origin}")
         request.url = urlunsplit((self.target.scheme, self.target.netloc, url.path, url.query, ""))
+        request.headers["Host"] = url.netloc
+        request.headers["X-Forwarded-Proto"] = url.scheme
         kwargs["proxies"] = {}
         return super().send(request, **kwargs)
 
@@ -122,6 +136,7 @@ class StoredPost:
     media_ids: list[str]
     reply_to: str | None
     alt_texts: list[str | None]
+    created: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -153,6 +168,7 @@ class FakeX:
         self.posts: list[StoredPost] = []
         self.violations: list[str] = []
         self.revoked = False
+        self.reads = 0
         self._request_tokens: dict[str, dict[str, str | None]] = {}
         self._nonces: set[tuple[str, str, str]] = set()
         self._forced: list[Forced] = []
@@ -165,6 +181,7 @@ class FakeX:
             ("POST", "/2/media/metadata"): Window(500, 15 * 60),
             ("GET", "/2/users/me"): Window(75, 15 * 60),
             ("DELETE", DELETE_PATH): Window(50, 15 * 60),
+            ("GET", TIMELINE_PATH): Window(900, 15 * 60),
         }
         self.daily_user = Window(daily_posts, 24 * 3600)
         self.daily_app = Window(10 * daily_posts, 24 * 3600)
@@ -175,6 +192,7 @@ class FakeX:
                 ("POST", "/2/tweets", self._tweet, "user"),
                 ("DELETE", r"/2/tweets/[^/]+", self._delete, "user"),
                 ("GET", "/2/users/me", self._me, "user"),
+                ("GET", r"/2/users/[^/]+/tweets", self._timeline, "user"),
                 ("POST", "/oauth/request_token", self._request_token, "consumer"),
                 ("POST", "/oauth/access_token", self._access_token, "request_token")):
             self.server.route(method, path, self._guarded(handler, kind))
@@ -332,14 +350,14 @@ class FakeX:
         if request.content_type == "application/x-www-form-urlencoded":
             params += [(k, v) for k, values in request.form.items() for v in values]
         normalized = signature.normalize_parameters(params)
-        for host in HOSTS:
-            base = signature.signature_base_string(
-                request.method, signature.base_string_uri(host + request.path), normalized)
-            expected = signature.sign_hmac_sha1_with_client(base, Client(
-                self.api_key, client_secret=self.api_secret, resource_owner_secret=token_secret))
-            if safe_string_equals(expected, oauth.get("oauth_signature", "")):
-                return True
-        return False
+        scheme = request.header("x-forwarded-proto") or "http"
+        host = request.header("x-forwarded-host") or request.header("host") or ""
+        base = signature.signature_base_string(
+            request.method, signature.base_string_uri(f"{scheme}://{host}{request.path}"),
+            normalized)
+        expected = signature.sign_hmac_sha1_with_client(base, Client(
+            self.api_key, client_secret=self.api_secret, resource_owner_secret=token_secret))
+        return safe_string_equals(expected, oauth.get("oauth_signature", ""))
 
     # -- rate limits --------------------------------------------------------------------------
 
@@ -472,6 +490,44 @@ class FakeX:
         return Response(200, {"data": {"id": self.user_id, "name": "Herald events",
                                        "username": self.username}})
 
+    def _timeline(self, request: Request) -> Response:
+        """The user's posts newest first, one page, as `GET /2/users/{id}/tweets` answers."""
+        user_id = request.path.split("/")[3]
+        unknown = sorted(set(request.query) - set(TIMELINE_PARAMS))
+        if unknown:
+            return invalid_request(f"The query parameter [{unknown[0]}] is not one of "
+                                   f"[id,{','.join(TIMELINE_PARAMS)}]")
+        if not re.fullmatch(r"[0-9]{1,19}", user_id):
+            return invalid_request(f"The `id` query parameter value [{user_id}] does not match "
+                                   f"^[0-9]{{1,19}}$")
+        if user_id != self.user_id:
+            return not_found("user", "id", user_id)
+        try:
+            size = int(request.value("max_results") or 10)
+            since = request.value("start_time")
+            since_epoch = (datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
+                           if since else None)
+            offset = int(request.value("pagination_token") or "0", 16)
+        except ValueError as exc:
+            return invalid_request(f"Invalid parameter: {exc}")
+        if not 5 <= size <= 100:
+            return invalid_request(f"The `max_results` query parameter value [{size}] is not "
+                                   f"between 5 and 100")
+        posts = [p for p in reversed(self.posts)
+                 if since_epoch is None or p.created >= since_epoch]
+        page = posts[offset:offset + size]
+        self.reads += len(page)
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if page:
+            meta |= {"newest_id": page[0].id, "oldest_id": page[-1].id}
+        if offset + size < len(posts):
+            meta["next_token"] = f"{offset + size:x}"
+        body: dict[str, Any] = {"meta": meta}
+        if page:
+            body["data"] = [{"id": p.id, "text": html.escape(_shortened(p.text), quote=False),
+                             "edit_history_tweet_ids": [p.id]} for p in page]
+        return Response(200, body)
+
     def _request_token(self, request: Request) -> Response:
         oauth = dict(utils.parse_authorization_header(request.header("authorization") or ""))
         if utils.unescape(oauth.get("oauth_callback", "")) != "oob":
@@ -542,6 +598,8 @@ def _endpoint(request: Request) -> tuple[str, str]:
     """The (method, path) a rate-limit window is kept under: one window for every post id."""
     if request.method == "DELETE" and request.path.startswith("/2/tweets/"):
         return "DELETE", DELETE_PATH
+    if request.method == "GET" and re.fullmatch(r"/2/users/[^/]+/tweets", request.path):
+        return "GET", TIMELINE_PATH
     return request.method, request.path
 
 
