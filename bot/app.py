@@ -5,7 +5,6 @@ Platform modules are imported here, but their SDKs load only when a publisher po
 
 from __future__ import annotations
 
-import functools
 from dataclasses import replace
 from pathlib import Path
 

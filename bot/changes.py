@@ -138,7 +138,7 @@ def announced(rows: Iterable[Row], announcement_stages: Iterable[str]) -> list[A
             details = Details.from_json(row.event)
             if details is not None and row.generation >= told.get(thread, (-1, None))[0]:
                 told[thread] = (row.generation, details)
-        elif row.key.stage == CANCELLATION and row.state in ("posted", "skipped"):
+        elif row.key.stage == CANCELLATION and row.state in ("posted", "skipped", "deleted"):
             cancelled.add(thread)
     found = []
     for row in rows:

@@ -7,12 +7,14 @@ runner and the ledger decide what is due (a late tick loses nothing), and every 
 one failure logs one line and the daemon goes on.
 
 `schedule` keeps its times as naive local times, which a daylight-saving change would shift by
-an hour; `run_forever` therefore runs the process's local clock in UTC. Everything users see is
-in the site's time zone.
+an hour; `run_forever` therefore runs the process's local clock in UTC (`bot.logs`). Everything
+users see is in the site's time zone.
 
 SIGTERM and SIGINT stop the daemon after the post in flight (a second one stops it at once);
 SIGHUP reloads the configuration and the content. A lock beside the ledger, released by the
 operating system however the process ends, keeps a second `herald run` away from the ledger.
+Under systemd (`Type=notify`) the daemon sends READY=1 once it holds that lock and handles these
+signals, and STOPPING=1 when asked to stop.
 """
 
 from __future__ import annotations
@@ -21,14 +23,12 @@ import logging
 import os
 import random as random_module
 import signal
-import sys
+import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import schedule
 
@@ -37,9 +37,10 @@ from .config import Config, SiteConfig, load_config
 from .content import Site, load_site
 from .errors import HeraldError
 from .ledger import Ledger, acquire_lock
+from .logs import configure_logging, use_utc_local_time
 from .platforms.base import Publisher
-from .runner import (Runner, TickReport)
-from .service import Attach, Outcome
+from .delivery import Attach, Outcome
+from .runner import Runner, TickReport
 
 log = logging.getLogger("herald")
 
@@ -137,7 +138,8 @@ class Daemon:
         self.runner = Runner(setup.config, self.ledger, setup.publishers, attach=setup.attach,
                              random=self.random, catch_up=self.catch_up,
                              confirm_missing=self.confirm_missing,
-                             should_stop=lambda: self.stopping, logger=self.log)
+                             should_stop=lambda: self.stopping, logger=self.log,
+                             clock=self.clock)
         self._content = None
 
     # -- one round ---------------------------------------------------------------------------
@@ -185,6 +187,7 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; return the exit code (0 after a clean stop)."""
         restore = self._install_signals()
+        notify_systemd("READY=1")
         try:
             self.scheduler.every(self.check_every).seconds.do(self._content_job)
             self._post_job()
@@ -205,6 +208,8 @@ class Daemon:
 
     def request_stop(self) -> None:
         """Stop after the post in flight."""
+        if not self.stopping:
+            notify_systemd("STOPPING=1")
         self.stopping = True
         self._wake.set()
 
@@ -333,36 +338,17 @@ def run_once(config_path: str | Path | None = None, site: str | Path | None = No
         return list(report.outcomes)
 
 
-def configure_logging(zone: ZoneInfo, *, verbose: bool = False,
-                      stream=None) -> logging.Handler:
-    """Log Herald's decisions to stderr, one line each, stamped in the site's time zone.
+def notify_systemd(state: str) -> None:
+    """Send `state` (e.g. READY=1) to systemd's $NOTIFY_SOCKET; do nothing when it is unset."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(state.encode())
+    except OSError as exc:
+        log.warning("could not tell systemd %s: %s", state, exc)
 
-    The adapters' own lines (under `bot`, repeating the runner's) show only with `verbose`,
-    their warnings always.
-    Calling this again replaces the handler it added before.
-    """
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(_Formatter(zone))
-    for name, level in (("herald", logging.DEBUG if verbose else logging.INFO),
-                        ("bot", logging.DEBUG if verbose else logging.WARNING)):
-        logger = logging.getLogger(name)
-        for old in [h for h in logger.handlers if isinstance(h.formatter, _Formatter)]:
-            logger.removeHandler(old)
-        logger.addHandler(handler)
-        logger.setLevel(level)
-    return handler
-
-
-class _Formatter(logging.Formatter):
-    def __init__(self, zone: ZoneInfo):
-        super().__init__("%(asctime)s %(message)s")
-        self.zone = zone
-
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return datetime.fromtimestamp(record.created, self.zone).strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def use_utc_local_time() -> None:
-    """Make the process's naive local time UTC, so `schedule` never sees a DST change."""
-    os.environ["TZ"] = "UTC"
-    time.tzset()

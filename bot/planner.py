@@ -61,9 +61,12 @@ def plan(
 
     `events` holds one mapping per event, language -> version; posts come in time order, and
     at one time in the order of each account's languages. A stage whose time has passed
-    by more than `grace` is skipped, a reminder is never planned at or after the start, and
-    when several stages of one event are due at once for one account and language only the
-    most useful one is kept (the announcement, else the latest reminder).
+    by more than `grace` is skipped, and a reminder is never planned at or after the start.
+    When several stages of one event are due at once for one account and language, the
+    stages that were already due when the event was first seen are a late discovery's backlog:
+    only the most useful of them is kept (the announcement, else the latest reminder). A stage
+    that came due later, while an earlier one waited (an outage, a back-off, quiet hours), is
+    still posted after it; only a later reminder makes an earlier one pointless.
     """
     if now.tzinfo is None:
         raise ValueError("now must be time-zone aware")
@@ -98,10 +101,10 @@ def plan(
                         continue
                     planned = PlannedPost(key, due, start, stage)
                     (due_now if due <= now else posts).append(planned)
-                keep, superseded = _most_useful(due_now)
+                keep, superseded = _most_useful(due_now, visible)
                 posts.extend(keep)
-                skipped.extend(Skipped(p.key, p.due, f"superseded by {keep[0].stage.name}")
-                               for p in superseded)
+                skipped.extend(Skipped(p.key, p.due, f"superseded by {by.stage.name}")
+                               for p, by in superseded)
     order = {a.name: {lang: i for i, lang in enumerate(a.languages)} for a in accounts}
     posts.sort(key=lambda p: (p.due, p.key.ref, p.key.stage, p.key.account,
                               order[p.key.account].get(p.key.lang, 99), p.key.lang))
@@ -117,12 +120,24 @@ def _due(stage: Stage, start: datetime, visible: datetime, zone: ZoneInfo) -> da
     return stage_time(start, stage.before, zone)
 
 
-def _most_useful(due: list[PlannedPost]) -> tuple[list[PlannedPost], list[PlannedPost]]:
+def _most_useful(due: list[PlannedPost], seen: datetime
+                 ) -> tuple[list[PlannedPost], list[tuple[PlannedPost, PlannedPost]]]:
+    """Split the stages due at once into those kept and those superseded (with by which)."""
     if len(due) <= 1:
         return due, []
     announcements = [p for p in due if p.stage.kind == "announcement"]
-    best = announcements[0] if announcements else max(due, key=lambda p: p.due)
-    return [best], [p for p in due if p is not best]
+    reminders = [p for p in due if p.stage.kind == "reminder"]
+    latest = max(reminders, key=lambda p: p.due, default=None)
+    keep = announcements[:1]
+    if latest is not None and (not keep or latest.due > seen):
+        keep.append(latest)
+    superseded = []
+    for post in due:
+        if post in keep:
+            continue
+        by = latest if post.stage.kind == "reminder" and latest in keep else keep[0]
+        superseded.append((post, by))
+    return keep, superseded
 
 
 def _human(delta: timedelta) -> str:

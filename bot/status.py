@@ -16,8 +16,11 @@ from .content import Site, load_site
 from .ledger import Entry, Ledger
 from .localize import plural
 from .model import account_label
-from .runner import blocked_until, latest_entries, stopped_by, survey
+from .survey import blocked_until, dropped, latest_entries, stopped_by, survey
 from .timing import Slot
+
+SHOWN_DROPPED = 5
+"""How many dropped posts `herald status` lists per account (the newest); history has all."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class AccountStatus:
     stopped: Entry | None = None
     blocked_until: datetime | None = None
     uncertain: tuple[Entry, ...] = ()
+    dropped: tuple[Entry, ...] = ()
+    requested: tuple[Entry, ...] = ()
+    """Deliberate requests (announce --again, post) that failed: left to the user."""
 
 
 @dataclass(frozen=True)
@@ -56,8 +62,8 @@ class StatusReport:
     def as_dict(self) -> dict:
         """The report as plain data, for `herald status --json`."""
         def entry(e: Entry) -> dict:
-            return {"key": str(e.key), "state": e.state, "error": e.error,
-                    "error_kind": e.error_kind, "attempts": e.attempts,
+            return {"key": str(e.key), "state": e.state, "life": e.life.value,
+                    "error": e.error, "error_kind": e.error_kind, "attempts": e.attempts,
                     "retry_at": e.next_attempt_at.isoformat() if e.next_attempt_at else None,
                     "updated_at": e.updated_at.isoformat()}
 
@@ -73,6 +79,9 @@ class StatusReport:
                          for s in a.upcoming],
                 "failed": [entry(e) for e in a.failures],
                 "unknown_outcome": [str(e.key) for e in a.uncertain],
+                "failed_on_request": [entry(e) for e in a.requested],
+                "dropped": [{"key": str(e.key), "reason": e.reason,
+                             "at": e.updated_at.isoformat()} for e in a.dropped],
             } for a in self.accounts],
         }
 
@@ -104,23 +113,34 @@ class StatusReport:
             else:
                 lines.append("  nothing planned")
             for e in account.failures:
-                if e is account.stopped:
+                if e is account.stopped or e.uncertain:
                     continue
                 retry = (f"; retrying at {e.next_attempt_at.astimezone(zone):%Y-%m-%d %H:%M:%S}"
                          if e.next_attempt_at else "")
                 lines.append(f"  failed {e.key}: {e.error} (attempt {e.attempts}){retry}")
             for e in account.uncertain:
-                lines.append(f"  unknown outcome {e.key}: checked on the platform before any "
-                             f"new attempt")
+                retry = (f" at {e.next_attempt_at.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+                         if e.next_attempt_at else "")
+                lines.append(f"  unknown outcome {e.key}: looked up on the platform{retry} "
+                             f"before anything is sent again")
+            for e in account.requested:
+                lines.append(f"  failed on request {e.key}: {e.error or e.life.value}; left "
+                             f"as it is until asked again")
+            for e in account.dropped[:SHOWN_DROPPED]:
+                lines.append(f"  dropped {e.key}: {e.reason}")
+            if len(account.dropped) > SHOWN_DROPPED:
+                lines.append(f"  ... and {len(account.dropped) - SHOWN_DROPPED} more dropped "
+                             f"(herald history lists them)")
         return "\n".join(lines)
 
 
 def build_status(config: Config, site: Site, ledger: Ledger, *, now: datetime,
                  upcoming: int = 3) -> StatusReport:
-    """Say what is due next per account and what failed; changes nothing in the ledger.
+    """Say what is due next per account, what failed and what was dropped; changes nothing.
 
-    A failure is shown while it matters: its post is still planned, it is being retried, or it
-    stopped the account. Older ones are in `herald history`.
+    A failure is shown while it matters: its post is still planned, it is being retried, its
+    outcome is unknown, or it stopped the account. A post the timing rules dropped is shown
+    while its event is ahead (or for a week). Older ones are in `herald history`.
     """
     now = now.astimezone(config.site.timezone)
     rows = ledger.history()
@@ -131,13 +151,18 @@ def build_status(config: Config, site: Site, ledger: Ledger, *, now: datetime,
     stopped = stopped_by(latest.values())
     blocked = blocked_until(latest.values(), now)
     pending = {s.post.key for s in found.arrangement.slots}
+    lost = dropped(rows, site, now)
+    newest = {}
+    for row in rows:                     # the newest generation of each, the user's too
+        if row.key not in newest or row.generation > newest[row.key].generation:
+            newest[row.key] = row
     accounts = []
     for account in config.accounts:
         mine = [s for s in found.arrangement.slots if s.post.key.account == account.name]
         units = _units(mine)[:upcoming]
         entries = [e for e in latest.values() if e.key.account == account.name]
         failures = [e for e in entries if e.state == "failed" and (
-            e.key in pending or e is stopped.get(account.name)
+            e.key in pending or e is stopped.get(account.name) or e.uncertain
             or (e.next_attempt_at is not None and e.next_attempt_at > now))]
         accounts.append(AccountStatus(
             account.name, account.platform,
@@ -145,7 +170,10 @@ def build_status(config: Config, site: Site, ledger: Ledger, *, now: datetime,
             failures=tuple(failures),
             stopped=stopped.get(account.name),
             blocked_until=blocked.get(account.name),
-            uncertain=tuple(e for e in entries if e.state == "reserved")))
+            uncertain=tuple(e for e in entries if e.uncertain),
+            dropped=tuple(e for e in lost if e.key.account == account.name),
+            requested=tuple(e for e in newest.values() if e.key.account == account.name
+                            and e.left_to_user)))
     errors = [str(p) for p in site.problems if p.severity == "error"]
     problems = ((f"{plural(len(errors), 'event file')} cannot be used (see herald validate)",)
                 if errors else ())

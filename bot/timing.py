@@ -7,7 +7,9 @@ planner says when a stage is due; `arrange` turns that into the moment it is sen
   started (then it is skipped);
 - two posts on one account are at least `min_gap` apart, so ten events announced at once go
   out spaced; the language versions of one stage go together (the second replies to the first);
-- at most `daily_cap` posts a day (a post over the cap waits for the next day);
+- at most `daily_cap` posts in any 24 hours (a rolling window, not a calendar day): a post over
+  the cap waits until enough earlier posts are 24 hours old, and a language pair waits or goes
+  together, never split by the cap;
 - a post missed by more than the grace window (counted from the end of the quiet hours it fell
   in) is skipped, and on a new ledger's first run nothing already due is posted (no backlog).
 """
@@ -26,8 +28,10 @@ from .model import Account, PlannedPost, Skipped
 
 DEFAULT_GAP = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(minutes=30)
-RATE_LIMIT_JITTER = timedelta(seconds=5)
+BACKOFF_CAP = timedelta(minutes=5)
+"""A transient failure never holds an account back longer than this (a rate limit's own reset
+time is honoured however far away it is)."""
+CAP_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -171,9 +175,7 @@ def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules,
         units[_unit(post)].append(post)
     queue = sorted(units.values(),
                    key=lambda u: (min(p.due for p in u), u[0].event_start, _unit(u[0])))
-    per_day: dict = defaultdict(int)
-    for moment in history:
-        per_day[moment.astimezone(zone).date()] += 1
+    times = list(history)
     cursor = history[-1] + rules.min_gap if history else None
     slots: list[Slot] = []
     skipped: list[Skipped] = []
@@ -186,17 +188,17 @@ def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules,
         if lost is not None:
             skipped.extend(Skipped(p.key, p.due, lost) for p in unit)
             continue
-        at, why = _earliest(due, cursor, rules, per_day, len(unit), zone)
+        at, why = _earliest(due, cursor, rules, times, len(unit), zone)
         if at >= start:
             skipped.extend(Skipped(p.key, p.due, f"would go out after the event started "
                                                  f"({why or 'too late'})") for p in unit)
             continue
         if blocked is not None and blocked > at:
-            at, why = _earliest(max(due, blocked), cursor, rules, per_day, len(unit), zone)
+            at, why = _earliest(max(due, blocked), cursor, rules, times, len(unit), zone)
             why = f"retrying after a failure{', ' + why if why else ''}"
             if at >= start:
                 continue  # waits: the back-off may end sooner (SIGHUP, restart)
-        per_day[at.astimezone(zone).date()] += len(unit)
+        times.extend([at] * len(unit))
         cursor = at + rules.min_gap
         slots.extend(Slot(p, at.astimezone(zone), why) for p in unit)
     return slots, skipped
@@ -223,24 +225,46 @@ def _lost(post: PlannedPost, due: datetime, rules: Rules, *, now: datetime, zone
     return None
 
 
-def _earliest(due: datetime, cursor: datetime | None, rules: Rules, per_day: Mapping,
+def _earliest(due: datetime, cursor: datetime | None, rules: Rules, times: Sequence[datetime],
               size: int, zone: ZoneInfo) -> tuple[datetime, str]:
     """Return the first moment at or after `due` this account may post, and why it is later."""
     at, reasons = due, []
     if cursor is not None and cursor > at:
         at = cursor
         reasons.append(f"spaced {_human(rules.min_gap)} after the previous post")
-    for _ in range(400):  # a year of days is plenty; a cap can always be met the next day
+    for _ in range(1000):  # each round passes a quiet period or lets a post leave the window
         if rules.quiet is not None and rules.quiet.covers(at, zone):
             at = rules.quiet.end_after(at, zone)
             reasons.append(f"quiet hours {rules.quiet}")
-        day = at.astimezone(zone).date()
-        if rules.daily_cap is None or per_day.get(day, 0) + size <= rules.daily_cap \
-                or per_day.get(day, 0) == 0:
+        opens = cap_opens_at(times, at, rules.daily_cap, size)
+        if opens <= at:
             break
-        at = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-        reasons.append(f"daily cap of {rules.daily_cap} posts reached")
+        at = opens
+        reasons.append(cap_reason(rules.daily_cap))
     return at, ", ".join(dict.fromkeys(reasons))
+
+
+def cap_opens_at(times: Iterable[datetime], at: datetime, cap: int | None,
+                 size: int = 1) -> datetime:
+    """Return the first moment from `at` when `size` more posts keep within `cap` in 24 hours.
+
+    `times` are when the account posted (and will post, as arranged). The window is rolling:
+    a post counts for 24 hours after it was made. An account that made no post in the 24 hours
+    before `at` may always post one whole unit, so a language pair larger than the cap still
+    goes out, together.
+    """
+    if cap is None:
+        return at
+    window = sorted(t for t in times if at - CAP_WINDOW < t <= at)
+    if not window or len(window) + size <= cap:
+        return at
+    leaving = min(len(window) + size - cap, len(window))
+    return window[leaving - 1] + CAP_WINDOW
+
+
+def cap_reason(cap: int | None) -> str:
+    """How a post held by the daily cap is described."""
+    return f"daily cap of {cap} posts in 24 hours reached"
 
 
 def change_time(now: datetime, start: datetime, rules: Rules, zone: ZoneInfo) -> datetime:
@@ -268,9 +292,13 @@ def backoff(attempt: int, random: Callable[[], float], *, base: timedelta = BACK
 
 def retry_time(error: PublishError, attempt: int, now: datetime,
                random: Callable[[], float]) -> datetime:
-    """Return when to try again after a retryable failure; a rate limit's own time wins."""
+    """Return when to try again after a retryable failure, counted from `now`, its moment.
+
+    A rate limit's reset time is honoured exactly: not a moment sooner (no request reaches the
+    account before it) and no later than needed.
+    """
     if isinstance(error, RateLimited) and error.retry_after is not None:
-        return max(error.retry_after, now) + RATE_LIMIT_JITTER * random()
+        return max(error.retry_after, now)
     return now + backoff(attempt, random)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -17,6 +19,10 @@ from tests.fakes.x import FakeX
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "content"
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "civictech"
+# Give this to a Herald started in a subprocess: whatever tries a real platform meets a
+# closed port (an account without credentials tries none); PyPI stays reachable for pip.
+NO_NETWORK = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+              "NO_PROXY": "127.0.0.1,localhost,pypi.org,files.pythonhosted.org"}
 
 
 @dataclass
@@ -160,3 +166,41 @@ def pytest_configure(config):
         raise pytest.UsageError(
             f"the tests need the team's shared/ folder beside this checkout; not found: "
             f"{', '.join(missing)}")
+
+
+def add_event(site: Path, ref: str, start: datetime, image: str | None = None) -> None:
+    """Write a new bilingual event; without `image` Herald draws a card for it."""
+    picture = f'image: "{image}"\nimage-alt: "Banner"\n' if image else ""
+    for lang, title in (("sv", "Höstmöte"), ("en", "Autumn meetup")):
+        (site / "_events" / f"{ref}-{lang}.md").write_text(
+            f'---\ntitle: "{title}"\nref: {ref}\nlang: {lang}\n{picture}'
+            f"event-date: {start:%Y-%m-%d %H:%M:%S %z}\nplace: Goto 10, Stockholm\n---\n"
+            "Välkomna!\n", encoding="utf-8")
+
+
+# --- Herald built and installed as the README says (tests marked `install`) ------------------
+
+@pytest.fixture(scope="session")
+def dist(tmp_path_factory) -> tuple[Path, Path]:
+    """Build the sdist, then the wheel from it, as `python -m build` does."""
+    out = tmp_path_factory.mktemp("dist")
+    result = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (wheel,) = out.glob("herald-*.whl")
+    (sdist,) = out.glob("herald-*.tar.gz")
+    return wheel, sdist
+
+
+@pytest.fixture(scope="session")
+def opt_herald(dist, tmp_path_factory) -> Path:
+    """A fresh virtualenv with the wheel installed, like /opt/herald in the systemd set-up."""
+    venv = tmp_path_factory.mktemp("opt") / "herald"
+    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+    if subprocess.run([python, "-m", "venv", str(venv)], capture_output=True).returncode != 0:
+        python = sys.executable
+        subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    result = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                             str(dist[0])], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return venv

@@ -203,8 +203,10 @@ def test_a_date_change_after_a_manual_announcement_is_corrected_by_the_next_run(
     assert result.exit_code == 0, result.output
     (sv_status,) = [s for s in platforms.mastodon.status_list() if s["language"] == "sv"]
     assert f"kl. {moved:%H:%M}" in sv_status["text"] and sv_status["edited_at"] is not None
-    replies = [t for t in platforms.x.posts if t.reply_to]
+    replies = [t for t in platforms.x.posts if t.text.startswith(("Uppdaterat", "Updated"))]
     assert len(replies) == 2 and all(f"{moved:%H:%M}" in t.text for t in replies)
+    announced = {t.id for t in platforms.x.posts[:2]}
+    assert {t.reply_to for t in replies} == announced
 
 
 def test_accounts_without_credentials_reach_no_server(platforms, monkeypatch):
@@ -212,7 +214,8 @@ def test_accounts_without_credentials_reach_no_server(platforms, monkeypatch):
         monkeypatch.delenv(name)
     result = herald(platforms, "announce", EVENT)
     assert result.exit_code == 6
-    assert result.output.count("failed: ") == 6
+    # the English version replies to the Swedish one: where that failed, it is not sent either
+    assert result.output.count("failed: ") + result.output.count("not sent: ") == 6
     assert platforms.mastodon.received() == []
     assert platforms.x.received() == []
     assert platforms.bluesky.requests == []
@@ -273,3 +276,90 @@ def test_a_post_that_failed_for_a_missing_token_does_not_stop_the_account_once_f
     other = herald(platforms, "announce", "hackathon-2028", "--account", "mastodon")
     assert other.exit_code == 0
     assert "STOPPED" not in herald(platforms, "status").output
+
+
+# --- announce posts like run: threaded, locked, held by the cap --------------------------------
+
+def threads(platforms) -> dict[str, dict[str, str | None]]:
+    """Per platform: which post (announcement or reminder, sv or en) replies to which."""
+    def label(text: str, lang: str) -> str:
+        return ("reminder-" if text.startswith(("Påminnelse", "Reminder")) else "ann-") + lang
+
+    found = {}
+    statuses = platforms.mastodon.status_list()
+    names = {s["id"]: label(s["text"], s["language"]) for s in statuses}
+    found["mastodon"] = {names[s["id"]]: names.get(s["in_reply_to_id"]) for s in statuses}
+    tweets = platforms.x.posts
+    names = {t.id: label(t.text, "sv" if "Civic Tech Stockholm #1\n\nVi" in t.text
+                         or t.text.startswith("Påminnelse") else "en") for t in tweets}
+    found["x"] = {names[t.id]: names.get(t.reply_to) for t in tweets}
+    records = list(platforms.bluesky.records.values())
+    names = {r.uri: label(r.value["text"], r.value["langs"][0]) for r in records}
+    found["bluesky"] = {names[r.uri]: names.get(r.value.get("reply", {}).get("parent", {})
+                                                .get("uri")) for r in records}
+    return found
+
+
+def test_announce_threads_exactly_like_run_on_every_platform(platforms):
+    assert herald(platforms, "announce", EVENT).exit_code == 0
+    reminder = herald(platforms, "announce", EVENT, "--stage", "reminder-1d")
+    assert reminder.exit_code == 0, reminder.output
+    expected = {"ann-sv": None, "ann-en": "ann-sv",           # English replies to Swedish
+                "reminder-sv": "ann-sv",                      # the reminder to the announcement
+                "reminder-en": "reminder-sv"}
+    assert threads(platforms) == {"mastodon": expected, "x": expected, "bluesky": expected}
+
+
+def test_announce_refuses_in_one_line_while_herald_run_holds_the_ledger(platforms):
+    from bot.ledger import acquire_lock
+
+    with acquire_lock(platforms.ledger):
+        result = CliRunner().invoke(main, ["announce", EVENT, "--config", str(platforms.config)])
+    assert result.exit_code == 5
+    assert result.output == (f"Error: another herald run is using {platforms.ledger} "
+                             f"(pid {os.getpid()})\n")
+    assert platforms.mastodon.status_list() == [] and platforms.x.posts == []
+
+
+def test_a_failed_repeat_is_never_completed_by_the_daemon(platforms, monkeypatch):
+    config = platforms.config.read_text(encoding="utf-8")
+    platforms.config.write_text(config.replace('instance = "', 'min_gap = "0s"\ninstance = "'),
+                                encoding="utf-8")            # nothing waits for a gap
+    assert herald(platforms, "announce", EVENT, "--account", "mastodon").exit_code == 0
+    monkeypatch.setenv("HERALD_MASTODON_ACCESS_TOKEN", "a-revoked-token")
+    assert herald(platforms, "announce", EVENT, "--account", "mastodon", "--again").exit_code == 6
+    monkeypatch.setenv("HERALD_MASTODON_ACCESS_TOKEN", platforms.mastodon.token)   # fixed
+    assert herald(platforms, "run", "--once").exit_code == 0
+
+    def announcements():
+        return [s for s in platforms.mastodon.status_list()
+                if s["text"].startswith(("Vårmöte", "Spring meetup"))]
+    assert len(announcements()) == 2                           # the first announcement only
+    status = herald(platforms, "status").output
+    assert "STOPPED" not in status
+    assert "failed on request varmote-2027/announcement/mastodon/sv" in status
+    again = herald(platforms, "announce", EVENT, "--account", "mastodon", "--again")
+    assert again.exit_code == 0 and len(announcements()) == 4
+
+
+def test_a_failed_one_off_post_does_not_say_the_account_is_stopped(platforms, monkeypatch):
+    monkeypatch.setenv("HERALD_MASTODON_ACCESS_TOKEN", "a-revoked-token")
+    assert herald(platforms, "post", "Hej från Herald!", "--account", "mastodon").exit_code == 6
+    monkeypatch.setenv("HERALD_MASTODON_ACCESS_TOKEN", platforms.mastodon.token)
+    status = herald(platforms, "status").output
+    assert "STOPPED" not in status
+    assert "failed on request post-" in status and "left as it is until asked again" in status
+
+
+def test_an_account_at_its_daily_cap_holds_the_pair_until_a_time_and_exits_0(platforms):
+    config = platforms.config.read_text(encoding="utf-8")
+    platforms.config.write_text(config.replace('api_url = "', 'daily_cap = 3\napi_url = "'),
+                                encoding="utf-8")
+    assert herald(platforms, "post", "Först", "--account", "x").exit_code == 0
+    assert herald(platforms, "post", "Sedan", "--account", "x").exit_code == 0
+    result = herald(platforms, "announce", EVENT, "--account", "x")
+    assert result.exit_code == 0, result.output
+    held = [line for line in result.output.splitlines() if line.startswith("held: ")]
+    assert len(held) == 2 and all("daily cap of 3 posts in 24 hours reached; it can go at "
+                                  in line for line in held)
+    assert [t.text for t in platforms.x.posts] == ["Först", "Sedan"]   # the pair waits whole

@@ -209,16 +209,16 @@ def test_a_failure_keeps_the_error_the_attempts_and_the_retry_time(ledger):
     assert entry.state == "failed"
     assert entry.error == "mastodon: rate limited (429)"
     assert entry.error_kind == "RateLimited"
-    assert entry.attempts == 1
+    assert entry.attempts == 0                 # a rate limit is no failed attempt
     assert entry.next_attempt_at == minutes(15)
     assert not entry.uncertain
     retry = ledger.reserve(KEY, text="Hej!", now=minutes(15))
     assert not retry.uncertain
-    assert retry.attempts == 2
+    assert retry.attempts == 1
     assert retry.idempotency_key == first.idempotency_key
     assert [e.key for e in ledger.failures()] == []
-    ledger.fail(retry, error, minutes(16))
-    assert [(e.key, e.attempts) for e in ledger.failures()] == [(KEY, 2)]
+    ledger.fail(retry, Unavailable("HTTP 503", account="mastodon"), minutes(16))
+    assert [(e.key, e.attempts) for e in ledger.failures()] == [(KEY, 1)]
 
 
 def test_recording_a_post_clears_its_earlier_error(ledger):
@@ -419,3 +419,82 @@ def test_times_in_another_zone_order_correctly_in_history(ledger):
     ledger.skip(other, "r", utc_later)
     ledger.skip(KEY, "r", NOW)
     assert [e.key for e in ledger.history()] == [KEY, other]
+
+
+# --- the life of a post, as the ledger keeps it ---------------------------------------------------
+
+def test_a_later_error_never_clears_an_unknown_outcome(ledger):
+    first = ledger.reserve(KEY, text="Hej!", now=NOW)
+    ledger.fail(first, Unavailable("timed out", account="mastodon"), minutes(1))
+    for n, error in enumerate([RateLimited("429", account="mastodon", retry_after=minutes(20)),
+                               Rejected("duplicate content", account="mastodon"),
+                               Unavailable("no connection", account="mastodon")]):
+        retry = ledger.reserve(KEY, text="Hej!", now=minutes(10 + n))
+        assert retry.uncertain
+        entry = ledger.fail(retry, error, minutes(11 + n))
+        assert entry.uncertain and [e.key for e in ledger.uncertain()] == [KEY]
+    found = ledger.reserve(KEY, text="Hej!", now=minutes(30))
+    assert found.uncertain
+    ledger.record(found, Published("7", "https://m.example/7"), minutes(31))
+    assert ledger.uncertain() == []
+
+
+def test_a_lookup_that_finds_nothing_settles_a_post_so_it_can_be_skipped(ledger):
+    lost = ledger.reserve(KEY, text="Hej!", now=NOW)
+    ledger.fail(lost, Unavailable("timed out", account="mastodon"), minutes(1))
+    with pytest.raises(LedgerConflict):
+        ledger.skip(KEY, "missed", minutes(2))
+    settled = ledger.settle(ledger.entry(KEY), None, minutes(2))
+    assert not settled.uncertain and settled.state == "failed"
+    assert ledger.skip(KEY, "missed", minutes(3)).state == "skipped"
+
+
+def test_a_post_is_handed_out_with_the_time_it_was_first_reserved(ledger):
+    first = ledger.reserve(KEY, text="Hej!", now=NOW)
+    ledger.fail(first, RateLimited("429", account="mastodon"), minutes(1), minutes(15))
+    retry = ledger.reserve(KEY, text="Hej!", now=minutes(15))
+    assert first.first_reserved_at == retry.first_reserved_at == NOW
+    assert ledger.entry(KEY).reserved_at == minutes(15)          # the latest attempt's start
+
+
+def test_deleted_posts_are_kept_as_deleted_with_their_address(ledger):
+    posted = ledger.record(ledger.reserve(KEY, text="Hej!", now=NOW),
+                           Published("1", "https://m.example/1"), NOW)
+    gone = ledger.delete(posted, minutes(5))
+    assert gone.state == "deleted" and gone.url == "https://m.example/1" and gone.done
+    with pytest.raises(LedgerConflict):
+        ledger.reserve(KEY, text="Hej!", now=minutes(6))
+    assert ledger.posted_keys() == {KEY}
+
+
+def test_a_failed_deliberate_repeat_is_passed_over_until_the_user_asks_again(ledger):
+    ledger.record(ledger.reserve(KEY, text="Hej!", now=NOW), Published("1", "u1"), NOW)
+    repeat = ledger.reserve(KEY, text="Hej!", now=minutes(1), again=True, requested=True)
+    ledger.fail(repeat, Rejected("token revoked", account="mastodon"), minutes(2))
+    assert ledger.entry(KEY).generation == 1 and ledger.entry(KEY).left_to_user
+    assert ledger.current(KEY).generation == 0                  # what the daemon works with
+    with pytest.raises(AlreadyPosted):
+        ledger.reserve(KEY, text="Hej!", now=minutes(3))
+    asked = ledger.reserve(KEY, text="Hej!", now=minutes(4), again=True, requested=True)
+    assert asked.generation == 1                                 # the same repeat, once more
+
+
+def test_a_ledger_from_before_deleted_posts_keeps_its_rows_and_knows_its_stops(path):
+    from bot.ledger.schema import connect, migrate
+
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, MIGRATIONS[:3])
+    for n, (kind, unknown) in enumerate([("AuthFailed", 0), ("RateLimited", 0),
+                                         ("Unavailable", 1)]):
+        conn.execute("INSERT INTO posts (ref, stage, account, lang, idempotency_key, state,"
+                     " error_kind, outcome_unknown, attempts, created_at, updated_at)"
+                     " VALUES (?, 'announcement', 'x', 'sv', ?, 'failed', ?, ?, 1, ?, ?)",
+                     (f"e{n}", f"k{n}", kind, unknown, NOW.isoformat(), NOW.isoformat()))
+    conn.close()
+    with Ledger.open(path) as ledger:
+        lives = {e.key.ref: e.life.value for e in ledger.history()}
+        assert lives == {"e0": "given up", "e1": "retrying", "e2": "uncertain"}
+        posted = ledger.record(ledger.reserve(KEY, text="a", now=NOW), Published("1", "u"), NOW)
+        assert ledger.delete(posted, NOW).state == "deleted"
+    connect(path).close()                                      # nothing left to apply

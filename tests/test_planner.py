@@ -126,3 +126,23 @@ def test_posts_due_together_follow_the_order_of_the_accounts_languages():
     now = datetime(2027, 3, 1, 12, 0, tzinfo=STHLM)
     result = run([event()], now)
     assert [p.key.lang for p in result.posts if p.key.stage == "announcement"] == ["sv", "en"]
+
+
+def test_a_reminder_that_came_due_while_the_announcement_waited_is_still_planned():
+    start = datetime(2027, 3, 10, 18, 0, tzinfo=STHLM)
+    seen = {"meetup": start - timedelta(hours=3)}             # seen at 15:00
+    now = start - timedelta(hours=1, minutes=30)              # the 2-hour reminder is due too
+    result = run([event(start=start)], now, accounts=(X_SV,), first_seen=seen)
+    assert [p.key.stage for p in result.due(now)] == ["announcement", "reminder-2h"]
+    assert {s.key.stage for s in result.skipped} == {"reminder-1d"}
+
+
+def test_of_two_reminders_due_at_once_only_the_later_one_is_kept():
+    start = datetime(2027, 3, 10, 18, 0, tzinfo=STHLM)
+    done = {PostKey("meetup", "announcement", "x", "sv")}
+    now = start - timedelta(hours=1)
+    result = run([event(start=start)], now, accounts=(X_SV,), done=done,
+                 grace=timedelta(days=2), first_seen={"meetup": start - timedelta(days=5)})
+    assert [p.key.stage for p in result.due(now)] == ["reminder-2h"]
+    (skipped,) = result.skipped
+    assert skipped.key.stage == "reminder-1d" and skipped.reason == "superseded by reminder-2h"

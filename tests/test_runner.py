@@ -12,7 +12,7 @@ import pytest
 from bot.config import parse_config
 from bot.content import Site
 from bot.status import build_status
-from bot.errors import AuthFailed, RateLimited, Unavailable
+from bot.errors import AuthFailed, Duplicate, RateLimited, Unavailable
 from bot.ledger import Ledger
 from bot.model import Event, Limits, OutgoingPost, PostKey, Problem, Published
 from bot.platforms.recording import RecordingPublisher
@@ -109,7 +109,7 @@ class World:
         self.ledger = Ledger.open(tmp_path / "ledger.sqlite3")
         self.site = site()
         self.runner = Runner(self.config, self.ledger, self.platforms, random=lambda: 0.5,
-                             catch_up=catch_up)
+                             catch_up=catch_up, clock=lambda: self.clock.now)
 
     def run_until(self, end: datetime) -> None:
         """Tick whenever the runner asks to be woken, up to `end`."""
@@ -246,14 +246,13 @@ def test_a_rate_limited_account_retries_at_the_platforms_reset_time(tmp):
     world.site = site(event("meetup", "sv", "Vårmöte", at(4, 15, 18)))
     world.run_until(at(4, 1, 12, 39))
     report = build_status(world.config, world.site, world.ledger, now=world.clock.now)
-    assert "  backing off until 2027-04-01 12:40:02 CEST" in report.format()
-    assert "failed meetup/announcement/x/sv: x: 429 Too Many Requests (attempt 1); " \
-           "retrying at 2027-04-01 12:40:02" in report.format()
+    assert "  backing off until 2027-04-01 12:40:00 CEST" in report.format()
+    assert "failed meetup/announcement/x/sv: x: 429 Too Many Requests (attempt 0); " \
+           "retrying at 2027-04-01 12:40:00" in report.format()       # a 429 is no attempt
     world.platforms["x"].failure = None
     world.run_until(at(4, 1, 13))
     assert world.got("x") == [("04-01 12:40 CEST", "Vårmöte", None)]
-    assert world.platforms["x"].received[0][0] == at(4, 1, 12, 40, 2, ) + timedelta(
-        microseconds=500000)
+    assert world.platforms["x"].received[0][0] == at(4, 1, 12, 40)     # exactly the reset
 
 
 def test_a_platform_that_hangs_until_its_timeout_does_not_delay_the_others(tmp):
@@ -349,6 +348,15 @@ def test_cancelling_can_delete_the_posts_instead_where_the_platform_can(tmp):
     assert [(f"{when.astimezone(ZONE):%m-%d %H:%M}", pid) for when, pid in deleted] == [
         ("04-02 12:10", "dry-1"), ("04-02 12:10", "dry-2")]
     assert len(world.got("bsky")) == 2                         # no reply, no reminders
+    # the ledger says what the platform holds: the posts are deleted, not "posted"
+    on_bsky = [(e.key.stage, e.key.lang, e.state, e.reason) for e in world.ledger.history()
+               if e.key.account == "bsky"]
+    assert sorted(on_bsky) == [
+        ("announcement", "en", "deleted", None), ("announcement", "sv", "deleted", None),
+        ("cancellation", "en", "deleted", "unpublished: deleted 1 post"),
+        ("cancellation", "sv", "deleted", "unpublished: deleted 1 post")]
+    world.run_until(at(4, 30, 0))
+    assert len(world.platforms["bsky"].deleted) == 2           # nothing deleted twice
 
 
 def test_a_typo_fix_in_an_announced_event_posts_nothing(tmp):
@@ -458,8 +466,10 @@ def test_a_campaign_against_the_fake_servers_delivers_each_post_once_in_threads(
                 for s in statuses] == [
             (("04-01 12:00", "announcement"), "✏\ufe0f Uppdaterat", "sv", None, True),
             (("04-01 12:00", "announcement"), "✏\ufe0f Updated", "en", 0, True),
-            (("04-21 18:05", "reminder-1d"), "Påminnelse: Vårmöte", "sv", 0, False),
-            (("04-21 18:05", "reminder-1d"), "Reminder: Spring meetup", "en", 2, False),
+            # down 18:00-18:03: a failed lookup is no failed attempt, so the back-off stays
+            # short and the reminder goes out within half a minute of the server's return
+            (("04-21 18:03", "reminder-1d"), "Påminnelse: Vårmöte", "sv", 0, False),
+            (("04-21 18:03", "reminder-1d"), "Reminder: Spring meetup", "en", 2, False),
             (("04-22 16:00", "reminder-2h"), "Påminnelse: Vårmöte", "sv", 0, False),
             (("04-22 16:00", "reminder-2h"), "Reminder: Spring meetup", "en", 4, False),
         ]
@@ -489,7 +499,7 @@ def test_a_campaign_against_the_fake_servers_delivers_each_post_once_in_threads(
         assert not masto.violations and not x.violations
 
 
-def test_a_moved_event_gets_its_new_reminder_on_a_capped_account_without_busy_ticks(tmp_path):
+def test_a_moved_event_on_a_capped_account_waits_for_its_24_hours_without_busy_ticks(tmp_path):
     config = {"grace": "2h", "site": {"path": ".", "timezone": "Europe/Stockholm"},
               "accounts": {"x": {"platform": "x", "languages": ["sv"], "daily_cap": 3}}}
     world = World(tmp_path, at(4, 1, 12), config=config)
@@ -501,8 +511,208 @@ def test_a_moved_event_gets_its_new_reminder_on_a_capped_account_without_busy_ti
     world.run_until(at(4, 10, 20))
     world.site = site(moved, event("bb", "sv", "Annat", at(4, 30, 18)))
     world.run_until(at(4, 11, 12))
-    posts = world.got("x")
-    assert ("04-11 08:00 CEST", "Påminnelse: Vårmöte") in [(when, text) for when, text, _ in
-                                                           posts]
-    ticks_at_eight = [world.runner.tick(world.site, at(4, 11, 12)) for _ in range(3)]
-    assert all(not t.outcomes for t in ticks_at_eight)
+    assert [(when, text) for when, text, _ in world.got("x")] == [
+        ("04-01 12:00 CEST", "Vårmöte"), ("04-09 18:00 CEST", "Påminnelse: Vårmöte"),
+        ("04-10 16:00 CEST", "Påminnelse: Vårmöte"), ("04-10 16:30 CEST", "Uppdaterat: Vårmöte"),
+        ("04-10 20:00 CEST", "Annat")]
+    # three posts since 04-10 08:00: the new 2-hour reminder (04-11 08:00) could go only at
+    # 16:00, after the start; it is dropped, and says why
+    dropped = world.ledger.entry(PostKey("ev", "reminder-2h", "x", "sv"))
+    assert dropped.state == "skipped"
+    assert "daily cap of 3 posts in 24 hours reached" in dropped.reason
+    ticks_at_noon = [world.runner.tick(world.site, at(4, 11, 12)) for _ in range(3)]
+    assert all(not t.outcomes for t in ticks_at_noon)
+
+
+# --- delivery under faults -----------------------------------------------------------------------
+
+X_UNKEYED = Limits("x", 280, "twitter", url_weight=23, idempotent=False, request_timeout=30)
+GOTOSOCIAL = Limits("mastodon", 500, "mastodon", url_weight=23, idempotent=False,
+                    request_timeout=30)
+
+
+@dataclass
+class Unkeyed(Platform):
+    """A platform that cannot recognise a repeated post (X; GoToSocial ignores Idempotency-Key).
+
+    Each publish call takes the next `script` step: "ok", "lose" (made, answer lost), "stall"
+    (the clock moves 35 s, the client gives up, and the post lands 4 s later), or an exception
+    to raise. With `x_like` the same text twice is refused as X's duplicate content. A lookup
+    lists the recent posts and matches the text, unless `blind` (as X's adapter was) or the
+    next `lookups` step is an exception, or the post is not listed yet (`unlisted` lookups).
+    Every call is noted in `calls` with the clock's time.
+    """
+
+    x_like: bool = False
+    blind: bool = False
+    script: list = field(default_factory=list)
+    lookups: list = field(default_factory=list)
+    unlisted: int = 0
+    calls: list = field(default_factory=list)
+    landing: list = field(default_factory=list)
+
+    def limits(self):
+        self.calls.append((self.clock.now, "limits"))
+        return self.platform_limits
+
+    def publish(self, post):
+        self._land()
+        self.calls.append((self.clock.now, "publish"))
+        step = self.script.pop(0) if self.script else "ok"
+        if isinstance(step, Exception):
+            raise step
+        if self.x_like and any(p.text == post.text for p in self.sent):
+            raise Duplicate("You are not allowed to create a Tweet with duplicate content.",
+                            account=self.account)
+        if step == "stall":
+            self.clock.now += timedelta(seconds=35)
+            self.landing.append((self.clock.now + timedelta(seconds=4), post))
+            raise Unavailable("read timed out after 30 s", account=self.account)
+        published = self._made(post)
+        if step == "lose":
+            raise Unavailable("the connection dropped after sending", account=self.account)
+        return published
+
+    def find(self, post):
+        self._land()
+        self.calls.append((self.clock.now, "find"))
+        step = self.lookups.pop(0) if self.lookups else "ok"
+        if isinstance(step, Exception):
+            raise step
+        if self.blind:
+            return None
+        if self.unlisted:
+            self.unlisted -= 1
+            return None
+        for number, earlier in enumerate(self.sent, start=1):
+            if earlier.text == post.text and earlier.reply_to == post.reply_to:
+                return self._published(number)
+        return None
+
+    def _made(self, post):
+        self.sent.append(post)
+        published = self._published(len(self.sent))
+        self.received.append((self.clock.now, post.text.splitlines()[0], post.reply_to,
+                              published.id))
+        return published
+
+    def _land(self):
+        for landing in [entry for entry in self.landing if entry[0] <= self.clock.now]:
+            self.landing.remove(landing)
+            self._made(landing[1])
+
+
+def bilingual_x(**more):
+    return {**CONFIG, "accounts": {**CONFIG["accounts"], "x": {
+        "platform": "x", "languages": ["sv", "en"], **more}}}
+
+
+def unkeyed(world, name, limits, **behaviour) -> Unkeyed:
+    platform = Unkeyed(name, limits, clock=world.clock, **behaviour)
+    world.platforms[name] = platform
+    world.runner = Runner(world.config, world.ledger, world.platforms, random=lambda: 0.5,
+                          catch_up=True, clock=lambda: world.clock.now)
+    return platform
+
+
+def test_a_rate_limit_after_a_lost_answer_does_not_make_x_refuse_its_own_post_for_good(tmp):
+    world = World(tmp, at(4, 1, 12))
+    x = unkeyed(world, "x", X_UNKEYED, x_like=True, blind=True,
+                script=["lose", RateLimited("429", account="x", retry_after=at(4, 1, 12, 10))])
+    world.site = site(event("meetup", "sv", "Vårmöte", at(4, 15, 18)))
+    world.run_until(at(4, 1, 13))
+    assert [line for _, line, _ in world.got("x")] == ["Vårmöte"]       # one post, never two
+    assert "x" not in world.runner.halted
+    assert world.ledger.entry(PostKey("meetup", "announcement", "x", "sv")).state == "posted"
+    assert "STOPPED" not in build_status(world.config, world.site, world.ledger,
+                                         now=world.clock.now).format()
+
+
+def test_a_post_x_calls_a_duplicate_is_found_and_the_english_version_replies_to_it(tmp):
+    world = World(tmp, at(4, 1, 12), config=bilingual_x())
+    x = unkeyed(world, "x", X_UNKEYED, x_like=True, script=["lose"], unlisted=1)
+    world.site = site(*VARMOTE_LATER)
+    world.run_until(at(4, 1, 13))
+    assert world.got("x") == [("04-01 12:00 CEST", "Vårmöte", None),
+                              ("04-01 12:00 CEST", "Spring meetup", "dry-1")]
+    swedish = world.ledger.entry(PostKey("varmote", "announcement", "x", "sv"))
+    assert (swedish.platform_id, swedish.url) == ("dry-1", "dry-run://x/1")
+    assert len(x.received) == 2
+
+
+def test_a_stalled_request_that_lands_late_is_found_not_sent_again_on_a_server_without_keys(tmp):
+    world = World(tmp, at(4, 1, 12))
+    masto = unkeyed(world, "masto", GOTOSOCIAL, script=["stall"])
+    world.site = site(event("meetup", "sv", "Vårmöte", at(4, 15, 18)))
+    world.run_until(at(4, 1, 12, 5))
+    masto._land()                                      # whatever was still on its way
+    assert [line for _, line, _ in world.got("masto")] == ["Vårmöte"]    # landed once, late
+    finds = [when for when, call in masto.calls if call == "find"]
+    # the request gave up at 12:00:35; the lookup waits past the 30 s request timeout
+    assert finds and min(finds) >= at(4, 1, 12, 1, 5)
+    assert world.ledger.entry(PostKey("meetup", "announcement", "masto", "sv")).state == "posted"
+
+
+def test_after_an_outage_the_reminder_that_came_due_meanwhile_follows_the_announcement(tmp):
+    world = World(tmp, at(4, 15, 11))
+    world.platforms["bsky"].down = (at(4, 15, 12), at(4, 15, 13, 30))
+    world.run_until(at(4, 15, 12))
+    world.site = site(event("talk", "sv", "Föredrag", at(4, 15, 15)))    # added at noon
+    world.run_until(at(4, 15, 15))
+    got = world.got("bsky")
+    # the 2-hour reminder came due at 13:00, while the announcement waited out the outage
+    assert [line for _, line, _ in got] == ["Föredrag", "Påminnelse: Föredrag"]
+    assert "04-15 13:30 CEST" <= got[0][0] <= "04-15 13:36 CEST"        # back-off of minutes
+    assert got[1][2] == "dry-1"                                         # a reply, after it
+    assert world.platforms["bsky"].received[1][0] >= world.platforms["bsky"].received[0][0]
+    text = build_status(world.config, world.site, world.ledger, now=world.clock.now).format()
+    assert "  dropped talk/reminder-1d/bsky/sv: missed: was due 2027-04-14 15:00" in text
+
+
+def test_no_request_reaches_an_account_before_its_rate_limit_resets_not_even_a_lookup(tmp):
+    world = World(tmp, at(4, 1, 12))
+    x = unkeyed(world, "x", X_UNKEYED, script=["ok", "lose"],
+                lookups=[RateLimited("429", account="x", retry_after=at(4, 9, 22))])
+    meetup = event("meetup", "sv", "Vårmöte", at(4, 10, 18))
+    world.site = site(meetup)
+    world.run_until(at(4, 9, 20, 30))      # the reminder's answer was lost at 18:00
+    world.site = site(meetup, event("talk", "sv", "Föredrag", at(4, 20, 18)))   # others post
+    world.clock.now = at(4, 9, 21)
+    world.run_until(at(4, 9, 23))
+    limited = next(when for when, call in x.calls if call == "find")
+    assert limited == at(4, 9, 18, 0, 30)                # the lookup that met the 429
+    assert not [c for c in x.calls if limited < c[0] < at(4, 9, 22)]
+    assert [line for _, line, _ in world.got("bsky")][-1] == "Föredrag"
+    reminder = world.ledger.entry(PostKey("meetup", "reminder-1d", "x", "sv"))
+    assert reminder.state == "posted"             # looked up after the reset, and found
+
+
+def test_the_daily_cap_never_splits_a_language_pair_on_the_platform(tmp):
+    world = World(tmp, at(4, 1, 12), config=bilingual_x(daily_cap=1))
+    world.site = site(*VARMOTE_LATER)
+    world.run_until(at(4, 1, 13))
+    assert world.got("x") == [("04-01 12:00 CEST", "Vårmöte", None),
+                              ("04-01 12:00 CEST", "Spring meetup", "dry-1")]
+
+
+def test_a_lost_answer_on_the_fake_x_is_found_among_recent_posts_and_keeps_its_thread(tmp):
+    from bot.platforms.x import XPublisher
+    from tests.fakes.x import FakeX
+
+    now = datetime.now(ZONE).replace(microsecond=0)          # X's fake keeps real times
+    with FakeX() as fake:
+        world = World(tmp, now, config=bilingual_x())
+        account = next(a for a in world.config.accounts if a.name == "x")
+        world.platforms["x"] = XPublisher(account, fake.credentials(), session=fake.session(),
+                                          timeout=2)
+        world.runner = Runner(world.config, world.ledger, world.platforms, random=lambda: 0.5,
+                              catch_up=True, clock=lambda: world.clock.now)
+        world.site = site(*[replace(e, start=now + timedelta(days=20)) for e in VARMOTE])
+        fake.fail_next("/2/tweets", 503, after_commit=True)  # made, but the answer is lost
+        world.run_until(now + timedelta(minutes=1))
+        assert [p.text.splitlines()[0] for p in fake.posts] == ["Vårmöte", "Spring meetup"]
+        swedish, english = fake.posts
+        assert english.reply_to == swedish.id
+        entry = world.ledger.entry(PostKey("varmote", "announcement", "x", "sv"))
+        assert entry.platform_id == swedish.id and entry.url.endswith(swedish.id)
+        assert not fake.violations

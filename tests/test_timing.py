@@ -120,13 +120,27 @@ def test_the_gap_counts_from_the_accounts_previous_post_and_other_accounts_are_n
                                                                   ("bsky", at(1, 12))}
 
 
-def test_posts_over_the_daily_cap_wait_for_the_next_day():
+def test_posts_over_the_daily_cap_wait_until_the_posts_before_them_are_24_hours_old():
     accounts = {"x": account("x", languages=("sv",), daily_cap=2, min_gap="1m")}
     posts = [planned(ref=f"e{n}", acct="x") for n in range(3)]
     result = arrange(posts, accounts, now=at(1, 12), zone=ZONE, grace=GRACE,
                      history={"x": [at(1, 9)]})
-    assert [s.at for s in result.slots] == [at(1, 12), at(2, 0), at(2, 0, 1)]
-    assert "daily cap of 2 posts reached" in result.slots[1].why
+    # a rolling 24 hours, not a calendar day: midnight frees nothing
+    assert [s.at for s in result.slots] == [at(1, 12), at(2, 9), at(2, 12)]
+    assert "daily cap of 2 posts in 24 hours reached" in result.slots[1].why
+
+
+def test_the_daily_cap_never_splits_a_language_pair():
+    accounts = {"x": account("x", daily_cap=3, min_gap="1m")}
+    pair = [planned(ref="e", acct="x", lang=lang) for lang in ("sv", "en")]
+    result = arrange(pair, accounts, now=at(1, 12), zone=ZONE, grace=GRACE,
+                     history={"x": [at(1, 8), at(1, 10)]})
+    assert [(s.post.key.lang, s.at) for s in result.slots] == [("sv", at(2, 8)),
+                                                              ("en", at(2, 8))]
+    small = {"x": account("x", daily_cap=1)}               # a cap smaller than the pair
+    result = arrange(pair, small, now=at(1, 12), zone=ZONE, grace=GRACE,
+                     history={"x": [at(1, 10)]})
+    assert [s.at for s in result.slots] == [at(2, 10), at(2, 10)]
 
 
 def test_on_a_new_ledgers_first_run_the_backlog_is_skipped_and_future_stages_kept():
@@ -182,16 +196,16 @@ def test_backoff_doubles_up_to_its_cap_with_jitter_from_the_random_source():
     assert backoff(1, lambda: 0.0) == timedelta(seconds=15)
     assert backoff(1, lambda: 1.0) == timedelta(seconds=30)
     assert backoff(3, lambda: 1.0) == timedelta(minutes=2)
-    assert backoff(30, lambda: 1.0) == timedelta(minutes=30)
-    assert backoff(30, lambda: 0.5) == timedelta(minutes=22, seconds=30)
+    assert backoff(30, lambda: 1.0) == timedelta(minutes=5)      # a few minutes at most
+    assert backoff(30, lambda: 0.5) == timedelta(minutes=3, seconds=45)
 
 
 def test_a_rate_limit_is_retried_at_its_reset_time_and_other_failures_after_a_backoff():
     now = at(1, 12)
     limited = RateLimited("429", retry_after=at(1, 12, 15))
     assert retry_time(limited, 1, now, lambda: 0.0) == at(1, 12, 15)
-    assert at(1, 12, 15) <= retry_time(limited, 1, now, lambda: 1.0) <= at(1, 12, 15, ) + \
-        timedelta(seconds=5)
+    assert retry_time(limited, 1, now, lambda: 1.0) == at(1, 12, 15)    # exactly the reset
+    assert retry_time(RateLimited("429", retry_after=at(1, 11)), 1, now, lambda: 1.0) == now
     assert retry_time(RateLimited("429"), 2, now, lambda: 1.0) == now + timedelta(minutes=1)
     assert retry_time(Unavailable("503"), 1, now, lambda: 1.0) == now + timedelta(seconds=30)
 

@@ -170,7 +170,8 @@ def _report(outcomes, dry_run: bool) -> int:
             code = max(code, outcome.error.exit_code)
         elif outcome.note is not None:
             click.echo(f"{outcome.status}: {where}: {outcome.note}", err=True)
-            code = max(code, 1)
+            if outcome.until is None:      # held or waiting until a time is no failure
+                code = max(code, 1)
         elif dry_run:
             click.echo(f"would post: {where}")
         else:

@@ -10,6 +10,17 @@ import click
 
 from .common import _ledger, _print_sent, _publishers, _report, config_options, load, main
 
+
+def _locked(config, dry_run: bool, command: str):
+    """Hold the ledger's lock while posting, as `herald run` does; a dry run only reads."""
+    from contextlib import nullcontext
+
+    from .. import app
+    from ..ledger import acquire_lock
+
+    return nullcontext() if dry_run else acquire_lock(app.ledger_path(config), command)
+
+
 @main.command()
 @config_options
 @click.argument("ref")
@@ -19,9 +30,11 @@ from .common import _ledger, _print_sent, _publishers, _report, config_options, 
 @click.option("--again", is_flag=True, help="Post again even if this was already posted.")
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
 def announce(config_path, site, ref, stage, account, lang, again, dry_run):
-    """Post one event now, through the same composer, ledger and de-duplication.
+    """Post one event now, through the same composer, ledger and de-duplication as `run`.
 
-    A second identical call says it was already posted; --again makes a new post on purpose.
+    The second language replies to the first and a reminder to the announcement, as `run`
+    posts them. A second identical call says it was already posted; --again makes a new post
+    on purpose. While `herald run` holds the ledger, it refuses (exit 5).
     """
     from .. import app
     from ..content import load_site
@@ -34,7 +47,7 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
     loaded = load_site(config.site)
     now = datetime.now(config.site.timezone)
     publishers = _publishers(config, selection.accounts(config), dry_run)
-    with _ledger(config, dry_run) as ledger:
+    with _locked(config, dry_run, "herald announce"), _ledger(config, dry_run) as ledger:
         outcomes = run(loaded, config, ref, now=now, ledger=ledger, publishers=publishers,
                        attach=app.attachments(config), stage=stage, selection=selection,
                        again=again)
@@ -56,9 +69,10 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
     from ..counting import refusal
+    from ..delivery import Outcome, cap_hold, deliver
     from ..errors import PublishError, Unfit
     from ..model import OutgoingPost
-    from ..service import Outcome, Selection, deliver, manual_key
+    from ..service import Selection, manual_key
 
     if not text.strip():
         raise click.UsageError("the text is empty")
@@ -80,7 +94,7 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     else:
         raw = None
     outcomes = []
-    with _ledger(config, dry_run) as ledger:
+    with _locked(config, dry_run, "herald post"), _ledger(config, dry_run) as ledger:
         for acc in accounts:
             publisher = publishers[acc.name]
             key = manual_key(text, acc.name, lang, raw)
@@ -101,9 +115,15 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
 
                 media = (prepare_data(raw, image, Path(image).stem, limits, config.images,
                                       alt=alt, cache=app.image_cache(config)),)
+            earlier = ledger.current(key, requested=True)
+            hold = None if earlier is not None and earlier.done and not again \
+                else cap_hold(acc, ledger, now)
+            if hold is not None:
+                outcomes.append(hold.outcome(key))
+                continue
             outgoing = OutgoingPost(text, lang, "", media=media)
             outcomes.append(deliver(key, outgoing, publisher=publisher, ledger=ledger, now=now,
-                                    again=again, daily_cap=acc.options.get("daily_cap")))
+                                    again=again, requested=True, limits=limits))
     if dry_run:
         _print_sent(publishers)
     sys.exit(_report(outcomes, dry_run))

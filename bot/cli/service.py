@@ -34,10 +34,21 @@ def history(config_path, site, ref, as_json):
     zone = config.site.timezone
     for e in entries:
         when = e.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        detail = e.url or e.error or e.reason or ""
         click.echo(f"{when}  {e.state:<8} {e.key.account} {e.key.lang} {e.key.stage} "
-                   f"{e.key.ref}  {detail}" + (f" (attempts: {e.attempts})"
-                                               if e.state == "failed" else ""))
+                   f"{e.key.ref}  {_detail(e)}" + (f" (attempts: {e.attempts})"
+                                                  if e.state == "failed" else ""))
+
+
+def _detail(e) -> str:
+    """What one history line says after the post's identity."""
+    if e.state == "deleted":
+        return e.reason or f"taken down again (was {e.url or e.platform_id})"
+    if e.uncertain:
+        said = f"{e.error}; " if e.error else ""
+        return f"{said}outcome unknown: looked up before anything is sent again"
+    if e.left_to_user:
+        return f"{e.error or ''} (on request: left until asked again)".strip()
+    return e.url or e.error or e.reason or ""
 
 
 def _known_ref(ref: str, config) -> None:
@@ -52,9 +63,10 @@ def _known_ref(ref: str, config) -> None:
 
 def _entry_json(e) -> dict:
     return {"ref": e.key.ref, "stage": e.key.stage, "account": e.key.account,
-            "lang": e.key.lang, "generation": e.generation, "state": e.state, "url": e.url,
-            "platform_id": e.platform_id, "error": e.error, "attempts": e.attempts,
-            "updated_at": e.updated_at.isoformat(),
+            "lang": e.key.lang, "generation": e.generation, "state": e.state,
+            "life": e.life.value, "requested": e.requested, "url": e.url,
+            "platform_id": e.platform_id, "error": e.error, "reason": e.reason,
+            "attempts": e.attempts, "updated_at": e.updated_at.isoformat(),
             "posted_at": e.posted_at.isoformat() if e.posted_at else None}
 
 

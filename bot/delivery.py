@@ -1,0 +1,288 @@
+"""Deliver one composed post exactly once: reserve, look up what may be out, send, record.
+
+`herald run`, `announce` and `post` all deliver through `send` and `deliver`, so a post is
+threaded, held, looked up and recorded the same way whichever command sends it. What each
+answer and error does to the post is `bot.lifecycle`'s table; this module carries it out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from . import lifecycle
+from .changes import Details
+from .errors import Duplicate, PublishError, RateLimited, Unavailable, Unfit
+from .ledger import AlreadyPosted, Ledger, LedgerConflict, Reservation
+from .lifecycle import Step
+from .model import (Account, Event, Limits, LinkCard, Media, OutgoingPost, Post, PostKey,
+                    Published, Stage)
+from .planner import languages_for
+from .survey import posting_times
+from .timing import cap_opens_at, cap_reason, rules_for
+
+log = logging.getLogger("herald")
+
+SENT = ("posted", "recovered", "already posted", "already on the platform")
+"""Outcomes after which the post is on the platform and recorded."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one post.
+
+    posted; recovered (found after an attempt whose outcome was unknown); already posted (the
+    ledger has it); already on the platform (it answered that it holds this post, and named
+    it); held (the daily cap) or waiting (a lookup that must wait), each `until` a time;
+    skipped earlier; deleted; failed (with `error`).
+    """
+
+    key: PostKey
+    status: str
+    url: str | None = None
+    error: PublishError | Unfit | None = None
+    note: str | None = None
+    """Why nothing was sent, when that is no error (a post skipped earlier, a held post)."""
+    until: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def sent(self) -> bool:
+        return self.status in SENT
+
+
+Attach = Callable[[Post, Event, Account, Limits], "Attachments"]
+
+
+@dataclass(frozen=True)
+class Attachments:
+    """What goes with a post's text: prepared images, or a link card, and what went wrong."""
+
+    media: tuple[Media, ...] = ()
+    card: LinkCard | None = None
+    warnings: tuple[str, ...] = ()
+    drawn: bool = False
+    """The image is a card Herald drew, not the event's own image."""
+
+
+def no_attachments(post: Post, event: Event, account: Account, limits: Limits) -> Attachments:
+    """Attach nothing (for text-only runs and tests)."""
+    return Attachments()
+
+
+def send(post: Post, event: Event, account: Account, *, publisher, ledger: Ledger,
+         attach: Attach, now: datetime, again: bool = False, reply_to: str | None = None,
+         requested: bool = False, limits: Limits | None = None,
+         clock: Callable[[], datetime] | None = None) -> Outcome:
+    """Prepare the attachments of a composed post and deliver it exactly once."""
+    if not post.fits:
+        return Outcome(post.key, "failed", error=Unfit(post.error or "does not fit",
+                                                         account=account.name))
+    if limits is None:
+        try:
+            limits = publisher.limits()
+        except PublishError as exc:
+            return failed_before_sending(post.key, exc, ledger=ledger, now=now, text=post.text,
+                                         again=again, requested=requested)
+    extras = attach(post, event, account, limits)
+    outgoing = OutgoingPost(post.text, post.lang, "", link=post.link, media=extras.media,
+                            card=extras.card, reply_to=reply_to)
+    outcome = deliver(post.key, outgoing, publisher=publisher, ledger=ledger, now=now,
+                      again=again, requested=requested, limits=limits, clock=clock)
+    if outcome.status in ("posted", "recovered", "already on the platform"):
+        # What the post said about the event, so that a later change can be corrected.
+        ledger.describe(post.key, Details.of(event).to_json())
+    return outcome
+
+
+def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher, ledger: Ledger,
+            now: datetime, again: bool = False, requested: bool = False,
+            limits: Limits | None = None,
+            clock: Callable[[], datetime] | None = None) -> Outcome:
+    """Send one post exactly once: reserve it, settle an earlier unknown outcome, send, record.
+
+    `outgoing.idempotency_key` and `reserved_at` are replaced by the ledger's, so a retry
+    carries the same key and the same first reservation time. A post that may be out is
+    looked up, right before anything is sent; on a platform that cannot recognise a repeat,
+    only once a stalled request can no longer land (until then the outcome is "waiting").
+    `clock` gives the moment each answer came (a request may stall); it defaults to `now`.
+    """
+    limits = limits or publisher.limits()
+    clock = clock or (lambda: now)
+    wait = lookup_wait(ledger, key, limits, now, again=again, requested=requested)
+    if wait is not None:
+        return Outcome(key, "waiting", until=wait, note=(
+            f"an earlier attempt may have reached {limits.platform}; it is looked up at "
+            f"{wait.astimezone(now.tzinfo):%Y-%m-%d %H:%M:%S %Z}, before anything is sent "
+            f"again"))
+    try:
+        reservation = ledger.reserve(key, text=outgoing.text, now=now, again=again,
+                                     reply_to=outgoing.reply_to, requested=requested)
+    except AlreadyPosted as exc:
+        return Outcome(key, "already posted", exc.entry.url)
+    except LedgerConflict as exc:
+        return _skipped_earlier(key, exc)
+    outgoing = replace(outgoing, idempotency_key=reservation.idempotency_key,
+                       reserved_at=reservation.first_reserved_at)
+    if lifecycle.must_look_up(reservation.state):
+        try:
+            found = publisher.find(outgoing)
+        except PublishError as exc:
+            return _failed(ledger, reservation, exc, clock(), Step.LOOKUP_FAILED)
+        if found is not None and found.id:
+            ledger.record(reservation, found, clock(), step=Step.FOUND)
+            return Outcome(key, "recovered", found.url)
+        reservation = reservation.moved(Step.NOT_FOUND)
+    try:
+        published = publisher.publish(outgoing)
+    except Duplicate as exc:
+        return _duplicate(reservation, outgoing, exc, publisher=publisher, ledger=ledger,
+                          clock=clock)
+    except PublishError as exc:
+        return _failed(ledger, reservation, exc, clock(), lifecycle.step_for(exc, sent=True))
+    except Exception as exc:  # an unmapped library error or a bug, after sending began
+        log.debug("unexpected error while sending %s", key, exc_info=True)
+        error = Unavailable(f"unexpected {type(exc).__name__}: {exc}", account=key.account)
+        return _failed(ledger, reservation, error, clock(), Step.LOST)
+    ledger.record(reservation, published, clock(), step=Step.ANSWERED)
+    return Outcome(key, "posted", published.url)
+
+
+def lookup_wait(ledger: Ledger, key: PostKey, limits: Limits, now: datetime, *,
+                again: bool = False, requested: bool = False) -> datetime | None:
+    """When the post in doubt under `key` may be looked up, if that is after `now`."""
+    entry = ledger.current(key, requested=requested)
+    if entry is None or (again and entry.done):
+        return None
+    at = lifecycle.lookup_after(entry.life, failed_at=entry.updated_at,
+                                reserved_at=entry.reserved_at, limits=limits)
+    return at if at is not None and at > now else None
+
+
+def failed_before_sending(key: PostKey, error: PublishError, *, ledger: Ledger, now: datetime,
+                          text: str = "", again: bool = False,
+                          requested: bool = False) -> Outcome:
+    """Record a post that failed before anything was sent (say, a missing token).
+
+    The ledger keeps the error and the attempt, so `history` and `status` show it. An earlier
+    attempt whose outcome is unknown stays unknown. A deliberate repeat that failed is left to
+    the user (the daemon never completes it).
+    """
+    try:
+        reservation = ledger.reserve(key, text=text, now=now, again=again,
+                                     requested=requested)
+    except AlreadyPosted as exc:
+        return Outcome(key, "already posted", exc.entry.url)
+    except LedgerConflict as exc:
+        return _skipped_earlier(key, exc)
+    return _failed(ledger, reservation, error, now, lifecycle.step_for(error, sent=False))
+
+
+def _duplicate(reservation: Reservation, outgoing: OutgoingPost, error: Duplicate, *,
+               publisher, ledger: Ledger, clock: Callable[[], datetime]) -> Outcome:
+    """The platform says it already holds this post: find it and record its id and URL.
+
+    After an attempt whose outcome was unknown this is that attempt, gone out: the platform's
+    own answer settles it. On a first attempt it is a copy made before, recorded when a lookup
+    names it and a refusal otherwise. A lookup that fails leaves the post uncertain. Only when
+    the platform says the post is there and no lookup can name it is it recorded without its
+    id (replies then cannot follow it; a warning says so).
+    """
+    key = reservation.key
+    named = error.published if error.published is not None and error.published.id else None
+    if named is None:
+        try:
+            named = publisher.find(outgoing)
+        except PublishError as exc:
+            return _failed(ledger, reservation, exc, clock(), Step.LOOKUP_FAILED)
+    if named is None or not named.id:
+        if not reservation.uncertain:
+            ledger.fail(reservation, error, clock(), None, step=Step.DUPLICATE)
+            return Outcome(key, "failed", error=error)
+        log.warning("%s: the platform says it already has this post, but no lookup finds it; "
+                    "recorded without its id (a reply to it starts a new thread)", key)
+        named = Published("", "")
+    ledger.record(reservation, named, clock(), step=Step.FOUND)
+    return Outcome(key, "recovered" if reservation.uncertain else "already on the platform",
+                   named.url or None)
+
+
+def _failed(ledger: Ledger, reservation: Reservation, error: PublishError, at: datetime,
+            step: Step) -> Outcome:
+    ledger.fail(reservation, error, at, _retry_after(error), step=step)
+    return Outcome(reservation.key, "failed", error=error)
+
+
+def _skipped_earlier(key: PostKey, conflict: LedgerConflict) -> Outcome:
+    reason = conflict.entry.reason or conflict.entry.life.value
+    return Outcome(key, "skipped earlier", note=f"{reason}; use --again to post it anyway")
+
+
+def _retry_after(error: PublishError) -> datetime | None:
+    return error.retry_after if isinstance(error, RateLimited) else None
+
+
+# --- what several posts share: the daily cap and the thread ------------------------------------
+
+@dataclass(frozen=True)
+class Hold:
+    """Posts held back by the daily cap, until when."""
+
+    until: datetime
+    note: str
+
+    def outcome(self, key: PostKey) -> Outcome:
+        return Outcome(key, "held", note=self.note, until=self.until)
+
+
+def cap_hold(account: Account, ledger: Ledger, now: datetime, size: int = 1) -> Hold | None:
+    """Hold `size` posts (a language pair goes together) that would exceed `daily_cap`.
+
+    The same rolling 24 hours as `timing.arrange`. None means they may all go now.
+    """
+    cap = rules_for(account).daily_cap
+    if cap is None:
+        return None
+    opens = cap_opens_at(posting_times(ledger.history()).get(account.name, ()), now, cap, size)
+    if opens <= now:
+        return None
+    return Hold(opens, f"{cap_reason(cap)}; it can go at "
+                       f"{opens.astimezone(now.tzinfo):%Y-%m-%d %H:%M %Z}")
+
+
+def reply_target(key: PostKey, stages: Iterable[Stage], account: Account,
+                 versions: Mapping[str, Event],
+                 posted: Callable[[PostKey], str | None]) -> str | None:
+    """The post this one continues: the first language's, else the event's announcement.
+
+    `posted` answers the platform id of a post that is out (None if not, or not known).
+    """
+    lead = languages_for(account, versions)[0]
+    if key.lang != lead:
+        parent = posted(PostKey(key.ref, key.stage, key.account, lead))
+        if parent:
+            return parent
+    stages = tuple(stages)
+    stage = next((s for s in stages if s.name == key.stage), None)
+    if stage is not None and stage.kind == "reminder":
+        for other in stages:
+            if other.kind == "announcement":
+                parent = posted(PostKey(key.ref, other.name, key.account, key.lang))
+                if parent:
+                    return parent
+    return None
+
+
+def posted_id(ledger: Ledger) -> Callable[[PostKey], str | None]:
+    """Answer the platform id of a post the ledger records as out (for `reply_target`)."""
+    def lookup(key: PostKey) -> str | None:
+        entry = ledger.current(key)
+        if entry is None or entry.state != "posted":
+            return None
+        return entry.platform_id or None
+    return lookup

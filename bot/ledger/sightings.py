@@ -1,0 +1,86 @@
+"""What the ledger keeps about events rather than posts: first sightings, absences, first run."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import AbstractContextManager
+from datetime import datetime
+
+from .schema import parse, stamp
+
+
+class Sightings:
+    """The `seen` and `meta` tables (a part of `Ledger`)."""
+
+    _conn: sqlite3.Connection
+
+    def _write(self) -> AbstractContextManager[None]:
+        raise NotImplementedError
+
+    def is_new(self) -> bool:
+        """True when this ledger has never reserved, posted or skipped anything."""
+        return self._conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is None
+
+    def first_seen(self, ref: str, now: datetime) -> datetime:
+        """Return when Herald first saw event `ref`, recording `now` if this is the first time."""
+        with self._write():
+            self._conn.execute("INSERT OR IGNORE INTO seen (ref, first_seen_at) VALUES (?, ?)",
+                               (ref, stamp(now)))
+            (stored,) = self._conn.execute("SELECT first_seen_at FROM seen WHERE ref = ?",
+                                           (ref,)).fetchone()
+        return parse(stored)
+
+    def first_run(self, now: datetime, *, record: bool = True,
+                  safe: bool = True) -> datetime | None:
+        """Return when Herald first ran on this ledger while it was new, or None if never.
+
+        The first call stores `now` when the ledger has no posts yet; on a ledger that already
+        had posts (from `herald announce`, say), or with `safe=False` (a first run told to
+        catch up), it stores that there was no such first run. With `record=False` nothing is
+        stored: the answer is what a first run now would store.
+        """
+        if not record:
+            found = self._conn.execute("SELECT value FROM meta WHERE name = 'first_run'"
+                                       ).fetchone()
+            if found is None:
+                return now if self.is_new() else None
+            return parse(found[0]) if found[0] else None
+        with self._write():
+            found = self._conn.execute("SELECT value FROM meta WHERE name = 'first_run'"
+                                       ).fetchone()
+            if found is None:
+                empty = self._conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is None
+                value = stamp(now) if empty and safe else ""
+                self._conn.execute("INSERT INTO meta (name, value) VALUES ('first_run', ?)",
+                                   (value,))
+            else:
+                (value,) = found
+        return parse(value) if value else None
+
+    def seen(self) -> dict[str, datetime]:
+        """Return when each event was first seen, without recording anything."""
+        rows = self._conn.execute("SELECT ref, first_seen_at FROM seen")
+        return {ref: parse(moment) for ref, moment in rows}
+
+    def missing(self) -> dict[str, datetime]:
+        """Return the events noticed missing from the site, and since when."""
+        rows = self._conn.execute(
+            "SELECT ref, missing_since FROM seen WHERE missing_since IS NOT NULL")
+        return {ref: parse(moment) for ref, moment in rows}
+
+    def mark_missing(self, ref: str, now: datetime) -> datetime:
+        """Note that event `ref` is missing from the site; return since when it has been."""
+        moment = stamp(now)
+        with self._write():
+            self._conn.execute("INSERT OR IGNORE INTO seen (ref, first_seen_at) VALUES (?, ?)",
+                               (ref, moment))
+            self._conn.execute("UPDATE seen SET missing_since = ? WHERE ref = ?"
+                               " AND missing_since IS NULL", (moment, ref))
+            (since,) = self._conn.execute("SELECT missing_since FROM seen WHERE ref = ?",
+                                          (ref,)).fetchone()
+        return parse(since)
+
+    def mark_present(self, ref: str) -> None:
+        """Forget that event `ref` was missing (its file is back)."""
+        with self._write():
+            self._conn.execute("UPDATE seen SET missing_since = NULL WHERE ref = ?", (ref,))

@@ -1,0 +1,302 @@
+"""One tick of Herald as a service: plan -> time -> compose -> attach -> deliver -> record.
+
+A tick takes the loaded site and `now`, asks the survey what each event's campaign needs and
+when each post may go out, posts what is due through the ledger (exactly once), and records what
+it skipped and why. Each account posts from its own thread (with its own ledger connection), so
+a platform that hangs until its timeout never delays the others. One line is logged per
+decision; a token never reaches the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import random as random_module
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+
+from ..changes import CHANGE_STAGES, CONFIRM_MISSING, Details
+from ..config import Config
+from ..content import Site
+from ..delivery import Attach, no_attachments, reply_target, send
+from ..errors import ConfigError, PublishError
+from ..ledger import Entry, Ledger, LedgerConflict
+from ..lifecycle import lookup_after
+from ..model import OutgoingPost, PostKey, Skipped
+from ..platforms.base import Publisher
+from ..service import compose_planned
+from ..survey import blocked_until, latest_entries, survey
+from ..timing import Arrangement, Rules, Slot, rules_for
+from .corrections import CANCEL_MODES, Corrections
+from .results import Results, Tick, TickReport
+
+log = logging.getLogger("herald")
+
+
+class Runner(Corrections, Results):
+    """Herald's service loop body: call `tick(site, now)` whenever the daemon wakes up.
+
+    The runner remembers, for the life of the process, which accounts a non-retryable failure
+    stopped (a new Runner, as made on restart or SIGHUP, tries them again) and which lines it
+    already logged, so a repeated decision is logged once. `clock`, when given, is asked for
+    the moment a failure came, so a retry is timed from it, not from the start of the tick.
+    """
+
+    def __init__(self, config: Config, ledger: Ledger, publishers: Mapping[str, Publisher], *,
+                 attach: Attach = no_attachments,
+                 random: Callable[[], float] = random_module.random, catch_up: bool = False,
+                 confirm_missing: timedelta = CONFIRM_MISSING,
+                 should_stop: Callable[[], bool] = lambda: False,
+                 logger: logging.Logger = log, parallel: bool = True,
+                 clock: Callable[[], datetime] | None = None):
+        clash = [s.name for s in config.stages if s.name in CHANGE_STAGES]
+        if clash:
+            raise ConfigError(f"stages: {clash[0]!r} is the name of Herald's own posts about "
+                              f"changes; name the stage differently")
+        self.rules: dict[str, Rules] = {a.name: rules_for(a) for a in config.accounts}
+        for account in config.accounts:
+            mode = account.options.get("on_cancel", "reply")
+            if mode not in CANCEL_MODES:
+                raise ConfigError(f"accounts.{account.name}.on_cancel: expected one of "
+                                  f"{', '.join(CANCEL_MODES)}, got {mode!r}")
+        self.config = config
+        self._ledger = ledger
+        self._local = threading.local()
+        self.parallel = parallel
+        self.publishers = dict(publishers)
+        self.attach = attach
+        self.random = random
+        self.clock = clock
+        self.catch_up = catch_up
+        self.confirm_missing = confirm_missing
+        self.should_stop = should_stop
+        self.log = logger
+        self.halted: dict[str, str] = {}
+        self._paused: dict[str, datetime] = {}
+        self._strikes: dict[str, int] = {}
+        self._accounts = {a.name: a for a in config.accounts}
+        self._seen: dict[str, datetime] = {}
+        self._safe_since: datetime | None = None
+        self._first_run_known = False
+        self._said: set[str] = set()
+        self._planned: dict[tuple[str, str, str], datetime] = {}
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger; an account's posting thread has its own connection to it."""
+        return getattr(self._local, "ledger", None) or self._ledger
+
+    # -- the tick ----------------------------------------------------------------------------
+
+    def tick(self, site: Site, now: datetime) -> TickReport:
+        """Do everything that is due at `now`; return what happened and when to wake next.
+
+        `next_wake` equals `now` when something was sent: call again at once to post what the
+        new state allows (the next language, the next account's post).
+        """
+        now = now.astimezone(self.config.site.timezone)
+        self._note_first_run(now)
+        self._note_seen(site, now)
+        rows = self.ledger.history()
+        tick = Tick(now, site, latest_entries(rows))
+        tick.blocked = blocked_until(tick.latest.values(), now)
+        for name, until in self._paused.items():
+            if until > now:
+                tick.blocked[name] = max(until, tick.blocked.get(name, until))
+        self._changes(tick, rows)
+        if self.should_stop():
+            return self._report(tick, None, interrupted=True)
+        found = survey(self.config, site, rows, now=now, seen=self._seen,
+                       safe_since=self._safe_since, paused=self._paused)
+        self._record_skips(tick, list(found.plan.skipped) + list(found.arrangement.skipped))
+        self._log_planned(found.arrangement, now)
+        interrupted = self._deliver(tick, found.arrangement.due(now))
+        idle = [s.at for s in found.arrangement.slots
+                if s.at > now and s.post.key.account not in self.halted]
+        return self._report(tick, min(idle, default=None), interrupted=interrupted)
+
+    def _report(self, tick: Tick, upcoming: datetime | None, *,
+                interrupted: bool) -> TickReport:
+        wakes = [w for w in (*tick.wakes, upcoming) if w is not None]
+        if tick.attempted and not interrupted:
+            wakes.append(tick.now)
+        return TickReport(tuple(tick.outcomes), min(wakes, default=None), interrupted)
+
+    def _note_first_run(self, now: datetime) -> None:
+        if not self._first_run_known:
+            first = self.ledger.first_run(now, safe=not self.catch_up)
+            self._safe_since = None if self.catch_up else first
+            self._first_run_known = True
+
+    def _note_seen(self, site: Site, now: datetime) -> None:
+        for ref in site.refs():
+            if ref not in self._seen:
+                self._seen[ref] = self.ledger.first_seen(ref, now)
+
+    # -- planned posts -----------------------------------------------------------------------
+
+    def _record_skips(self, tick: Tick, skipped: Iterable[Skipped]) -> None:
+        """Record each post the timing rules dropped, and log why (`herald status` shows it)."""
+        for item in skipped:
+            versions = tick.site.versions(item.key.ref)
+            event = versions.get(item.key.lang) or next(iter(versions.values()), None)
+            details = Details.of(event).to_json() if event is not None else None
+            try:
+                self.ledger.skip_generation(item.key, item.reason, tick.now, event=details)
+            except LedgerConflict as exc:
+                self._settle(tick, exc.entry, item.reason, details)
+                continue
+            self.log.info("skipped %s: %s", item.key, item.reason)
+
+    def _settle(self, tick: Tick, entry: Entry, reason: str, details: str | None) -> None:
+        """Skip a post that may already be out: look for it first, record it if found."""
+        account = entry.key.account
+        publisher = self.publishers.get(account)
+        if publisher is None or entry.text is None:
+            return
+        if not self._may_call(tick, account):    # not a lookup before a reset time either
+            until = max(tick.blocked.get(account, tick.now), self._paused.get(account, tick.now))
+            if until > tick.now:
+                tick.wakes.append(until)
+            return
+        try:
+            limits = publisher.limits()
+        except PublishError as exc:
+            self._failed(tick, entry.key, exc, recorded=False)
+            return
+        wait = lookup_after(entry.life, failed_at=entry.updated_at,
+                            reserved_at=entry.reserved_at, limits=limits)
+        if wait is not None and wait > self._now(tick):
+            tick.wakes.append(wait)
+            return
+        outgoing = OutgoingPost(entry.text, entry.key.lang, entry.idempotency_key,
+                                reply_to=entry.reply_to, reserved_at=entry.created_at)
+        try:
+            found = publisher.find(outgoing)
+        except PublishError as exc:
+            self._say(f"check:{entry.key}", "could not check whether %s went out (%s); "
+                      "asking again later", entry.key, exc)
+            self._failed(tick, entry.key, exc, recorded=False)
+            return
+        self.ledger.settle(entry, found, self._now(tick))
+        if found is not None:
+            self.log.info("posted %s %s (found on the platform after an uncertain attempt)",
+                          entry.key, found.url)
+            return
+        self.ledger.skip_generation(entry.key, reason, tick.now, event=details)
+        self.log.info("skipped %s: %s", entry.key, reason)
+
+    def _log_planned(self, arrangement: Arrangement, now: datetime) -> None:
+        units: dict[tuple[str, str, str], list[Slot]] = defaultdict(list)
+        for slot in arrangement.slots:
+            key = slot.post.key
+            units[(key.ref, key.stage, key.account)].append(slot)
+        known, self._planned = self._planned, {u: slots[0].at for u, slots in units.items()}
+        for unit, slots in units.items():
+            at = slots[0].at
+            if known.get(unit) == at or at <= now or slots[0].why.startswith("retrying"):
+                continue  # known, or "posted" / "failed ... retrying at" will say it
+            langs = ", ".join(s.post.key.lang for s in slots)
+            why = f" ({slots[0].why})" if slots[0].why else ""
+            self.log.info("planned %s/%s on %s (%s) at %s%s", unit[0], unit[1], unit[2], langs,
+                          f"{at:%Y-%m-%d %H:%M %Z}", why)
+
+    # -- delivering ---------------------------------------------------------------------------
+
+    def _deliver(self, tick: Tick, due: list[Slot]) -> bool:
+        """Send the due posts, each account in its own thread; return True if told to stop."""
+        queues: dict[str, list[list[Slot]]] = defaultdict(list)
+        for slot in due:
+            units = queues[slot.post.key.account]
+            if units and _same_unit(units[-1][0], slot):
+                units[-1].append(slot)
+            else:
+                units.append([slot])
+        ready = {name: units for name, units in queues.items()
+                 if name not in self.halted and name not in tick.busy}
+        if len(ready) <= 1 or not self.parallel:
+            return any([self._deliver_account(tick, units) for units in ready.values()]) \
+                or self.should_stop()
+        stopped: dict[str, bool] = {}
+        threads = [threading.Thread(target=self._account_thread, name=f"herald-{name}",
+                                    args=(tick, name, units, stopped), daemon=True)
+                   for name, units in ready.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.05)    # short waits keep the main thread answering signals
+        return any(stopped.values()) or self.should_stop()
+
+    def _account_thread(self, tick: Tick, name: str, units: list[list[Slot]],
+                        stopped: dict[str, bool]) -> None:
+        try:
+            with Ledger.open(self._ledger.path) as ledger:
+                self._local.ledger = ledger
+                try:
+                    stopped[name] = self._deliver_account(tick, units)
+                finally:
+                    self._local.ledger = None
+        except Exception as exc:  # the other accounts go on; the tick reports it
+            self.log.error("posting on %s failed: %s: %s", name, type(exc).__name__, exc)
+            tick.busy.add(name)
+
+    def _deliver_account(self, tick: Tick, units: list[list[Slot]]) -> bool:
+        """Send one account's due posts in order; return True if told to stop."""
+        for unit in units:
+            for slot in unit:
+                if self.should_stop():
+                    return True
+                if not self._send_planned(tick, slot):
+                    return False
+        return False
+
+    def _send_planned(self, tick: Tick, slot: Slot) -> bool:
+        """Send one planned post; return False when its account must stop for this tick."""
+        key = slot.post.key
+        if not self._may_call(tick, key.account):
+            return False
+        account = self._accounts[key.account]
+        publisher = self.publishers.get(key.account)
+        if publisher is None:
+            self._say(f"nopub:{key.account}", "account %s has no publisher; not posting",
+                      key.account)
+            return False
+        versions = tick.site.versions(key.ref)
+        event = versions.get(key.lang) or next(iter(versions.values()))
+        try:
+            limits = publisher.limits()
+        except PublishError as exc:
+            return self._failed(tick, key, exc, recorded=False)
+        try:
+            post = compose_planned(slot.post, tick.site, self.config, limits)
+        except ValueError as exc:  # a template with an unknown field, a language Babel lacks
+            self._say(f"compose:{key}:{exc}", "skipped %s: cannot compose it: %s", key, exc)
+            return True
+        if not post.fits:
+            self._say(f"fit:{key}:{post.text}", "skipped %s: %s (fix the event or its template)",
+                      key, post.error)
+            return True
+        reply_to = reply_target(key, self.config.stages, account, versions,
+                                lambda k: self._posted_id(tick, k)) if limits.replies else None
+        entry = tick.latest.get(key)
+        tick.attempted = True
+        outcome = self._guard(key, lambda: send(
+            post, event, account, publisher=publisher, ledger=self.ledger, attach=self.attach,
+            now=tick.now, again=entry is not None and entry.done, reply_to=reply_to,
+            limits=limits, clock=self._clock_for(tick)))
+        return self._outcome(tick, key, outcome, reply_to=reply_to, limits=limits)
+
+    @staticmethod
+    def _posted_id(tick: Tick, key: PostKey) -> str | None:
+        if key in tick.sent:
+            return tick.sent[key]
+        entry = tick.latest.get(key)
+        posted = entry is not None and entry.state == "posted"
+        return (entry.platform_id or None) if posted else None
+
+
+def _same_unit(a: Slot, b: Slot) -> bool:
+    return (a.post.key.ref, a.post.key.stage) == (b.post.key.ref, b.post.key.stage) \
+        and a.at == b.at
