@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -148,39 +149,104 @@ def test_the_period_is_named_by_the_calendar_not_by_the_time_of_sending():
 
 # --- which periods are due ----------------------------------------------------------------------
 
-def test_the_current_period_is_due_on_every_account_and_language_and_the_next_one_later():
-    planned, skipped = plan_digests([WEEKLY], ACCOUNTS, now=at(2026, 2, 23, 9, 30), zone=ZONE,
-                                    grace=timedelta(hours=2))
+@dataclass(frozen=True)
+class Row:
+    """A ledger row as planning reads it."""
+
+    state: str
+    text: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("posted", "skipped", "deleted")
+
+
+def plan(events, now, digests=(WEEKLY,), accounts=ACCOUNTS, latest=None):
+    return plan_digests(digests, accounts, events, now=now, zone=ZONE, grace=timedelta(hours=2),
+                        latest=latest)
+
+
+def test_the_current_period_is_due_on_every_account_and_language_and_the_next_one_later(events):
+    now = at(2020, 11, 23, 9, 30)
+    planned, skipped = plan(events, now)
     assert skipped == []
-    due = [p for p in planned if p.due <= at(2026, 2, 23, 9, 30)]
-    assert [str(p.key) for p in due] == [f"digest:weekly/2026-W09/{a}/{lang}"
+    due = [p for p in planned if p.due <= now]
+    assert [str(p.key) for p in due] == [f"digest:weekly/2020-W48/{a}/{lang}"
                                          for a in ("mastodon", "x", "bluesky")
                                          for lang in ("sv", "en")]
-    assert {p.due for p in planned if p not in due} == {at(2026, 3, 2, 9)}
+    assert {p.due for p in planned if p not in due} == {at(2020, 11, 30, 9)}
+    assert all(p.event_start == p.period.end and p.part == 1 for p in planned)
 
 
-def test_a_posted_period_is_not_due_again_whatever_changed_since():
-    done = {PostKey("digest:weekly", "2026-W09", a.name, lang)
-            for a in ACCOUNTS for lang in a.languages}
-    for now in (at(2026, 2, 23, 9, 30), at(2026, 2, 23, 10, 59)):
-        planned, _ = plan_digests([WEEKLY], ACCOUNTS, now=now, zone=ZONE,
-                                  grace=timedelta(hours=2), done=done)
-        assert {p.period.label for p in planned} == {"2026-W10"}
+def test_a_posted_period_is_not_due_again_whatever_changed_since(events):
+    latest = {PostKey("digest:weekly", "2020-W48", a.name, lang): Row("posted", "Kommande")
+              for a in ACCOUNTS for lang in a.languages}
+    moved = [{lang: replace(e, start=e.start + timedelta(days=1), title=e.title + " (ny tid)")
+              for lang, e in v.items()} if "workshop-remissvar" in refs([v]) else v
+             for v in events]
+    for now in (at(2020, 11, 23, 9, 30), at(2020, 11, 23, 10, 59)):
+        for site_events in (events, moved):
+            planned, _ = plan(site_events, now, latest=latest)
+            assert {p.period.label for p in planned} == {"2020-W49"}
 
 
-def test_a_period_missed_by_more_than_the_grace_is_skipped_with_why():
-    planned, skipped = plan_digests([WEEKLY], ACCOUNTS[:1], now=at(2026, 2, 23, 11, 1),
-                                    zone=ZONE, grace=timedelta(hours=2))
-    assert {p.period.label for p in planned} == {"2026-W10"}
+def test_a_period_missed_by_more_than_the_grace_is_skipped_with_why(events):
+    planned, skipped = plan(events, at(2020, 11, 23, 11, 1), accounts=ACCOUNTS[:1])
+    assert {p.period.label for p in planned} == {"2020-W49"}
     assert [s.reason for s in skipped] == [
-        "missed: was due 2026-02-23 09:00, more than the grace period of 2h ago"] * 2
+        "missed: was due 2020-11-23 09:00, more than the grace period of 2h ago"] * 2
 
 
-def test_a_digest_goes_only_to_its_accounts_in_its_languages():
+def test_a_digest_goes_only_to_its_accounts_in_its_languages(events):
     digest = Digest("weekly", WEEKLY.every, accounts=("x", "bluesky"), languages=("en",))
-    planned, _ = plan_digests([digest], ACCOUNTS, now=at(2026, 2, 23, 9), zone=ZONE,
-                              grace=timedelta(hours=2))
+    planned, _ = plan(events, at(2020, 11, 23, 9), digests=[digest])
     assert {(p.key.account, p.key.lang) for p in planned} == {("x", "en"), ("bluesky", "en")}
+
+
+def test_an_empty_week_is_passed_over_for_the_next_week_with_events(events):
+    planned, _ = plan(events, at(2026, 2, 2, 9), accounts=ACCOUNTS[:1])
+    assert [str(p.key) for p in planned] == ["digest:weekly/2026-W09/mastodon/sv",
+                                             "digest:weekly/2026-W09/mastodon/en"]
+    assert plan(events, at(2026, 2, 24, 19))[0] == []      # no event after this one
+
+
+def test_an_empty_week_posts_its_empty_text_where_one_is_set(events):
+    texts = {"sv": DigestTexts("", "{title}", "", "Inget den här veckan."),
+             "en": DigestTexts("", "{title}", "")}
+    quiet = Digest("weekly", WEEKLY.every, WEEKLY.window, texts=texts)
+    planned, _ = plan(events, at(2026, 2, 2, 9), digests=[quiet], accounts=ACCOUNTS[:1])
+    assert [str(p.key) for p in planned] == ["digest:weekly/2026-W06/mastodon/sv",
+                                             "digest:weekly/2026-W07/mastodon/sv"]
+
+
+def test_a_week_whose_events_have_all_started_by_a_late_tick_plans_nothing(events):
+    daily = Digest("daily", parse_every("daily 08:00"))
+    assert [p.key.lang for p in plan(events, at(2026, 2, 24, 9), [daily], ACCOUNTS[:1])[0]
+            if p.period.label == "2026-02-24"] == ["sv", "en"]
+    assert plan(events, at(2026, 2, 24, 18, 1), [daily], ACCOUNTS[:1],
+                latest=None)[0] == []
+
+
+def test_a_thread_cut_short_is_planned_again_from_its_next_part(events):
+    first = PostKey("digest:weekly", "2020-W48", "x", "sv")
+    now = at(2020, 11, 23, 9, 30)
+
+    def due(latest):
+        return [(str(p.key), p.part) for p in plan(events, now, accounts=ACCOUNTS[1:2],
+                                                    latest=latest)[0]
+                if p.key.lang == "sv" and p.due <= now]
+
+    assert due({first: Row("posted", "Kommande\n\n• ett\n\n1/3")}) == [
+        ("digest:weekly/2020-W48#2/x/sv", 2)]
+    second = PostKey("digest:weekly", "2020-W48#2", "x", "sv")
+    assert due({first: Row("posted", "…\n\n1/3"), second: Row("failed", "…\n\n2/3")}) == [
+        ("digest:weekly/2020-W48#2/x/sv", 2)]
+    third = PostKey("digest:weekly", "2020-W48#3", "x", "sv")
+    assert due({first: Row("posted", "…\n\n1/3"), second: Row("posted", "…\n\n2/3"),
+                third: Row("posted", "…\n\n3/3")}) == []
+    assert due({first: Row("posted", "…\n\n1/3"), second: Row("skipped")}) == []
+    assert due({first: Row("posted", "Kommande\n\n• ett")}) == []
+    assert due({first: Row("skipped")}) == []
 
 
 # --- what a digest says -------------------------------------------------------------------------

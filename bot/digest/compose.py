@@ -18,28 +18,12 @@ import grapheme
 
 from ..composer import (ELLIPSIS, Template, clean_hashtags, largest, parse_template,
                         render_template)
-from ..counting import fits, length, refusal
+from ..counting import byte_length, fits, length, refusal
 from ..localize import (format_month, format_short_date, format_short_when, format_span,
                         format_time)
-from ..model import Event, Limits, PostKey
-from .schedule import Digest, DigestTexts, Period, events_in
-
-HEADER_FIELDS = ("dates", "week", "month", "year", "count", "hashtags")
-"""Fields of a digest's header, footer and "nothing this week" text."""
-LINE_FIELDS = ("title", "date", "time", "when", "place", "link")
-"""Fields of the line each event gets."""
-TEXT_KEYS = ("header", "line", "footer")
-NUMBERING = "{part}/{parts}"
-"""The last line of each part of a digest that takes more than one post."""
-
-DEFAULT_TEXTS: dict[str, DigestTexts] = {
-    "sv": DigestTexts(header="Kommande evenemang {dates}",
-                      line="• {when} – {title} {link}",
-                      footer="{hashtags}"),
-    "en": DigestTexts(header="Upcoming events {dates}",
-                      line="• {when} – {title} {link}",
-                      footer="{hashtags}"),
-}
+from ..model import Event, Limits, Post, PostKey
+from .schedule import Digest, Period, events_in, part_key
+from .texts import HEADER_FIELDS, LINE_FIELDS, NUMBERING, texts_for
 
 
 @dataclass(frozen=True)
@@ -65,6 +49,22 @@ class DigestPost:
     def fits(self) -> bool:
         return self.error is None
 
+    def posts(self) -> tuple[Post, ...]:
+        """The parts as posts, each under its own key (`digest:weekly/2026-W08#2/...`).
+
+        A digest that cannot be posted is one post without text, carrying the error.
+        """
+        title = f"digest {self.key.ref.split(':', 1)[-1]} {self.key.stage}"
+        if not self.parts:
+            return (Post(self.key, self.platform, self.due, "", 0, self.limit, "", title,
+                         warnings=self.warnings, error=self.error, byte_length=0,
+                         lang=self.lang),)
+        return tuple(
+            Post(part_key(self.key, n), self.platform, self.due, text, count, self.limit, "",
+                 title, warnings=self.warnings if n == 1 else (), error=self.error,
+                 byte_length=byte_length(text), lang=self.lang)
+            for n, (text, count) in enumerate(zip(self.parts, self.lengths), 1))
+
 
 def compose_digest(period: Period, digest: Digest, events: Iterable[Mapping[str, Event]],
                    account: str, lang: str, limits: Limits, *, at: datetime | None = None,
@@ -79,7 +79,7 @@ def compose_digest(period: Period, digest: Digest, events: Iterable[Mapping[str,
     due = at or period.at
     listed = events_in(period, events, at=at)
     key = period.post_key(account, lang)
-    texts = digest.texts.get(lang) or DEFAULT_TEXTS.get(lang)
+    texts = texts_for(digest.texts, lang)
 
     def post(parts: Sequence[str], warnings: Sequence[str] = (), error: str | None = None):
         return DigestPost(key, limits.platform, due, lang, tuple(parts),

@@ -10,13 +10,14 @@ ledger keeps a digest to once per period even when its time or the clock moves.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from ..model import Account, Event, PostKey, Skipped
+from ..model import Account, Event, PostKey
+from .texts import DigestTexts
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 LAST_MONTH_DAY = 28
@@ -103,17 +104,6 @@ def parse_every(text: object) -> Every:
 
 
 @dataclass(frozen=True)
-class DigestTexts:
-    """A digest's texts in one language: a header, one line per event, a footer, and the text
-    posted when the window holds no event (None: post nothing then)."""
-
-    header: str
-    line: str
-    footer: str
-    empty: str | None = None
-
-
-@dataclass(frozen=True)
 class Digest:
     """A configured digest: when it goes out, the span it covers, who posts it, and its texts.
 
@@ -163,9 +153,20 @@ class Period:
         """The period as output names it: `weekly/2026-W08`."""
         return f"{self.digest}/{self.label}"
 
-    def post_key(self, account: str, lang: str) -> PostKey:
-        """The ledger key of this period's digest on one account in one language."""
-        return PostKey(REF_PREFIX + self.digest, self.label, account, lang)
+    def post_key(self, account: str, lang: str, part: int = 1) -> PostKey:
+        """The ledger key of one part of this period's digest on one account in one language.
+
+        The first part is `digest:weekly/2026-W08/ACCOUNT/LANG`, the second
+        `digest:weekly/2026-W08#2/ACCOUNT/LANG`, and so on.
+        """
+        return part_key(PostKey(REF_PREFIX + self.digest, self.label, account, lang), part)
+
+
+def part_key(first: PostKey, part: int) -> PostKey:
+    """The key of part `part` of the thread whose first part is `first`."""
+    if part == 1:
+        return first
+    return PostKey(first.ref, f"{first.stage}#{part}", first.account, first.lang)
 
 
 def wall_time(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -243,54 +244,3 @@ def events_in(period: Period, events: Iterable[Mapping[str, Event]], *,
             found.append(versions)
     return sorted(found, key=lambda v: (next(iter(v.values())).start,
                                         next(iter(v.values())).ref))
-
-
-@dataclass(frozen=True)
-class PlannedDigest:
-    """A digest the schedule wants on one account in one language, and when."""
-
-    key: PostKey
-    due: datetime
-    period: Period
-
-
-def plan_digests(digests: Iterable[Digest], accounts: Iterable[Account], *, now: datetime,
-                 zone: ZoneInfo, grace: timedelta, done: Collection[PostKey] = (),
-                 ) -> tuple[list[PlannedDigest], list[Skipped]]:
-    """Plan each digest's current period (unless posted or missed) and its next one.
-
-    The current period is the one whose sending time is the last at or before `now`; it is
-    planned when no post of it is in `done` and it is late by at most `grace`, and skipped
-    (with why) when later. Earlier periods are never planned: only the newest digest is news.
-    Posts come in time order, then by digest, account and the account's language order.
-    """
-    if now.tzinfo is None:
-        raise ValueError("now must be time-zone aware")
-    accounts = tuple(accounts)
-    planned: list[PlannedDigest] = []
-    skipped: list[Skipped] = []
-    for digest in digests:
-        posters = digest.posters(accounts)
-        for period in (current(digest, now, zone), upcoming(digest, now, zone)):
-            for account, langs in posters:
-                for lang in langs:
-                    key = period.post_key(account.name, lang)
-                    if key in done:
-                        continue
-                    if now - period.at > grace:
-                        skipped.append(Skipped(
-                            key, period.at, f"missed: was due {period.at:%Y-%m-%d %H:%M}, more "
-                                            f"than the grace period of {_human(grace)} ago"))
-                        continue
-                    planned.append(PlannedDigest(key, period.at, period))
-    planned.sort(key=lambda p: p.due)
-    return planned, skipped
-
-
-def _human(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes and minutes % (60 * 24) == 0:
-        return f"{minutes // (60 * 24)}d"
-    if minutes and minutes % 60 == 0:
-        return f"{minutes // 60}h"
-    return f"{minutes}m"
