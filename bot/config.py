@@ -114,12 +114,21 @@ class Config:
 
     def account(self, name: str) -> Account:
         """Return the account called `name`; a usage error (exit 2) when there is none."""
-        for account in self.accounts:
-            if account.name == name:
-                return account
-        names = [a.name for a in self.accounts]
-        hint = read.suggestion(name, names) or f" (configured: {', '.join(names) or 'none'})"
-        raise UsageError(f"unknown account {read.shown(name)}{hint}")
+        return _named(self.accounts, name, "account")
+
+    def digest(self, name: str) -> Digest:
+        """Return the digest called `name`; a usage error (exit 2) when there is none."""
+        return _named(self.digests, name, "digest")
+
+
+def _named(items, name: str, what: str):
+    """The item of `items` called `name`, or a usage error naming the closest one."""
+    for item in items:
+        if item.name == name:
+            return item
+    names = [item.name for item in items]
+    hint = read.suggestion(name, names) or f" (configured: {', '.join(names) or 'none'})"
+    raise UsageError(f"unknown {what} {read.shown(name)}{hint}")
 
 
 DEFAULT_STAGES = (
