@@ -1,6 +1,8 @@
 """`[[digests]]` and `[templates.digest.LANG]` are checked when the config is loaded."""
 
-from datetime import timedelta
+import re
+import tomllib
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -8,7 +10,10 @@ from click.testing import CliRunner
 
 from bot.cli import main
 from bot.config import known_keys, parse_config
+from bot.content import load_site
+from bot.digest import compose_digest, current
 from bot.errors import ConfigError
+from bot.platforms.mastodon import LIMITS
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "content"
@@ -144,3 +149,20 @@ def test_validate_refuses_a_bad_digest_with_one_line_and_exit_code_3(tmp_path, m
         assert result.exit_code == 3, result.output
         assert result.output.strip() == (f"Error: {path}: digests[0].every: 25:00 is not a time "
                                          f"of day; use 00:00 to 23:59")
+
+
+def test_the_readme_digest_example_is_valid_and_gives_the_post_it_shows():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Digests", 1)[1].split("\n### ", 1)[0]
+    toml, shown = re.findall(r"```(?:toml)?\n(.*?)```", section, re.DOTALL)[:2]
+    fixtures = ROOT.parent / "shared" / "fixtures" / "civictech"
+    data = {**tomllib.loads(toml), "site": {"path": str(fixtures), "hashtags": ["civictech"]}}
+    config = parse_config(data, base=ROOT)
+    (weekly,) = config.digests
+    assert config.digests[0].texts["en"].header == "This week at Civic Tech ({dates})"
+    site = load_site(config.site)
+    week = current(weekly, datetime(2020, 11, 30, 9, tzinfo=config.site.timezone),
+                   config.site.timezone)
+    post = compose_digest(week, weekly, [site.versions(r) for r in site.refs()], "mastodon",
+                          "sv", LIMITS, hashtags=config.site.hashtags)
+    assert post.parts == (shown.rstrip("\n"),)
