@@ -21,9 +21,11 @@ from .common import config_options, load, main, parse_now
 @click.option("--lang", metavar="LANG", help="Only this language.")
 @click.option("--images", "images_dir", type=click.Path(file_okay=False),
               help="Write the exact prepared images to this folder.")
+@click.option("--html", "html_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write a page of the posts, drawn as on their platforms, to DIR/index.html.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def preview(config_path, site, now_text, event, digest, platform, account, lang, images_dir,
-            as_json):
+            html_dir, as_json):
     """Show every planned post in time order, exactly as it would go out.
 
     Each post shows when, account, platform, language, stage, the full text, its count against
@@ -67,11 +69,19 @@ def preview(config_path, site, now_text, event, digest, platform, account, lang,
         return post, account_, extras, _cost(post, extras, limits[account_.name]), written
 
     items = map(described, posts)
+    if html_dir is not None:
+        from ..page import write_preview
+
+        items = list(items)
+        index = write_preview(Path(html_dir), items, loaded=loaded, config=config, now=now,
+                              problems=_image_problems(loaded, config))
+        if not as_json:
+            click.echo(f"{plural(len(items), 'planned post')}: {index}")
     if as_json:
         items = list(items)
         click.echo(json.dumps([_post_json(*item) for item in items], ensure_ascii=False,
                               indent=2))
-    else:
+    elif html_dir is None:
         items = _print_preview(items, config, loaded, now)
     if any(not post.fits for post, *_ in items):
         sys.exit(2)
