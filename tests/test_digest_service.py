@@ -185,6 +185,14 @@ def test_preview_shows_each_digest_at_the_time_and_with_the_text_it_goes_out(ser
     assert all(p["cost"] > 0 and p["fits"] for p in x_parts)
 
 
+def test_the_preview_page_shows_each_part_of_a_digest(service, tmp_path):
+    service.herald("preview", "--now", at(9, 30, 12).isoformat(), "--digest", "monthly",
+                   "--html", str(tmp_path / "page"))
+    page = (tmp_path / "page" / "index.html").read_text(encoding="utf-8")
+    assert page.count("Kommande evenemang 1–31 okt.") == 3      # Mastodon whole, X and Bluesky
+    assert "2020-10#2" in page and "2/2" in page
+
+
 def test_a_thread_cut_short_by_a_stop_goes_on_from_its_next_part_after_a_restart(service):
     x = service.platforms.x
     service.run_until(at(10, 1, 8))
