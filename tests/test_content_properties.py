@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.cli import main
-from bot.config import SiteConfig, load_config
+from bot.config import parse_config
 from bot.content import load_site
 from bot.service import campaign
 from tests.test_content import make_site
@@ -181,7 +181,8 @@ def test_any_event_files_are_loaded_or_named_in_one_line_in_bounded_time(files):
         assert all(name.endswith(".md") for name in unusable | loaded)
         for event in site.events:
             assert event.start.tzinfo is not None and event.ref.isprintable()
-        campaign(site, load_config(None, site=config.root), now=NOW)
+        planned = campaign(site, parse_config({}, base=config.root), now=NOW)
+        assert {p.key.lang for p in planned.posts if p.key.ref == "meetup-6"} == {"sv", "en"}
 
 
 SPECIAL = st.sampled_from(["fifo", "dev-zero", "dev-null", "outside", "dangling", "folder",
@@ -291,7 +292,7 @@ def test_a_post_validate_lets_pass_without_composing_always_fits(title, place, l
     from bot.content.checks import _Bound, _shapes, _url_weight
     from bot.model import Event, PlannedPost, PostKey
 
-    config = load_config(None, site=Path(__file__).resolve().parents[1] / "content")
+    config = parse_config({}, base=Path(__file__).resolve().parents[1] / "content")
     start = datetime(2026, 9, 23, 18, 30, tzinfo=ZoneInfo("Europe/Stockholm"))
     event = Event(ref="x", lang=lang, title=title.strip(), start=start, place=place.strip(),
                   url="https://civictech.se/" + "hackdag-" * 3, source="_events/x.md")
