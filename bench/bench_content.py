@@ -9,12 +9,14 @@ machine slows them alike), the median of `--runs` runs of:
 in process (the clock starts after the imports):
 - naive loop: `frontmatter.load` on every file, as a user would write it;
 - read: reading every file's bytes (the floor for anything that parses);
-- Herald load + plan, cold: `load_site` without a cache, then `campaign` (the plan);
+- Herald load + plan, cold: `load_site` without a cache, then `campaign` (the plan), on two
+  cores as Herald does for many uncached files, and on one core;
 - Herald load + plan, disk cache: the same with the parse cache of an earlier process;
 - Herald load + plan, memory cache: the daemon's case, the second load in one process;
 
 whole processes:
-- `herald validate`, cold (empty cache folder) and warm (the cache of an earlier run);
+- `herald validate`, cold (empty cache folder) and warm (the cache of an earlier run), and
+  `herald --version`, the cost of starting Python and the command alone;
 - the naive loop as a script (`python -c`, importing python-frontmatter);
 - `cat` of every file (`find -print0 | xargs -0 cat`).
 
@@ -70,7 +72,12 @@ def child(measure: str, site: str, cache: str) -> None:
                 stream.read()
         result["total"] = time.perf_counter() - started
     else:
-        cache_object = {"cold": None, "disk": ParseCache.for_site(config.site, cache),
+        if measure == "cold1":
+            from bot.content import parallel
+
+            parallel.MIN_FILES = len(files) + 1  # one core
+        cache_object = {"cold": None, "cold1": None,
+                        "disk": ParseCache.for_site(config.site, cache),
                         "memory": ParseCache()}[measure]
         if measure == "memory":
             load_site(config.site, cache=cache_object)
@@ -125,13 +132,14 @@ def measure_size(files: int, runs: int, folder: Path) -> dict[str, dict]:
         samples.setdefault(name, []).append(value)
 
     for _ in range(runs):
-        for measure in ("naive", "read", "cold", "disk", "memory"):
+        for measure in ("naive", "read", "cold", "cold1", "disk", "memory"):
             _, _, out = timed(script + [measure, str(site), str(disk_cache)], env)
             add(measure, json.loads(out))
         cold_env = {**env, "XDG_CACHE_HOME": str(folder / "empty-cache")}
         shutil.rmtree(folder / "empty-cache", ignore_errors=True)
         add("validate cold", timed(herald + ["validate", "--site", str(site)], cold_env)[:2])
         add("validate warm", timed(herald + ["validate", "--site", str(site)], env)[:2])
+        add("start-up", timed(herald + ["--version"], env)[:2])
         add("naive process", timed([sys.executable, "-c", NAIVE.format(events=events)],
                                    env)[:2])
         add("cat", timed(f"find {events} -name '*.md' -print0 | xargs -0 cat > /dev/null",
@@ -151,10 +159,12 @@ LABELS = {
     "naive": "naive loop (in process)",
     "read": "read every file (in process)",
     "cold": "Herald load + plan, no cache",
+    "cold1": "the same on one core",
     "disk": "Herald load + plan, disk cache",
     "memory": "Herald load + plan, memory cache",
     "validate cold": "herald validate, cold",
     "validate warm": "herald validate, warm",
+    "start-up": "herald --version (start-up alone)",
     "naive process": "naive loop (whole process)",
     "cat": "cat of every file",
 }
@@ -163,11 +173,11 @@ LABELS = {
 def report(results: dict[int, dict[str, dict]]) -> None:
     for files, summary in results.items():
         print(f"\n{files:,} files")
-        print(f"| measure | median s | vs naive | vs read/cat | load s | plan s | peak MB |")
+        print("| measure | median s | vs naive | vs read/cat | load s | plan s | peak MB |")
         print("|---|---|---|---|---|---|---|")
         for name, label in LABELS.items():
             row = summary[name]
-            whole = name in ("validate cold", "validate warm", "naive process", "cat")
+            whole = name in ("validate cold", "validate warm", "start-up", "naive process", "cat")
             naive = summary["naive process" if whole else "naive"]["total"]
             floor = summary["cat" if whole else "read"]["total"]
             print(f"| {label} | {row['total']:.3f} | {_ratio(row['total'], naive)} | "
