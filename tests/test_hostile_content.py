@@ -314,3 +314,22 @@ def test_validate_does_not_flag_the_real_site(tmp_path):
     assert result.exit_code == 0
     assert " 0 errors" in result.output
     assert "cannot fit" not in result.output and "cannot name a file" not in result.output
+
+
+def test_events_in_a_folder_two_thousand_levels_deep_are_found(tmp_path):
+    config = make_site(tmp_path, {})
+    deep = tmp_path / "_events"
+    for _ in range(2000):  # deeper than Python's recursion limit
+        deep = deep / "d"
+        try:
+            deep.mkdir()
+        except OSError:  # the file system's own limit on path length
+            break
+    (deep / "hackdag.md").write_text(event_text(), encoding="utf-8")
+    assert load_site(config).versions("hackdag")["sv"].title == "Hackdag"
+
+
+def test_an_events_dir_with_a_nul_byte_is_a_configuration_error(tmp_path):
+    make_site(tmp_path, {})
+    with pytest.raises(ConfigError, match="site.events_dir: cannot use"):
+        load_site(SiteConfig(root=tmp_path, events_dir="_ev\0ents"))

@@ -68,6 +68,14 @@ def events_folder(site: SiteConfig) -> tuple[str, str]:
     The events folder must be a folder inside the site (a link is followed only if it stays
     inside): `events_dir = "../elsewhere"` or an absolute path outside is a configuration error.
     """
+    try:
+        return _events_folder(site)
+    except ValueError as exc:  # a NUL byte in a path
+        raise ConfigError(f"site.events_dir: cannot use {printable(site.events_dir)!r} "
+                          f"({exc})") from None
+
+
+def _events_folder(site: SiteConfig) -> tuple[str, str]:
     root = os.path.realpath(site.root)
     if not os.path.isdir(root):
         what = "is not a folder" if os.path.exists(root) else "not found"
@@ -103,38 +111,43 @@ def scan_events(site: SiteConfig) -> Scan:
     return Scan(tuple(found), tuple(problems))
 
 
-def _walk(folder: str, prefix: str, root: str, found: list[EventFile],
+def _walk(top: str, top_prefix: str, root: str, found: list[EventFile],
           problems: list[Problem]) -> None:
-    try:
-        entries = list(os.scandir(folder))
-    except OSError as exc:
-        problems.append(Problem(printable(prefix.rstrip("/")), None,
-                                f"cannot list the folder ({_reason(exc)}); its files are skipped",
-                                "error"))
-        return
-    for entry in entries:
-        name = entry.name
-        if name[:1] in _SKIPPED_PREFIXES:
-            continue
-        key = prefix + name
+    """Visit the folder and its sub-folders (a list, not recursion: any depth is fine)."""
+    pending = [(top, top_prefix)]
+    while pending:
+        folder, prefix = pending.pop()
         try:
-            if entry.is_dir(follow_symlinks=False):
-                _walk(entry.path, key + "/", root, found, problems)
-                continue
-            if not name.endswith(".md"):
-                continue
-            if entry.is_symlink():
-                file = _linked(entry.path, key, root)
-            else:
-                file = _regular(entry.path, key, entry.stat(follow_symlinks=False))
-        except _Skip as skip:
-            problems.append(Problem(printable(key), None, str(skip), skip.severity))
-            continue
+            entries = list(os.scandir(folder))
         except OSError as exc:
-            problems.append(Problem(printable(key), None,
-                                    f"cannot read the file ({_reason(exc)}); skipped", "error"))
+            problems.append(Problem(printable(prefix.rstrip("/")), None,
+                                    f"cannot list the folder ({_reason(exc)}); its files are "
+                                    f"skipped", "error"))
             continue
-        found.append(file)
+        for entry in entries:
+            name = entry.name
+            if name[:1] in _SKIPPED_PREFIXES:
+                continue
+            key = prefix + name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, key + "/"))
+                    continue
+                if not name.endswith(".md"):
+                    continue
+                if entry.is_symlink():
+                    file = _linked(entry.path, key, root)
+                else:
+                    file = _regular(entry.path, key, entry.stat(follow_symlinks=False))
+            except _Skip as skip:
+                problems.append(Problem(printable(key), None, str(skip), skip.severity))
+                continue
+            except OSError as exc:
+                problems.append(Problem(printable(key), None,
+                                        f"cannot read the file ({_reason(exc)}); skipped",
+                                        "error"))
+                continue
+            found.append(file)
 
 
 class _Skip(Exception):
