@@ -46,3 +46,31 @@ def test_loading_and_planning_ten_times_the_files_costs_about_ten_times_as_much(
     small = cpu_seconds_to_load_and_plan(build_site(tmp_path / "small", SMALL))
     large = cpu_seconds_to_load_and_plan(build_site(tmp_path / "large", LARGE))
     assert large / max(small, 1e-3) < 20, (small, large)
+
+
+def _tagged(item: int) -> tuple[int, int]:
+    return item, os.getpid()
+
+
+def test_many_uncached_files_are_parsed_half_in_a_helper_process_in_the_same_order(
+        monkeypatch):
+    from bot.content import parallel
+
+    monkeypatch.setattr(parallel, "_can_fork", lambda: True)
+    results = parallel.parse_all(list(range(2000)), _tagged)
+    assert [item for item, _ in results] == list(range(2000))
+    assert {pid for _, pid in results[:1000]} == {os.getpid()}
+    assert os.getpid() not in {pid for _, pid in results[1000:]}
+
+
+def test_a_site_parsed_on_two_cores_is_the_site_parsed_on_one(tmp_path, monkeypatch):
+    from bot.content import parallel
+
+    monkeypatch.delenv("HERALD_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, site=build_site(tmp_path / "site", 1200))
+    monkeypatch.setattr(parallel, "_can_fork", lambda: False)
+    one = load_site(config.site)
+    monkeypatch.setattr(parallel, "_can_fork", lambda: True)
+    two = load_site(config.site)
+    assert (one.events, one.drafts, one.problems) == (two.events, two.drafts, two.problems)
