@@ -7,24 +7,26 @@ reads configuration files or builds adapters. One post's delivery is `bot.delive
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .composer import compose
 from .config import Config
+from .costs import Calls, cost
 from .content import Site
 from .delivery import (Attach, Attachments, Outcome, cap_hold, deliver, failed_before_sending,
                        no_attachments, posted_id, reply_target, send)
 from .errors import PublishError, UsageError
 from .ledger import Ledger
 from .model import Account, Limits, PlannedPost, Post, PostKey
-from .planner import Plan, languages_for, plan
+from .planner import languages_for
 from .platforms.base import Publisher
+from .survey import Survey, fates, survey
 
-__all__ = ["Attach", "Attachments", "Outcome", "Selection", "announce", "campaign",
-           "compose_planned", "deliver", "manual_key", "no_attachments", "preview", "send",
-           "unknown_ref"]
+__all__ = ["Attach", "Attachments", "Item", "Outcome", "Selection", "announce",
+           "compose_planned", "deliver", "forecast", "manual_key", "no_attachments", "preview",
+           "send", "unknown_ref"]
 
 
 @dataclass(frozen=True)
@@ -40,24 +42,6 @@ class Selection:
         return tuple(a for a in config.accounts
                      if (self.platform is None or a.platform == self.platform)
                      and (self.account is None or a.name == self.account))
-
-
-def campaign(site: Site, config: Config, *, now: datetime, selection: Selection = Selection(),
-             done: Collection[PostKey] = (),
-             first_seen: Mapping[str, datetime] | None = None) -> Plan:
-    """Plan the campaign of every upcoming event, narrowed to the selection."""
-    refs = site.refs()
-    if selection.event is not None:
-        if selection.event not in refs and selection.event not in {e.ref for e in site.drafts}:
-            raise unknown_ref(selection.event, site)
-        refs = [selection.event]
-    result = plan([site.versions(ref) for ref in refs], config.stages, selection.accounts(config),
-                  now=now, grace=config.grace, zone=config.site.timezone, done=done,
-                  first_seen=first_seen)
-    if selection.lang is not None:
-        result = Plan(tuple(p for p in result.posts if p.key.lang == selection.lang),
-                      tuple(s for s in result.skipped if s.key.lang == selection.lang))
-    return result
 
 
 def unknown_ref(ref: str, site: Site) -> UsageError:
@@ -77,16 +61,116 @@ def compose_planned(planned: PlannedPost, site: Site, config: Config, limits: Li
                    hashtags=config.site.hashtags)
 
 
+# --- preview: what `herald run` will do, post by post ------------------------------------------
+
+@dataclass(frozen=True)
+class Item:
+    """One post as preview shows it: the composed post on its account, and when it goes or why not.
+
+    `at` is when `herald run` will send it (aware, in the site's zone), None when it will not
+    go; `state` is a key of `survey.FATES`, or "unfit" for a post whose text cannot go out, and
+    `reason` says why (empty for a post that goes when due). `post` is the exact text with its
+    count and limit (None only when it cannot be composed at all). `attachments` are the
+    prepared images or link card, only when preview was asked to prepare them; `cost` is what
+    the platform charges for the post, in USD.
+    """
+
+    key: PostKey
+    account: Account
+    due: datetime
+    at: datetime | None
+    state: str
+    reason: str = ""
+    post: Post | None = None
+    attachments: Attachments | None = None
+    cost: float = 0.0
+
+    @property
+    def goes(self) -> bool:
+        return self.at is not None
+
+    @property
+    def platform(self) -> str:
+        return self.account.platform
+
+
+def forecast(site: Site, config: Config, found: Survey, *, now: datetime,
+             limits_for: Callable[[Account], Limits], selection: Selection = Selection(),
+             attach: Attach | None = None) -> Iterator[Item]:
+    """Yield every post of the survey, in time order, composed as `herald run` will send it.
+
+    Lazy: each post is composed (and, given `attach`, its images prepared) only when asked for,
+    so the first comes at once and only one post's image bytes are held at a time. A post that
+    will not go is composed too (its text shows what was dropped) but gets no images. The
+    survey covers every account and event; the selection only narrows what is shown, so the
+    times are those of the whole campaign.
+    """
+    if selection.event is not None and selection.event not in site.refs() \
+            and selection.event not in {e.ref for e in site.drafts}:
+        raise unknown_ref(selection.event, site)    # at once, before anything is printed
+    return _items(site, config, found, now=now.astimezone(config.site.timezone),
+                  limits_for=limits_for, selection=selection, attach=attach)
+
+
+def _items(site: Site, config: Config, found: Survey, *, now: datetime,
+           limits_for: Callable[[Account], Limits], selection: Selection,
+           attach: Attach | None) -> Iterator[Item]:
+    accounts = {a.name: a for a in selection.accounts(config)}
+    stages = {s.name: s for s in config.stages}
+    for fate in fates(found, now=now):
+        key = fate.key
+        account = accounts.get(key.account)
+        if account is None or (selection.event is not None and key.ref != selection.event) \
+                or (selection.lang is not None and key.lang != selection.lang):
+            continue
+        versions = site.versions(key.ref)
+        planned = fate.planned
+        if planned is None and key.stage in stages and versions:
+            planned = PlannedPost(key, fate.due, next(iter(versions.values())).start,
+                                  stages[key.stage])
+        item = Item(key, account, fate.due, fate.at, fate.state, fate.reason)
+        if planned is None:
+            yield item
+            continue
+        limits = limits_for(account)
+        try:
+            post = compose_planned(planned, site, config, limits)
+        except ValueError as exc:   # a template field or a language the composer cannot use
+            yield replace(item, at=None, state="unfit", reason=f"cannot compose it: {exc}")
+            continue
+        item = replace(item, post=post)
+        if not post.fits and item.state != "skipped":
+            item = replace(item, at=None, state="unfit", reason=post.error or "does not fit")
+        extras = None
+        if attach is not None and item.state in ("due", "later", "waiting", "stopped"):
+            extras = attach(post, versions.get(post.lang) or next(iter(versions.values())),
+                            account, limits)
+        if extras is not None:
+            alts = [m.alt for m in extras.media]
+        else:    # not prepared: the event's image or a drawn card, with its description
+            pictured = post.image is not None or config.images.cards
+            alts = [post.image.alt if post.image else post.title] \
+                if pictured and not limits.link_cards and limits.images_per_post else []
+        yield replace(item, attachments=extras,
+                      cost=cost(limits, Calls.publishing(post.text, alts)))
+
+
 def preview(site: Site, config: Config, *, now: datetime,
             limits_for: Callable[[Account], Limits], selection: Selection = Selection(),
-            done: Collection[PostKey] = (),
             first_seen: Mapping[str, datetime] | None = None) -> Iterator[Post]:
-    """Compose every planned post, in time order, exactly as it would go out (lazily)."""
-    accounts = {a.name: a for a in config.accounts}
-    result = campaign(site, config, now=now, selection=selection, done=done,
-                      first_seen=first_seen)
-    return (compose_planned(p, site, config, limits_for(accounts[p.key.account]))
-            for p in result.posts)
+    """Compose every post of the campaign from `now`, as a first run that catches up would.
+
+    No ledger: each event counts as first seen `now` (or at `first_seen`) and nothing was
+    posted. The texts are exactly those `herald run` sends; for what a real ledger allows and
+    when each goes, survey the ledger and call `forecast` (as `herald preview` does).
+    """
+    zone = config.site.timezone
+    now = now.astimezone(zone)
+    seen = {**{ref: now for ref in site.refs()}, **(first_seen or {})}
+    found = survey(config, site, (), now=now, seen=seen)
+    return (item.post for item in forecast(site, config, found, now=now, limits_for=limits_for,
+                                           selection=selection)
+            if item.post is not None and item.state != "skipped")
 
 
 def manual_key(text: str, account: str, lang: str, image: bytes | None = None) -> PostKey:

@@ -180,7 +180,7 @@ def test_preview_leaves_out_what_the_ledger_says_was_posted(platforms):
     herald(platforms, "announce", EVENT, "--account", "mastodon")
     result = herald(platforms, "preview", "--event", EVENT, "--now", "2027-01-01T09:00",
                     "--json")
-    planned = {(p["account"], p["stage"]) for p in json.loads(result.output)}
+    planned = {(p["account"], p["stage"]) for p in json.loads(result.output)["posts"]}
     assert ("mastodon", "announcement") not in planned
     assert ("x", "announcement") in planned and ("mastodon", "reminder-1d") in planned
 

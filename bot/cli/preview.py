@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import click
 
 from ..localize import plural
 from .common import config_options, load, main, parse_now
+
+PREVIEW_SCHEMA = "herald.preview/1"
+"""The name and version of `herald preview --json`'s shape (docs/json/preview.schema.json)."""
+
+MARKS = {"skipped": "WILL NOT GO", "stopped": "ACCOUNT STOPPED", "waiting": "WAITING",
+         "unfit": "WILL NOT GO"}
+
 
 @main.command()
 @config_options
@@ -20,18 +28,30 @@ from .common import config_options, load, main, parse_now
 @click.option("--lang", metavar="LANG", help="Only this language.")
 @click.option("--images", "images_dir", type=click.Path(file_okay=False),
               help="Write the exact prepared images to this folder.")
+@click.option("--catch-up", is_flag=True,
+              help="As `herald run --catch-up` would: on a new ledger, post what is already due.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def preview(config_path, site, now_text, event, platform, account, lang, images_dir, as_json):
-    """Show every planned post in time order, exactly as it would go out.
+def preview(config_path, site, now_text, event, platform, account, lang, images_dir, catch_up,
+            as_json):
+    """Show every post `herald run` will make, in time order: when it goes out, or why not.
 
-    Each post shows when, account, platform, language, stage, the full text, its count against
-    the limit, the image that will go out (final pixels and bytes) and its alt text. Nothing is
-    posted and no network is used. Exits 2 when a post cannot fit its platform.
+    Asks the same planning and timing code as `herald run`, over the ledger as it is (read
+    only: a missing ledger reads as a new one, whose first run skips what is already due) and
+    the same clock (--now). Each post shows when it really goes (quiet hours, gaps, the daily
+    cap and back-offs included) or why it will not (skipped on a first run, missed,
+    superseded, its account stopped), its account, platform, language, stage, the full text,
+    its count against the limit, the image that will go out (final pixels and bytes, prepared
+    one post at a time; with --json only when --images is given), its alt text and its cost.
+    Posts appear as they are composed. Nothing is posted and no network is used. Exits 2 when
+    a post cannot fit its platform.
     """
     from .. import app
     from ..content import load_site
     from ..errors import UsageError
-    from ..service import Selection, preview as build
+    from ..service import Selection, forecast
+    from ..status import reading
+    from ..survey import survey_ledger
+    from .progress import Progress
 
     config = load(config_path, site)
     now = parse_now(now_text, config)
@@ -40,52 +60,244 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
     if lang is not None and lang not in config.site.languages:
         raise UsageError(f"unknown language {lang!r}; the site's languages are "
                          f"{', '.join(config.site.languages)}")
+    progress = Progress()
+    progress.say(f"reading the events in {config.site.root} ...", force=True)
     loaded = load_site(config.site)
     selection = Selection(event=event, platform=platform, lang=lang, account=account)
-    accounts = {a.name: a for a in config.accounts}
     limits = {a.name: app.declared_limits(a, config) for a in config.accounts}
-    posts = build(loaded, config, now=now, selection=selection,
-                  limits_for=lambda a: limits[a.name], done=_already_done(config))
-    attach = app.attachments(config)
+    progress.say(f"planning {plural(len(loaded.refs()), 'event')} ...", force=True)
+    with reading(app.ledger_path(config)) as ledger:
+        found = survey_ledger(config, loaded, ledger, now=now, catch_up=catch_up)
     folder = Path(images_dir) if images_dir else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
+    prepare = folder is not None or not as_json
+    items = forecast(loaded, config, found, now=now, limits_for=lambda a: limits[a.name],
+                     selection=selection, attach=app.attachments(config) if prepare else None)
 
-    def described(post):
-        account_ = accounts[post.key.account]
-        event_ = loaded.versions(post.key.ref)[post.lang]
-        extras = attach(post, event_, account_, limits[account_.name])
-        written = _write_images(post, extras, folder) if folder is not None else []
-        return post, account_, extras, _cost(post, extras, limits[account_.name]), written
+    def written(item) -> list[str]:
+        if folder is None or item.attachments is None or item.post is None:
+            return []
+        return _write_images(item.post, item.attachments, folder)
 
-    items = map(described, posts)
-    if as_json:
-        items = list(items)
-        click.echo(json.dumps([_post_json(*item) for item in items], ensure_ascii=False,
-                              indent=2))
-    else:
-        items = _print_preview(items, config, loaded, now)
-    if any(not post.fits for post, *_ in items):
+    shown = _Tally()
+    try:
+        if as_json:
+            _stream_json(items, written, shown, progress, config=config, loaded=loaded,
+                         now=now, catch_up=catch_up, ledger=app.ledger_path(config))
+        else:
+            _print_preview(items, written, shown, progress, config=config, loaded=loaded,
+                           now=now)
+    finally:
+        progress.clear()
+    if shown.unfit:
         sys.exit(2)
 
 
-def _already_done(config) -> set:
-    """The posts the ledger says are made or skipped; none when there is no ledger yet."""
-    from .. import app
-    from ..ledger import Ledger
+class _Tally:
+    """What preview showed, counted as it streams by."""
 
-    path = app.ledger_path(config)
-    if not path.exists():
-        return set()
-    with Ledger.open(path) as ledger:
-        return ledger.posted_keys()
+    def __init__(self):
+        self.posts = self.going = self.unfit = 0
+        self.cost = 0.0
+        self.skipped: dict[str, int] = {}
+
+    def add(self, item) -> None:
+        self.posts += 1
+        if item.post is not None and not item.post.fits or item.state == "unfit":
+            self.unfit += 1
+        if item.goes:
+            self.going += 1
+            self.cost += item.cost
+        else:
+            self.skipped[item.state] = self.skipped.get(item.state, 0) + 1
+
+    @property
+    def not_going(self) -> int:
+        return self.posts - self.going
 
 
-def _cost(post, extras, limits) -> float:
-    """What the platform will charge for this post: its text and its images' alt texts."""
-    from ..costs import Calls, cost
+def _print_preview(items, written, shown: _Tally, progress, *, config, loaded, now) -> None:
+    errors = sum(1 for p in loaded.problems if p.severity == "error")
+    warnings = len(loaded.problems) - errors
+    progress.output()
+    click.echo(f"Herald preview at {now:%Y-%m-%d %H:%M %Z} · {config.site.root} · "
+               f"{plural(len(loaded.refs()), 'event')}")
+    if loaded.problems:
+        click.echo(f"({plural(errors, 'error')}, {plural(warnings, 'warning')} in the content: "
+                   f"see `herald validate`)")
+    dropped: list = []      # consecutive posts dropped at one time for one reason
 
-    return cost(limits, Calls.publishing(post.text, [item.alt for item in extras.media]))
+    def show(lines: list[str]) -> None:
+        progress.clear()
+        click.echo("")
+        click.echo(click.style(lines[0], bold=True))
+        for line in lines[1:]:
+            click.echo(line)
+
+    for item in items:
+        shown.add(item)
+        if dropped and (item.state != "skipped" or (item.due, item.reason) !=
+                        (dropped[0].due, dropped[0].reason)):
+            show(_dropped_lines(dropped, config))
+            dropped = []
+        if item.state == "skipped":
+            dropped.append(item)
+        else:
+            show(item_lines(item, config, now, written(item)))
+        progress.say(f"preview: {plural(shown.posts, 'post')} so far ...")
+    if dropped:
+        show(_dropped_lines(dropped, config))
+    progress.clear()
+    click.echo("")
+    summary = plural(shown.going, "planned post")
+    if shown.not_going:
+        summary += f", {shown.not_going} that will not go"
+    if shown.cost:
+        summary += f"; estimated cost about ${shown.cost:.3f}"
+    starts = [e.start for e in loaded.events]
+    if not shown.posts and starts and max(starts) <= now:
+        summary += (f" (every event has started; the last one on {max(starts):%Y-%m-%d}: "
+                    f"use --now to look from an earlier time)")
+    click.echo(summary)
+
+
+def _dropped_lines(items: list, config) -> list[str]:
+    """Posts dropped at one time for one reason: one header, one line per event and stage."""
+    if len(items) == 1:
+        return item_lines(items[0], config, items[0].due)
+    first = items[0]
+    lines = [f"{first.due.astimezone(config.site.timezone):%Y-%m-%d %H:%M %Z} · "
+             f"{plural(len(items), 'post')}  WILL NOT GO",
+             f"  will not go: {first.reason}"]
+    units: dict[tuple[str, str], dict[str, list[str]]] = {}
+    labels = {}
+    for item in items:
+        unit = units.setdefault((item.key.ref, item.key.stage), {})
+        unit.setdefault(item.account.name, []).append(item.key.lang)
+        labels[item.account.name] = item.account.label
+    for (ref, stage), accounts in units.items():
+        where = ", ".join(f"{labels[name]} ({', '.join(langs)})"
+                          for name, langs in accounts.items())
+        lines.append(f"  {ref} · {stage}: {where}")
+    return lines
+
+
+def item_lines(item, config, now, written=()) -> list[str]:
+    """The lines that show one post: a header, why it goes later or not at all, the text, the
+    image and its alt text, the link card, the cost, warnings and errors.
+
+    `herald preview` and `herald announce --dry-run` both show a post this way; every time is
+    in the site's zone.
+    """
+    zone = config.site.timezone
+    post = item.post
+    stamp = f"{(item.at or item.due).astimezone(zone):%Y-%m-%d %H:%M %Z}"
+    if item.at is not None and item.at <= now:
+        stamp += " (now)"
+    header = (f"{stamp} · {item.account.label} · {item.key.lang} · {item.key.stage} · "
+              f"{item.key.ref}")
+    if post is not None:
+        header += f" · {post.length}/{post.limit}"
+        if not post.fits:
+            header += "  TOO LONG"
+    if item.state in MARKS and not (item.state == "unfit" and post is not None and not post.fits):
+        header += f"  {MARKS[item.state]}"
+    lines = [header]
+    if item.state == "later":
+        lines.append(f"  later than due ({item.due.astimezone(zone):%Y-%m-%d %H:%M %Z}): "
+                     f"{item.reason}")
+    elif not item.goes and item.state != "unfit":
+        lines.append(f"  will not go: {item.reason}")
+    elif item.reason and item.state != "unfit":
+        lines.append(f"  note: {item.reason}")
+    if post is not None and item.state != "skipped":     # a dropped post: its reason is enough
+        lines.extend(f"    {line}" if line else "" for line in post.text.splitlines())
+    extras = item.attachments
+    if extras is not None:
+        for media in extras.media:
+            lines.append(f"  image: {_image_line(post, extras, media, config)}")
+            lines.append(f"  alt: {media.alt}")
+        if extras.card is not None:
+            thumb = (f"; thumbnail {_image_line(post, extras, extras.card.thumb, config)}"
+                     if extras.card.thumb else "")
+            lines.append(f"  link card: {extras.card.title} · {extras.card.url}{thumb}")
+        if not extras.media and extras.card is None:
+            lines.append("  image: none")
+    lines.extend(f"  written: {path}" for path in written)
+    if item.cost and item.goes:
+        lines.append(f"  cost: about ${item.cost:.3f}")
+    if post is not None and item.state != "skipped":
+        warnings = post.warnings + (extras.warnings if extras is not None else ())
+        lines.extend(f"  warning: {warning}" for warning in warnings)
+        if post.error:
+            lines.append(f"  error: {post.error}")
+    elif item.state == "unfit":
+        lines.append(f"  error: {item.reason}")
+    return lines
+
+
+def _stream_json(items, written, shown: _Tally, progress, *, config, loaded, now, catch_up,
+                 ledger) -> None:
+    """Write preview's JSON document one post at a time (docs/json/preview.schema.json)."""
+    errors = sum(1 for p in loaded.problems if p.severity == "error")
+    head = {"schema": PREVIEW_SCHEMA, "now": now.isoformat(), "site": str(config.site.root),
+            "timezone": str(config.site.timezone), "ledger": str(ledger), "catch_up": catch_up,
+            "events": len(loaded.refs()),
+            "problems": {"errors": errors, "warnings": len(loaded.problems) - errors}}
+    click.echo("{")
+    for name, value in head.items():
+        click.echo(f"  {json.dumps(name)}: {json.dumps(value, ensure_ascii=False)},")
+    click.echo('  "posts": [', nl=False)
+    separator = "\n"
+    for item in items:
+        shown.add(item)
+        body = json.dumps(item_json(item, written(item), config), ensure_ascii=False, indent=2)
+        click.echo(separator + textwrap.indent(body, "    "), nl=False)
+        separator = ",\n"
+        progress.say(f"preview: {plural(shown.posts, 'post')} so far ...")
+    click.echo("\n  ]," if shown.posts else "],")
+    summary = {"posts": shown.posts, "going": shown.going, "not_going": shown.not_going,
+               "unfit": shown.unfit, "cost": round(shown.cost, 6)}
+    click.echo(f'  "summary": {json.dumps(summary)}')
+    click.echo("}")
+
+
+def item_json(item, written, config) -> dict:
+    """One post of `herald preview --json`, every time ISO 8601 with the site's offset."""
+    zone = config.site.timezone
+    post, extras = item.post, item.attachments
+    data = {
+        "ref": item.key.ref, "stage": item.key.stage, "account": item.account.name,
+        "platform": item.account.platform, "lang": item.key.lang,
+        "state": item.state, "goes": item.goes,
+        "at": item.at.astimezone(zone).isoformat() if item.at else None,
+        "due": item.due.astimezone(zone).isoformat(),
+        "reason": item.reason,
+        "text_lang": post.lang if post else None,
+        "text": post.text if post else None,
+        "length": post.length if post else None,
+        "limit": post.limit if post else None,
+        "bytes": post.byte_length if post else None,
+        "fits": post.fits if post else False,
+        "link": post.link if post else None,
+        "image": ({"path": str(post.image.path), "alt": post.image.alt}
+                  if post is not None and post.image else None),
+        "media": None if extras is None else [
+            {"width": m.width, "height": m.height, "bytes": len(m.data), "mime": m.mime,
+             "alt": m.alt, "drawn_card": extras.drawn, "note": m.note} for m in extras.media],
+        "link_card": ({"url": extras.card.url, "title": extras.card.title,
+                       "description": extras.card.description,
+                       "thumb": bool(extras.card.thumb)}
+                      if extras is not None and extras.card else None),
+        "written": list(written),
+        "cost": item.cost,
+        "warnings": list((post.warnings if post else ())
+                         + (extras.warnings if extras is not None else ())),
+        "error": (post.error if post else None) or (item.reason if item.state == "unfit"
+                                                    else None),
+    }
+    return data
 
 
 def _write_images(post, extras, folder: Path) -> list[str]:
@@ -106,55 +318,6 @@ def _media_line(item) -> str:
     return f"{item.width}x{item.height} {kind}, {len(item.data):,} bytes"
 
 
-def _print_preview(items, config, loaded, now) -> list:
-    errors = sum(1 for p in loaded.problems if p.severity == "error")
-    warnings = len(loaded.problems) - errors
-    click.echo(f"Herald preview at {now:%Y-%m-%d %H:%M %Z} · {config.site.root} · "
-               f"{plural(len(loaded.refs()), 'event')}")
-    if loaded.problems:
-        click.echo(f"({plural(errors, 'error')}, {plural(warnings, 'warning')} in the content: "
-                   f"see `herald validate`)")
-    seen, total_cost = [], 0.0
-    for post, account, extras, cost, written in items:
-        seen.append((post, account, extras, cost, written))
-        total_cost += cost
-        mark = "" if post.fits else "  TOO LONG"
-        click.echo("")
-        click.echo(click.style(
-            f"{post.due:%Y-%m-%d %H:%M %Z} · {account.label} · "
-            f"{post.key.lang} · {post.key.stage} · {post.key.ref} · "
-            f"{post.length}/{post.limit}{mark}", bold=True))
-        for line in post.text.splitlines():
-            click.echo(f"    {line}" if line else "")
-        for item in extras.media:
-            click.echo(f"  image: {_image_line(post, extras, item, config)}")
-            click.echo(f"  alt: {item.alt}")
-        if extras.card is not None:
-            thumb = (f"; thumbnail {_image_line(post, extras, extras.card.thumb, config)}"
-                     if extras.card.thumb else "")
-            click.echo(f"  link card: {extras.card.title} · {extras.card.url}{thumb}")
-        if not extras.media and extras.card is None:
-            click.echo("  image: none")
-        for path in written:
-            click.echo(f"  written: {path}")
-        if cost:
-            click.echo(f"  cost: about ${cost:.3f}")
-        for warning in post.warnings + extras.warnings:
-            click.echo(f"  warning: {warning}")
-        if post.error:
-            click.echo(f"  error: {post.error}")
-    click.echo("")
-    summary = plural(len(seen), "planned post")
-    if total_cost:
-        summary += f"; estimated cost about ${total_cost:.3f}"
-    starts = [e.start for e in loaded.events]
-    if not seen and starts and max(starts) <= now:
-        summary += (f" (every event has started; the last one on {max(starts):%Y-%m-%d}: "
-                    f"use --now to look from an earlier time)")
-    click.echo(summary)
-    return seen
-
-
 def _image_line(post, extras, item, config) -> str:
     """Where the image comes from, what goes out, and what was done to it (its note)."""
     if extras.drawn or not post.image:
@@ -168,35 +331,6 @@ def _site_path(path: Path, config) -> str:
         return str(path.relative_to(config.site.root))
     except ValueError:
         return str(path)
-
-
-def _post_json(post, account, extras, cost: float, written: list[str]) -> dict:
-    return {
-        "due": post.due.isoformat(),
-        "ref": post.key.ref,
-        "stage": post.key.stage,
-        "account": account.name,
-        "platform": account.platform,
-        "lang": post.key.lang,
-        "text_lang": post.lang,
-        "text": post.text,
-        "length": post.length,
-        "limit": post.limit,
-        "bytes": post.byte_length,
-        "fits": post.fits,
-        "link": post.link,
-        "image": str(post.image.path) if post.image else None,
-        "media": [{"width": m.width, "height": m.height, "bytes": len(m.data), "mime": m.mime,
-                   "alt": m.alt, "drawn_card": extras.drawn, "note": m.note}
-                  for m in extras.media],
-        "link_card": ({"url": extras.card.url, "title": extras.card.title,
-                       "description": extras.card.description,
-                       "thumb": bool(extras.card.thumb)} if extras.card else None),
-        "written": written,
-        "cost": cost,
-        "warnings": list(post.warnings + extras.warnings),
-        "error": post.error,
-    }
 
 
 def _image_problems(loaded, config) -> list:

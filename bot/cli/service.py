@@ -104,17 +104,20 @@ def run(ctx, config_path, site, once, catch_up, check_every):
 
 @main.command()
 @config_options
+@click.option("--now", "now_text", metavar="TIME", help="Pretend it is this time (ISO 8601).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(config_path, site, as_json):
+def status(config_path, site, now_text, as_json):
     """Show what is due next on each account, and what failed or stopped an account.
 
-    Reads the config, the site and the ledger; posts nothing and takes no lock, so it works
-    while `herald run` is running. Exits 4 while an account is stopped (6 when its
-    credentials were rejected).
+    Reads the config, the site and the ledger; posts nothing, writes nothing and takes no lock,
+    so it works while `herald run` is running. Its times are those `herald preview` shows.
+    Exits 4 while an account is stopped (6 when its credentials were rejected).
     """
     from ..status import status as build
+    from .common import parse_now
 
-    report = build(config_path, site)
+    now = parse_now(now_text, load(config_path, site)) if now_text else None
+    report = build(config_path, site, now=now)
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
