@@ -122,3 +122,214 @@ def test_preview_and_run_once_make_the_same_posts_at_the_same_times(platforms):
     assert reasons[("late", "reminder-2h", "bluesky", "en")] == "superseded by announcement"
     assert any(p["ref"] == "autumn" and p["stage"] == "reminder-2h" and p["goes"]
                for p in shown["posts"])
+
+
+# --- the ledger as it is, read only ------------------------------------------------------------
+
+import hashlib  # noqa: E402
+import os  # noqa: E402
+import sqlite3  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from bot.config import parse_config  # noqa: E402
+from bot.content import load_site  # noqa: E402
+from bot.errors import AuthFailed, RateLimited  # noqa: E402
+from bot.ledger.schema import MIGRATIONS, migrate  # noqa: E402
+from bot.model import Limits, PostKey  # noqa: E402
+from bot.service import forecast  # noqa: E402
+from bot.status import build_status, reading  # noqa: E402
+from bot.survey import survey_ledger  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "config.example.toml"
+NOW = datetime(2027, 3, 1, 12, tzinfo=ZONE)
+MASTODON = Limits("mastodon", 500, "mastodon", url_weight=23)
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HERALD_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def cli(*args, **kwargs):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False, **kwargs)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_preview_and_status_create_no_ledger_and_read_a_missing_one_as_new(isolated):
+    ledger = isolated / "data" / "herald" / "ledger.sqlite3"
+    shown = json.loads(cli("preview", "--config", str(EXAMPLE), "--now", NOW.isoformat(),
+                           "--json").output)
+    assert shown["ledger"] == str(ledger) and not ledger.parent.exists()
+    first = [p for p in shown["posts"] if p["stage"] == "announcement"]
+    assert first and all(p["state"] == "skipped" and "first ran" in p["reason"] for p in first)
+    caught_up = json.loads(cli("preview", "--config", str(EXAMPLE), "--now", NOW.isoformat(),
+                               "--catch-up", "--json").output)
+    assert all(p["goes"] for p in caught_up["posts"] if p["stage"] == "announcement")
+    cli("status", "--config", str(EXAMPLE), "--now", NOW.isoformat())
+    assert not ledger.parent.exists()
+
+
+def test_preview_and_status_leave_an_existing_ledger_byte_for_byte_as_it_was(isolated):
+    path = isolated / "data" / "herald" / "ledger.sqlite3"
+    path.parent.mkdir(parents=True)
+    with Ledger.open(path) as ledger:
+        ledger.first_run(NOW - timedelta(days=30))
+        ledger.first_seen("varmote-2027", NOW - timedelta(days=30))
+    before = digest(path)
+    cli("preview", "--config", str(EXAMPLE), "--now", NOW.isoformat(), "--json")
+    cli("status", "--config", str(EXAMPLE), "--now", NOW.isoformat(), "--json")
+    assert digest(path) == before
+    wal = path.with_name(path.name + "-wal")            # SQLite's own log: nothing in it
+    assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_a_ledger_an_older_herald_wrote_is_read_without_migrating_it(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, MIGRATIONS[:2])                  # before events and first runs
+    conn.close()
+    before = digest(path)
+    with reading(path) as ledger:
+        assert ledger.history() == [] and ledger.first_run(NOW, record=False) == NOW
+    assert digest(path) == before
+
+
+def write_site(root: Path, *events: tuple[str, datetime]) -> Path:
+    for ref, start in events:
+        add_event(root, ref, start)
+    return root
+
+
+def config_for(root: Path, **options):
+    return parse_config({"site": {"path": str(root), "timezone": "Europe/Stockholm"},
+                         "accounts": {"masto": {"platform": "mastodon", "languages": ["sv"],
+                                                "instance": "https://social.example",
+                                                **options}}}, base=root)
+
+
+def test_preview_composes_each_post_only_when_it_is_asked_for(tmp_path):
+    root = tmp_path / "site"
+    (root / "_events").mkdir(parents=True)
+    write_site(root, *[(f"e{n}", NOW + timedelta(days=10 + n)) for n in range(5)])
+    config = config_for(root)
+    site = load_site(config.site)
+    asked = []
+
+    def limits_for(account):
+        asked.append(account.name)
+        if len(asked) > 1:
+            raise AssertionError("the second post was composed before the first was shown")
+        return MASTODON
+
+    with reading(tmp_path / "none.sqlite3") as ledger:
+        found = survey_ledger(config, site, ledger, now=NOW, catch_up=True)
+    first = next(forecast(site, config, found, now=NOW, limits_for=limits_for))
+    assert first.post is not None and first.key.ref == "e0" and asked == ["masto"]
+
+
+def test_a_stopped_account_and_a_long_back_off_say_why_in_preview_and_status(tmp_path):
+    root = tmp_path / "site"
+    (root / "_events").mkdir(parents=True)
+    write_site(root, ("soon", NOW + timedelta(hours=3)), ("later", NOW + timedelta(days=9)))
+    site = load_site(config_for(root).site)
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        ledger.first_run(NOW - timedelta(days=1))
+        for ref in ("soon", "later"):
+            ledger.first_seen(ref, NOW)
+        limited = ledger.reserve(PostKey("soon", "announcement", "masto", "sv"), text="x",
+                                 now=NOW)
+        until = NOW + timedelta(hours=5)
+        ledger.fail(limited, RateLimited("429", account="masto", retry_after=until), NOW, until)
+        config = config_for(root)
+        found = survey_ledger(config, site, ledger, now=NOW)
+        items = {(i.key.ref, i.key.stage): i for i in forecast(
+            site, config, found, now=NOW, limits_for=lambda a: MASTODON)}
+        waiting = items[("soon", "announcement")]
+        assert (waiting.state, waiting.at) == ("waiting", None)
+        assert "backing off until 2027-03-01 17:00 CET, after the event starts" in waiting.reason
+        report = build_status(config, site, ledger, now=NOW)
+        assert "  waiting soon/announcement/masto/sv: masto is backing off until" in \
+            report.format()
+
+        refused = ledger.reserve(PostKey("later", "announcement", "masto", "sv"), text="x",
+                                 now=NOW + timedelta(hours=6))
+        ledger.fail(refused, AuthFailed("the access token was rejected", account="masto"),
+                    NOW + timedelta(hours=6))
+        later = NOW + timedelta(hours=7)
+        found = survey_ledger(config, site, ledger, now=later)
+        item = next(i for i in forecast(site, config, found, now=later,
+                                        limits_for=lambda a: MASTODON)
+                    if i.key.ref == "later" and i.key.stage == "reminder-1d")
+        assert (item.state, item.at) == ("stopped", None)
+        assert item.reason.startswith("masto is stopped by later/announcement/masto/sv: masto: "
+                                      "the access token was rejected")
+        text = build_status(config, site, ledger, now=later).format()
+        assert "STOPPED by later/announcement/masto/sv" in text
+        assert "2 posts wait for it" in text
+
+
+# --- announce --dry-run shows a post as preview does --------------------------------------------
+
+def one_post(lines: list[str]) -> list[str]:
+    """The lines of the post shown first: up to a blank line before an unindented one."""
+    for n in range(1, len(lines) - 1):
+        if lines[n] == "" and lines[n + 1] and not lines[n + 1].startswith(" "):
+            return lines[:n]
+    return lines
+
+
+def test_announce_dry_run_shows_each_post_exactly_as_preview_shows_it(isolated):
+    args = ["--config", str(EXAMPLE), "--account", "x", "--lang", "sv"]
+    dry = cli("announce", "hackathon-2028", *args, "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    shown = cli("preview", "--event", "hackathon-2028", "--catch-up", *args)
+    lines = shown.output.splitlines()
+    start = next(n for n, line in enumerate(lines) if " · announcement · hackathon-2028 · " in line)
+    block = one_post(lines[start:])
+    block = [line for line in block if not line.startswith("  later than due")]   # spaced
+    told = one_post(dry.output.splitlines())
+    assert told[0].endswith(" (now) · x · sv · announcement · hackathon-2028 · 278/280")
+    assert told[0].split(" · ", 1)[1] == block[0].split(" · ", 1)[1]
+    assert told[1:] == block[1:]
+    assert "  image: drawn card → 1200x675 PNG" in told[-3] and told[-1] == "  cost: about $0.205"
+
+
+# --- progress on a terminal, and nothing else anywhere else ------------------------------------
+
+def test_preview_shows_progress_on_a_terminal_and_never_in_its_output(tmp_path):
+    import pty
+
+    leader, follower = pty.openpty()
+    out = tmp_path / "out.json"
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"),
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    with open(out, "wb") as stdout:
+        done = subprocess.run([sys.executable, "-m", "bot", "preview", "--config",
+                               str(EXAMPLE), "--now", NOW.isoformat(), "--json"],
+                              stdout=stdout, stderr=follower, cwd=ROOT, env=env, timeout=120)
+    os.close(follower)
+    said = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.close(leader)
+    assert done.returncode == 0
+    assert b"planning 4 events ..." in said and b"\r" in said and b"\x1b" not in said
+    assert said.endswith(b"\r")                                   # cleared at the end
+    assert json.loads(out.read_text(encoding="utf-8"))["schema"] == "herald.preview/1"
