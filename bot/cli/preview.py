@@ -358,44 +358,72 @@ def _image_problems(loaded, config) -> list:
 @main.command()
 @config_options
 @click.option("--strict", is_flag=True, help="Exit 1 when there are warnings.")
+@click.option("--upcoming", is_flag=True,
+              help="Only what can still be posted: upcoming events and unreadable files.")
+@click.option("--all", "everything", is_flag=True,
+              help="List every problem of past events too, not only their count by kind.")
+@click.option("--now", "now_text", metavar="TIME",
+              help="Pretend it is this time (ISO 8601): what counts as past.")
 @click.option("--refs", "list_refs", is_flag=True,
               help="Also list every event's ref, start and languages.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def validate(config_path, site, strict, list_refs, as_json):
-    """Check the site's events: errors, warnings and drafts.
+def validate(config_path, site, strict, upcoming, everything, now_text, list_refs, as_json):
+    """Check the site's events: errors, warnings and drafts, grouped by event.
 
-    Exits 0 when clean, 1 for warnings only with --strict, 2 when any file has an error.
+    Upcoming events come first, each problem once with every file it is in; the problems of
+    past events, which can no longer be posted, are counted by kind (--all lists them,
+    --upcoming leaves them out). Exits 0 when clean, 1 for warnings only with --strict, 2 when
+    any file has an error.
     """
     from ..content import load_site
+    from .validation import VALIDATE_SCHEMA, events_of, lines, upcoming_problems
 
     config = load(config_path, site)
+    now = parse_now(now_text, config)
+    zone = config.site.timezone
     loaded = load_site(config.site)
     problems = list(loaded.problems) + _image_problems(loaded, config)
+    if upcoming:
+        problems = upcoming_problems(problems, loaded, now)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
     refs = [(ref, next(iter(loaded.versions(ref).values())).start,
              sorted(loaded.versions(ref))) for ref in loaded.refs()]
+    drafts = [d for d in loaded.drafts if not upcoming or d.start > now]
     if as_json:
+        files = events_of(loaded)
         click.echo(json.dumps({
+            "schema": VALIDATE_SCHEMA,
+            "now": now.isoformat(),
+            "upcoming_only": upcoming,
             "events": len(loaded.refs()),
-            "refs": [{"ref": ref, "start": start.isoformat(), "languages": langs}
+            "refs": [{"ref": ref, "start": start.astimezone(zone).isoformat(),
+                      "languages": langs, "upcoming": start > now}
                      for ref, start, langs in refs],
             "files": len(loaded.events),
-            "drafts": [d.source for d in loaded.drafts],
+            "drafts": [d.source for d in drafts],
             "problems": [{"severity": p.severity, "file": p.source, "field": p.field,
-                          "message": p.message} for p in problems],
+                          "message": p.message,
+                          "ref": files.get(p.source, (None, None))[0],
+                          "upcoming": p.source not in files or files[p.source][1] > now}
+                         for p in problems],
+            "counts": {"errors": len(errors), "warnings": len(warnings)},
         }, ensure_ascii=False, indent=2))
     else:
-        for problem in problems:
-            click.echo(str(problem))
-        for draft in loaded.drafts:
+        for line in lines(problems, loaded, now=now, zone=zone, upcoming_only=upcoming,
+                          everything=everything):
+            click.echo(line)
+        for draft in drafts:
             click.echo(f"draft: {draft.source}: published: false, not announced")
         if list_refs:
             for ref, start, langs in refs:
-                click.echo(f"event: {ref}: {start:%Y-%m-%d %H:%M %Z} ({', '.join(langs)})")
+                if upcoming and start <= now:
+                    continue
+                click.echo(f"event: {ref}: {start.astimezone(zone):%Y-%m-%d %H:%M %Z} "
+                           f"({', '.join(langs)})")
         click.echo(f"{plural(len(loaded.events), 'event file')} "
                    f"({plural(len(loaded.refs()), 'event')}), "
-                   f"{plural(len(loaded.drafts), 'draft')}, {plural(len(errors), 'error')}, "
+                   f"{plural(len(drafts), 'draft')}, {plural(len(errors), 'error')}, "
                    f"{plural(len(warnings), 'warning')}")
     if errors:
         sys.exit(2)
