@@ -378,11 +378,18 @@ def validate(config_path, site, strict, upcoming, everything, now_text, list_ref
     from ..content import load_site
     from .validation import VALIDATE_SCHEMA, events_of, lines, upcoming_problems
 
+    from .progress import Progress
+
     config = load(config_path, site)
     now = parse_now(now_text, config)
     zone = config.site.timezone
+    progress = Progress()
+    progress.say(f"reading the events in {config.site.root} ...", force=True)
     loaded = load_site(config.site)
+    progress.say(f"checking the images of {plural(len(loaded.events), 'event file')} ...",
+                 force=True)
     problems = list(loaded.problems) + _image_problems(loaded, config)
+    progress.clear()
     if upcoming:
         problems = upcoming_problems(problems, loaded, now)
     errors = [p for p in problems if p.severity == "error"]
