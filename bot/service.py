@@ -15,18 +15,19 @@ from .composer import compose
 from .config import Config
 from .costs import Calls, cost
 from .content import Site
-from .delivery import (Attach, Attachments, Outcome, cap_hold, deliver, failed_before_sending,
-                       no_attachments, posted_id, reply_target, send)
-from .errors import PublishError, UsageError
-from .ledger import Ledger
+from .delivery import (Attach, Attachments, Outcome, cap_hold, deliver, deliver_thread,
+                       failed_before_sending, no_attachments, posted_id, reply_target, send)
+from .digest import REF_PREFIX, DigestPost, PlannedDigest, compose_digest, current
+from .errors import PublishError, Unfit, UsageError
+from .ledger import Entry, Ledger
 from .model import Account, Limits, PlannedPost, Post, PostKey
 from .planner import languages_for
 from .platforms.base import Publisher
 from .survey import Survey, fates, survey
 
 __all__ = ["Attach", "Attachments", "Item", "Outcome", "Selection", "announce",
-           "compose_planned", "deliver", "forecast", "manual_key", "no_attachments", "preview",
-           "send", "unknown_ref"]
+           "announce_digest", "compose_digest_planned", "compose_planned", "deliver", "forecast",
+           "manual_key", "no_attachments", "preview", "send", "unknown_ref"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Selection:
     platform: str | None = None
     lang: str | None = None
     account: str | None = None
+    digest: str | None = None
+    """Only this digest (and no event)."""
 
     def accounts(self, config: Config) -> tuple[Account, ...]:
         return tuple(a for a in config.accounts
@@ -59,6 +62,20 @@ def compose_planned(planned: PlannedPost, site: Site, config: Config, limits: Li
     """Compose one planned post with the site's templates and hashtags."""
     return compose(planned, site.versions(planned.key.ref), limits, templates=config.templates,
                    hashtags=config.site.hashtags)
+
+
+def compose_digest_planned(planned: PlannedDigest, site: Site, config: Config,
+                           limits: Limits, *, first: Entry | None,
+                           now: datetime) -> DigestPost | None:
+    """Compose a planned digest as it goes out; None when its window has nothing to list.
+
+    It is composed as of its first part's first reservation (`first`, the ledger's row), so
+    that a retry or the rest of a thread says what the first attempt said; else as of `now`.
+    """
+    at = first.created_at if first is not None else max(planned.due, now)
+    return compose_digest(planned.period, config.digest(planned.period.digest),
+                          [site.versions(ref) for ref in site.refs()], planned.key.account,
+                          planned.key.lang, limits, at=at, hashtags=config.site.hashtags)
 
 
 # --- preview: what `herald run` will do, post by post ------------------------------------------
@@ -108,6 +125,8 @@ def forecast(site: Site, config: Config, found: Survey, *, now: datetime,
     if selection.event is not None and selection.event not in site.refs() \
             and selection.event not in {e.ref for e in site.drafts}:
         raise unknown_ref(selection.event, site)    # at once, before anything is printed
+    if selection.digest is not None:
+        config.digest(selection.digest)             # an unknown digest: one clear error
     return _items(site, config, found, now=now.astimezone(config.site.timezone),
                   limits_for=limits_for, selection=selection, attach=attach)
 
@@ -117,18 +136,24 @@ def _items(site: Site, config: Config, found: Survey, *, now: datetime,
            attach: Attach | None) -> Iterator[Item]:
     accounts = {a.name: a for a in selection.accounts(config)}
     stages = {s.name: s for s in config.stages}
+    digest = REF_PREFIX + selection.digest if selection.digest is not None else None
     for fate in fates(found, now=now):
         key = fate.key
         account = accounts.get(key.account)
         if account is None or (selection.event is not None and key.ref != selection.event) \
+                or (digest is not None and key.ref != digest) \
                 or (selection.lang is not None and key.lang != selection.lang):
+            continue
+        item = Item(key, account, fate.due, fate.at, fate.state, fate.reason)
+        if isinstance(fate.planned, PlannedDigest):
+            yield from _digest_items(item, fate.planned, site, config, found, now=now,
+                                     limits=limits_for(account), attach=attach)
             continue
         versions = site.versions(key.ref)
         planned = fate.planned
         if planned is None and key.stage in stages and versions:
             planned = PlannedPost(key, fate.due, next(iter(versions.values())).start,
                                   stages[key.stage])
-        item = Item(key, account, fate.due, fate.at, fate.state, fate.reason)
         if planned is None:
             yield item
             continue
@@ -153,6 +178,31 @@ def _items(site: Site, config: Config, found: Survey, *, now: datetime,
                 if pictured and not limits.link_cards and limits.images_per_post else []
         yield replace(item, attachments=extras,
                       cost=cost(limits, Calls.publishing(post.text, alts)))
+
+
+def _digest_items(item: Item, planned: PlannedDigest, site: Site, config: Config,
+                  found: Survey, *, now: datetime, limits: Limits,
+                  attach: Attach | None) -> Iterator[Item]:
+    """Each part of a digest's thread still to go out, as `herald run` composes it.
+
+    A digest whose window has nothing to list is not posted, and not shown.
+    """
+    key = item.key
+    first = found.latest.get(planned.period.post_key(key.account, key.lang))
+    try:
+        composed = compose_digest_planned(planned, site, config, limits, first=first, now=now)
+    except ValueError as exc:      # a language Babel lacks
+        yield replace(item, at=None, state="unfit", reason=f"cannot compose it: {exc}")
+        return
+    if composed is None:
+        return
+    for post in composed.posts()[planned.part - 1:]:
+        part = replace(item, key=post.key, post=post,
+                       attachments=Attachments() if attach is not None else None,
+                       cost=cost(limits, Calls.publishing(post.text)))
+        if not post.fits and part.state != "skipped":
+            part = replace(part, at=None, state="unfit", reason=post.error or "does not fit")
+        yield part
 
 
 def preview(site: Site, config: Config, *, now: datetime,
@@ -261,3 +311,54 @@ def _announce_on(account: Account, keys: list[PostKey], planned: PlannedPost, *,
 
 def _done(entry) -> bool:
     return entry is not None and entry.done
+
+
+def announce_digest(site: Site, config: Config, name: str, *, now: datetime, ledger: Ledger,
+                    publishers: Mapping[str, Publisher], selection: Selection = Selection(),
+                    again: bool = False,
+                    clock: Callable[[], datetime] | None = None) -> list[Outcome]:
+    """Post the current period of a digest now on every selected account, as `run` posts it.
+
+    The current period is the one whose sending time was the last at or before `now`; it
+    lists the events of its window that have not started. It goes through the ledger under
+    the same keys as `run`'s, so a period already posted says so (`again` posts it anew).
+    """
+    digest = config.digest(name)
+    period = current(digest, now, config.site.timezone)
+    events = [site.versions(ref) for ref in site.refs()]
+    outcomes: list[Outcome] = []
+    for account, langs in digest.posters(selection.accounts(config)):
+        keys = [period.post_key(account.name, lang) for lang in langs
+                if selection.lang is None or lang == selection.lang]
+        if not keys:
+            continue
+        publisher = publishers[account.name]
+        try:
+            limits = publisher.limits()
+        except PublishError as exc:
+            outcomes.extend(failed_before_sending(key, exc, ledger=ledger, now=now, again=again,
+                                                  requested=again) for key in keys)
+            continue
+        earlier = {key: ledger.current(key, requested=again) for key in keys}
+        pending = [k for k in keys if again or not _done(earlier[k])]
+        hold = cap_hold(account, ledger, now, size=len(pending)) if pending else None
+        for key in keys:
+            if hold is not None and key in pending:
+                outcomes.append(hold.outcome(key))
+                continue
+            first = earlier[key]
+            at = first.created_at if first is not None and not (again and first.done) else now
+            composed = compose_digest(period, digest, events, account.name, key.lang, limits,
+                                      at=at, hashtags=config.site.hashtags)
+            if composed is None:
+                outcomes.append(Outcome(key, "nothing to post", note=(
+                    f"no event still to come in the window of {period.key} and no text for "
+                    f"an empty window")))
+            elif not composed.fits:
+                outcomes.append(Outcome(key, "failed", error=Unfit(composed.error or "",
+                                                                     account=account.name)))
+            else:
+                outcomes.extend(deliver_thread(composed.posts(), publisher=publisher,
+                                               ledger=ledger, now=now, again=again,
+                                               requested=again, limits=limits, clock=clock))
+    return outcomes

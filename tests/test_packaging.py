@@ -29,6 +29,8 @@ def test_the_wheel_carries_the_fonts_and_the_sdist_the_sample_site_and_tests(dis
     names = zipfile.ZipFile(wheel).namelist()
     for font in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE-DejaVu.txt"):
         assert f"bot/fonts/{font}" in names
+    for asset in ("page/page.css", "page/page.js", "fonts/NotoEmoji-Medium.ttf"):
+        assert f"bot/{asset}" in names          # what preview --html writes beside its page
     entry_points = zipfile.ZipFile(wheel).read(f"herald-{VERSION}.dist-info/entry_points.txt")
     assert "herald = bot.cli:main" in entry_points.decode()
     with tarfile.open(sdist) as archive:

@@ -23,16 +23,19 @@ MARKS = {"skipped": "WILL NOT GO", "stopped": "ACCOUNT STOPPED", "waiting": "WAI
 @config_options
 @click.option("--now", "now_text", metavar="TIME", help="Pretend it is this time (ISO 8601).")
 @click.option("--event", "event", metavar="REF", help="Only this event.")
+@click.option("--digest", "digest", metavar="NAME", help="Only this digest.")
 @click.option("--platform", type=click.Choice(["mastodon", "x", "bluesky"]), help="Only this platform.")
 @click.option("--account", metavar="NAME", help="Only this account.")
 @click.option("--lang", metavar="LANG", help="Only this language.")
 @click.option("--images", "images_dir", type=click.Path(file_okay=False),
               help="Write the exact prepared images to this folder.")
+@click.option("--html", "html_dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write a page of the posts, drawn as on their platforms, to DIR/index.html.")
 @click.option("--catch-up", is_flag=True,
               help="As `herald run --catch-up` would: on a new ledger, post what is already due.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def preview(config_path, site, now_text, event, platform, account, lang, images_dir, catch_up,
-            as_json):
+def preview(config_path, site, now_text, event, digest, platform, account, lang, images_dir,
+            html_dir, catch_up, as_json):
     """Show every post `herald run` will make, in time order: when it goes out, or why not.
 
     Asks the same planning and timing code as `herald run`, over the ledger as it is (read
@@ -41,9 +44,10 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
     cap and back-offs included) or why it will not (skipped on a first run, missed,
     superseded, its account stopped), its account, platform, language, stage, the full text,
     its count against the limit, the image that will go out (final pixels and bytes, prepared
-    one post at a time; with --json only when --images is given), its alt text and its cost.
-    Posts appear as they are composed. Nothing is posted and no network is used. Exits 2 when
-    a post cannot fit its platform.
+    one post at a time; with --json only when --images or --html is given), its alt text and
+    its cost; each part of a digest's thread is shown as a post. Posts appear as they are
+    composed. Nothing is posted and no network is used. Exits 2 when a post cannot fit its
+    platform.
     """
     from .. import app
     from ..content import load_site
@@ -63,7 +67,10 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
     progress = Progress()
     progress.say(f"reading the events in {config.site.root} ...", force=True)
     loaded = load_site(config.site)
-    selection = Selection(event=event, platform=platform, lang=lang, account=account)
+    if event is not None and digest is not None:
+        raise UsageError("--event and --digest: give one of the two")
+    selection = Selection(event=event, platform=platform, lang=lang, account=account,
+                          digest=digest)
     limits = {a.name: app.declared_limits(a, config) for a in config.accounts}
     progress.say(f"planning {plural(len(loaded.refs()), 'event')} ...", force=True)
     with reading(app.ledger_path(config)) as ledger:
@@ -71,9 +78,12 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
     folder = Path(images_dir) if images_dir else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    prepare = folder is not None or not as_json
+    prepare = folder is not None or html_dir is not None or not as_json
     items = forecast(loaded, config, found, now=now, limits_for=lambda a: limits[a.name],
                      selection=selection, attach=app.attachments(config) if prepare else None)
+    entries: list = []
+    if html_dir is not None:
+        items = _collecting(items, entries)
 
     def written(item) -> list[str]:
         if folder is None or item.attachments is None or item.post is None:
@@ -85,13 +95,45 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
         if as_json:
             _stream_json(items, written, shown, progress, config=config, loaded=loaded,
                          now=now, catch_up=catch_up, ledger=app.ledger_path(config))
-        else:
+        elif html_dir is None:
             _print_preview(items, written, shown, progress, config=config, loaded=loaded,
                            now=now)
+        else:
+            for item in items:
+                shown.add(item)
+                written(item)
+                progress.say(f"preview: {plural(shown.posts, 'post')} so far ...")
+        if html_dir is not None:
+            from ..page import build_page, write_page
+
+            progress.say("writing the page ...", force=True)
+            index = write_page(Path(html_dir), build_page(
+                entries, loaded=loaded, config=config, now=now,
+                problems=_image_problems(loaded, config)))
+            progress.clear()
+            if not as_json:
+                click.echo(f"{shown.summary(cost=False)}: {index}")
     finally:
         progress.clear()
     if shown.unfit:
         sys.exit(2)
+
+
+def _collecting(items, entries: list):
+    """Pass the items on, keeping each as an entry of the preview page (`bot.page`)."""
+    from ..page import Entry, entry, server_of
+    from ..service import Attachments
+
+    for item in items:
+        if item.post is None:
+            entries.append(Entry(key=item.key, platform=item.platform, at=item.due, goes=False,
+                                 reason=item.reason, server=server_of(item.account)))
+        else:
+            entries.append(entry(item.post, item.account, item.attachments or Attachments(),
+                                 item.cost, at=item.at or item.due, goes=item.goes,
+                                 reason=item.reason,
+                                 planned=item.due if item.state == "later" else None))
+        yield item
 
 
 class _Tally:
@@ -115,6 +157,15 @@ class _Tally:
     @property
     def not_going(self) -> int:
         return self.posts - self.going
+
+    def summary(self, *, cost: bool = True) -> str:
+        """"12 planned posts, 6 that will not go; estimated cost about $1.230"."""
+        said = plural(self.going, "planned post")
+        if self.not_going:
+            said += f", {self.not_going} that will not go"
+        if self.cost and cost:
+            said += f"; estimated cost about ${self.cost:.3f}"
+        return said
 
 
 def _print_preview(items, written, shown: _Tally, progress, *, config, loaded, now) -> None:
@@ -150,11 +201,7 @@ def _print_preview(items, written, shown: _Tally, progress, *, config, loaded, n
         show(_dropped_lines(dropped, config))
     progress.clear()
     click.echo("")
-    summary = plural(shown.going, "planned post")
-    if shown.not_going:
-        summary += f", {shown.not_going} that will not go"
-    if shown.cost:
-        summary += f"; estimated cost about ${shown.cost:.3f}"
+    summary = shown.summary()
     starts = [e.start for e in loaded.events]
     if not shown.posts and starts and max(starts) <= now:
         summary += (f" (every event has started; the last one on {max(starts):%Y-%m-%d}: "
