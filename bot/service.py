@@ -23,7 +23,7 @@ from .ledger import Entry, Ledger
 from .model import Account, Limits, PlannedPost, Post, PostKey
 from .planner import languages_for
 from .platforms.base import Publisher
-from .survey import Survey, fates, survey
+from .survey import Fate, Survey, fates, survey
 
 __all__ = ["Attach", "Attachments", "Item", "Outcome", "Selection", "announce",
            "announce_digest", "compose_digest_planned", "compose_planned", "deliver", "forecast",
@@ -84,31 +84,37 @@ def compose_digest_planned(planned: PlannedDigest, site: Site, config: Config,
 class Item:
     """One post as preview shows it: the composed post on its account, and when it goes or why not.
 
-    `at` is when `herald run` will send it (aware, in the site's zone), None when it will not
-    go; `state` is a key of `survey.FATES`, or "unfit" for a post whose text cannot go out, and
-    `reason` says why (empty for a post that goes when due). `post` is the exact text with its
-    count and limit (None only when it cannot be composed at all). `attachments` are the
+    `fate` is what `herald run` will do with it (`survey.Fate`: `at`, when it sends it, aware
+    and in the site's zone, None when it will not go; `state`, a key of `survey.FATES` or
+    "unfit" for a post whose text cannot go out; `reason`, why). `post` is the exact text with
+    its count and limit (None only when it cannot be composed at all). `attachments` are the
     prepared images or link card, only when preview was asked to prepare them; `cost` is what
     the platform charges for the post, in USD.
     """
 
-    key: PostKey
+    fate: Fate
     account: Account
-    due: datetime
-    at: datetime | None
-    state: str
-    reason: str = ""
     post: Post | None = None
     attachments: Attachments | None = None
     cost: float = 0.0
 
+    key = property(lambda self: self.fate.key)
+    due = property(lambda self: self.fate.due)
+    at = property(lambda self: self.fate.at)
+    state = property(lambda self: self.fate.state)
+    reason = property(lambda self: self.fate.reason)
+
     @property
     def goes(self) -> bool:
-        return self.at is not None
+        return self.fate.at is not None
 
     @property
     def platform(self) -> str:
         return self.account.platform
+
+    def unfit(self, reason: str) -> Item:
+        """The same post, which will not go because its text cannot."""
+        return replace(self, fate=replace(self.fate, at=None, state="unfit", reason=reason))
 
 
 def forecast(site: Site, config: Config, found: Survey, *, now: datetime,
@@ -144,7 +150,7 @@ def _items(site: Site, config: Config, found: Survey, *, now: datetime,
                 or (digest is not None and key.ref != digest) \
                 or (selection.lang is not None and key.lang != selection.lang):
             continue
-        item = Item(key, account, fate.due, fate.at, fate.state, fate.reason)
+        item = Item(fate, account)
         if isinstance(fate.planned, PlannedDigest):
             yield from _digest_items(item, fate.planned, site, config, found, now=now,
                                      limits=limits_for(account), attach=attach)
@@ -161,11 +167,11 @@ def _items(site: Site, config: Config, found: Survey, *, now: datetime,
         try:
             post = compose_planned(planned, site, config, limits)
         except ValueError as exc:   # a template field or a language the composer cannot use
-            yield replace(item, at=None, state="unfit", reason=f"cannot compose it: {exc}")
+            yield item.unfit(f"cannot compose it: {exc}")
             continue
         item = replace(item, post=post)
         if not post.fits and item.state != "skipped":
-            item = replace(item, at=None, state="unfit", reason=post.error or "does not fit")
+            item = item.unfit(post.error or "does not fit")
         extras = None
         if attach is not None and item.state in ("due", "later", "waiting", "stopped"):
             extras = attach(post, versions.get(post.lang) or next(iter(versions.values())),
@@ -192,16 +198,16 @@ def _digest_items(item: Item, planned: PlannedDigest, site: Site, config: Config
     try:
         composed = compose_digest_planned(planned, site, config, limits, first=first, now=now)
     except ValueError as exc:      # a language Babel lacks
-        yield replace(item, at=None, state="unfit", reason=f"cannot compose it: {exc}")
+        yield item.unfit(f"cannot compose it: {exc}")
         return
     if composed is None:
         return
     for post in composed.posts()[planned.part - 1:]:
-        part = replace(item, key=post.key, post=post,
+        part = replace(item, fate=replace(item.fate, key=post.key), post=post,
                        attachments=Attachments() if attach is not None else None,
                        cost=cost(limits, Calls.publishing(post.text)))
         if not post.fits and part.state != "skipped":
-            part = replace(part, at=None, state="unfit", reason=post.error or "does not fit")
+            part = part.unfit(post.error or "does not fit")
         yield part
 
 

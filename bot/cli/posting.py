@@ -89,13 +89,14 @@ def _print_would_send(outcomes, prepared: dict, config, now) -> None:
     """Show each post the dry run would send exactly as `herald preview` shows a post."""
     from ..costs import Calls, cost
     from ..service import Item
+    from ..survey import Fate
     from .preview import item_lines
 
     for outcome in outcomes:
         if not outcome.sent or outcome.key not in prepared:
             continue
         post, account, extras, limits = prepared[outcome.key]
-        item = Item(post.key, account, now, now, "due", post=post, attachments=extras,
+        item = Item(Fate(post.key, now, now, "due"), account, post=post, attachments=extras,
                     cost=cost(limits, Calls.publishing(post.text, [m.alt for m in extras.media])))
         lines = item_lines(item, config, now)
         click.echo(click.style(lines[0], bold=True))
