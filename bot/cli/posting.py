@@ -90,7 +90,7 @@ def _print_would_send(outcomes, prepared: dict, config, now) -> None:
     from ..costs import Calls, cost
     from ..service import Item
     from ..survey import Fate
-    from .preview import item_lines
+    from .showing import item_lines
 
     for outcome in outcomes:
         if not outcome.sent or outcome.key not in prepared:
