@@ -66,7 +66,7 @@ def preview(config) -> list[dict]:
     result = CliRunner().invoke(main, ["preview", "--config", str(config), "--event", EVENT,
                                        "--account", "mastodon", "--json"])
     assert result.exit_code == 0, result.output
-    posts = json.loads(result.output)
+    posts = json.loads(result.output)["posts"]
     assert {p["lang"] for p in posts} == {"sv"}
     return posts
 
