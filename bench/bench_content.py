@@ -9,7 +9,7 @@ machine slows them alike), the median of `--runs` runs of:
 in process (the clock starts after the imports):
 - naive loop: `frontmatter.load` on every file, as a user would write it;
 - read: reading every file's bytes (the floor for anything that parses);
-- Herald load + plan, cold: `load_site` without a cache, then `campaign` (the plan), on two
+- Herald load + plan, cold: `load_site` without a cache, then the planner's `plan` over every event, on two
   cores as Herald does for many uncached files, and on one core;
 - Herald load + plan, disk cache: the same with the parse cache of an earlier process;
 - Herald load + plan, memory cache: the daemon's case, the second load in one process;
@@ -54,7 +54,7 @@ def child(measure: str, site: str, cache: str) -> None:
 
     from bot.config import load_config
     from bot.content import ParseCache, load_site
-    from bot.service import campaign
+    from bot.planner import plan
 
     config = load_config(None, site=site)
     now = datetime.fromisoformat(NOW).astimezone(config.site.timezone)
@@ -84,7 +84,8 @@ def child(measure: str, site: str, cache: str) -> None:
         started = time.perf_counter()
         loaded = load_site(config.site, cache=cache_object)
         middle = time.perf_counter()
-        campaign(loaded, config, now=now)
+        plan([loaded.versions(ref) for ref in loaded.refs()], config.stages, config.accounts,
+             now=now, grace=config.grace, zone=config.site.timezone)
         ended = time.perf_counter()
         result = {"total": ended - started, "load": middle - started, "plan": ended - middle}
         if measure == "disk":

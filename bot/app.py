@@ -16,8 +16,9 @@ _MODULES = {"mastodon": mastodon, "x": x, "bluesky": bluesky}
 
 
 def declared_limits(account: Account, config: Config) -> Limits:
-    """The limits an account's platform declares, adjusted by configuration (no network)."""
-    limits = _MODULES[account.platform].LIMITS
+    """The limits an account's platform declares for its options (a Mastodon account's
+    `software` says how its server counts), adjusted by configuration (no network)."""
+    limits = _MODULES[account.platform].declared_limits(account.options)
     if account.platform == "bluesky":
         return replace(limits, image_bytes=config.images.bluesky_bytes)
     return limits

@@ -19,13 +19,16 @@ from .model import Account
 
 PLATFORMS = ("mastodon", "x", "bluesky")
 VISIBILITIES = ("public", "unlisted", "private", "direct")
+SOFTWARE = ("mastodon", "gotosocial", "other")
+"""What a Mastodon account's server runs: it says how the server counts, for preview, which asks
+no server (posting follows the instance's own answer)."""
 CANCEL_MODES = ("reply", "delete")
 MAX_GAP = timedelta(days=1)
 """The longest `min_gap`: more than a day between two posts is what `daily_cap` is for."""
 
 COMMON_OPTIONS = ("platform", "languages", "quiet_hours", "min_gap", "daily_cap", "on_cancel")
 PLATFORM_OPTIONS: dict[str, tuple[str, ...]] = {
-    "mastodon": ("instance", "visibility"),
+    "mastodon": ("instance", "visibility", "software"),
     "x": ("api_url",),
     "bluesky": ("service", "link_card"),
 }
@@ -128,6 +131,7 @@ def _platform_options(platform: str, item: dict[str, Any], prefix: str) -> None:
             raise ConfigError(f"{where}: expected the Mastodon server such as "
                               f"https://mastodon.social, got {read.shown(instance)}") from None
         read.choice(item, "visibility", "public", VISIBILITIES, prefix)
+        read.choice(item, "software", "mastodon", SOFTWARE, prefix)
     elif platform == "x":
         if "api_url" in item:
             read.url(item["api_url"], read.key(prefix, "api_url"), base_only=True)

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from bot.cli import main
 from bot.config import parse_config
 from bot.content import load_site
-from bot.service import campaign
+from bot.survey import survey
 from tests.test_content import make_site
 
 settings.register_profile("ci", max_examples=400, deadline=None, derandomize=True,
@@ -181,7 +181,7 @@ def test_any_event_files_are_loaded_or_named_in_one_line_in_bounded_time(files):
         assert all(name.endswith(".md") for name in unusable | loaded)
         for event in site.events:
             assert event.start.tzinfo is not None and event.ref.isprintable()
-        planned = campaign(site, parse_config({}, base=config.root), now=NOW)
+        planned = survey(parse_config({}, base=config.root), site, [], now=NOW, seen={}).plan
         assert {p.key.lang for p in planned.posts if p.key.ref == "meetup-6"} == {"sv", "en"}
 
 
