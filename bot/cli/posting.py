@@ -11,16 +11,6 @@ import click
 from .common import _ledger, _print_sent, _publishers, _report, config_options, load, main
 
 
-def _locked(config, dry_run: bool, command: str):
-    """Hold the ledger's lock while posting, as `herald run` does; a dry run only reads."""
-    from contextlib import nullcontext
-
-    from .. import app
-    from ..ledger import acquire_lock
-
-    return nullcontext() if dry_run else acquire_lock(app.ledger_path(config), command)
-
-
 @main.command()
 @config_options
 @click.argument("ref")
@@ -47,7 +37,7 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
     loaded = load_site(config.site)
     now = datetime.now(config.site.timezone)
     publishers = _publishers(config, selection.accounts(config), dry_run)
-    with _locked(config, dry_run, "herald announce"), _ledger(config, dry_run) as ledger:
+    with _ledger(config, dry_run, "herald announce") as ledger:   # the lock, as `run` takes it
         outcomes = run(loaded, config, ref, now=now, ledger=ledger, publishers=publishers,
                        attach=app.attachments(config), stage=stage, selection=selection,
                        again=again)
@@ -94,7 +84,7 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     else:
         raw = None
     outcomes = []
-    with _locked(config, dry_run, "herald post"), _ledger(config, dry_run) as ledger:
+    with _ledger(config, dry_run, "herald post") as ledger:
         for acc in accounts:
             publisher = publishers[acc.name]
             key = manual_key(text, acc.name, lang, raw)
