@@ -257,20 +257,32 @@ echo $? > "$out/rc"
 """
 
 
-def test_run_once_on_a_full_disk_is_one_line_exit_5_and_posts_nothing(base):
+def on_small_disk(herald: Herald, size_kib: int, script: str) -> subprocess.Popen:
+    """Start `script` with the ledger's folder on a fresh tmpfs; "$@" in it runs herald, and
+    its files go to $1 (the folder `out`), $EMPTY is a site without events, $DISK the tmpfs."""
+    out = herald.base / "out"
+    out.mkdir()
+    env = {**herald.env, "EMPTY": str(herald.empty_site), "DISK": str(herald.state),
+           "HERALD_CONFIG": str(herald.config)}
+    command = small_disk(herald.state, size_kib, script, str(out), sys.executable, "-m", "bot")
+    return subprocess.Popen(command, env=env, cwd=herald.base)
+
+
+@pytest.fixture
+def disk(base):
+    """The folder a small tmpfs is mounted on (where one can be mounted)."""
     missing = small_disk_missing()
     if missing:
         pytest.skip(missing)
-    disk = base / "disk"
-    disk.mkdir()
+    (base / "disk").mkdir()
+    return base / "disk"
+
+
+def test_run_once_on_a_full_disk_is_one_line_exit_5_and_posts_nothing(base, disk):
     out = base / "out"
-    out.mkdir()
     with FakeMastodon() as mastodon:
         herald = Herald(base, mastodon, ledger_dir=disk)
-        env = {**herald.env, "EMPTY": str(herald.empty_site), "DISK": str(disk),
-               "HERALD_CONFIG": str(herald.config)}
-        script = small_disk(disk, 256, FILL_THEN_RUN, str(out), sys.executable, "-m", "bot")
-        subprocess.run(script, env=env, cwd=base, timeout=120, check=False)
+        on_small_disk(herald, 256, FILL_THEN_RUN).wait(timeout=120)
         assert (out / "first.err").exists(), "the first run did not start"
         rc = int((out / "rc").read_text())
         err = (out / "err").read_text()
@@ -343,21 +355,12 @@ rm -f "$DISK/filler"
 """
 
 
-def test_a_post_that_went_out_when_a_real_disk_filled_up_is_settled_by_the_next_run(base):
-    missing = small_disk_missing()
-    if missing:
-        pytest.skip(missing)
-    disk = base / "disk"
-    disk.mkdir()
+def test_a_post_that_went_out_when_a_real_disk_filled_up_is_settled_by_the_next_run(base,
+                                                                                   disk):
     out = base / "out"
-    out.mkdir()
     with FillsUp() as mastodon:
         herald = Herald(base, mastodon, ledger_dir=disk)
-        env = {**herald.env, "EMPTY": str(herald.empty_site), "DISK": str(disk),
-               "HERALD_CONFIG": str(herald.config)}
-        script = small_disk(disk, 1024, SETTLE_ON_SMALL_DISK, str(out), sys.executable, "-m",
-                            "bot")
-        process = subprocess.Popen(script, env=env, cwd=base)
+        process = on_small_disk(herald, 1024, SETTLE_ON_SMALL_DISK)
         mastodon.when_posted = lambda: fill(inside(process.pid, disk))
         assert process.wait(timeout=180) == 0
 

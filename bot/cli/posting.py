@@ -59,7 +59,7 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
     from ..counting import refusal
-    from ..delivery import Outcome, cap_hold, deliver
+    from ..delivery import Outcome, cap_hold, deliver, failed_before_sending
     from ..errors import PublishError, Unfit
     from ..model import OutgoingPost
     from ..service import Selection, manual_key
@@ -90,8 +90,9 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
             key = manual_key(text, acc.name, lang, raw)
             try:
                 limits = publisher.limits()
-            except PublishError as exc:  # a one-off leaves no trace when nothing was sent
-                outcomes.append(Outcome(key, "failed", error=exc))
+            except PublishError as exc:     # recorded as a failed send is, on every platform
+                outcomes.append(failed_before_sending(key, exc, ledger=ledger, now=now,
+                                                      text=text, again=again, requested=True))
                 continue
             reason = refusal(text, limits)      # characters, bytes and refused characters
             if reason is not None:
