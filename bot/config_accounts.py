@@ -105,9 +105,7 @@ def _languages(item: dict[str, Any], prefix: str, site: tuple[str, ...]) -> tupl
         raise ConfigError(f"{where}: an account posts in at least one language; "
                           f"the site's are {', '.join(site)}")
     for lang in languages:
-        if lang not in site:
-            raise ConfigError(f"{where}: {read.shown(lang)} is not one of the site's languages "
-                              f"({', '.join(site)})")
+        read.site_language(lang, where, site)
     return tuple(languages)
 
 

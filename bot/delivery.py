@@ -8,7 +8,7 @@ answer and error does to the post is `bot.lifecycle`'s table; this module carrie
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -307,6 +307,27 @@ def reply_target(key: PostKey, stages: Iterable[Stage], account: Account,
                 if parent:
                     return parent
     return None
+
+
+def deliver_thread(posts: Sequence[Post], *, publisher, ledger: Ledger, now: datetime,
+                   reply_to: str | None = None, again: bool = False, requested: bool = False,
+                   limits: Limits | None = None,
+                   clock: Callable[[], datetime] | None = None) -> Iterator[Outcome]:
+    """Deliver the parts of a thread in order, each replying to the one before (lazily).
+
+    Each part goes through `deliver`, exactly once; a part already out is passed over and the
+    next replies to it. The thread stops at the first part that does not go out, or that went
+    out without an id to reply to: the rest waits, and continues from there next time.
+    """
+    for post in posts:
+        outcome = deliver(post.key, OutgoingPost(post.text, post.lang, "", reply_to=reply_to),
+                          publisher=publisher, ledger=ledger, now=now, again=again,
+                          requested=requested, limits=limits, clock=clock)
+        yield outcome
+        entry = ledger.current(post.key, requested=requested) if outcome.sent else None
+        if entry is None or not entry.platform_id:
+            return
+        reply_to = entry.platform_id
 
 
 def posted_id(ledger: Ledger) -> Callable[[PostKey], str | None]:

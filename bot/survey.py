@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from .changes import Details
 from .config import Config
 from .content import Site
+from .digest import plan_digests, with_digests
 from .ledger import Entry
 from .lifecycle import State
 from .model import PostKey, Stage
@@ -37,7 +38,7 @@ class Survey:
 def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
            seen: Mapping[str, datetime], safe_since: datetime | None = None,
            paused: Mapping[str, datetime] | None = None) -> Survey:
-    """Plan every event and time every post, from the ledger's rows.
+    """Plan every event and digest and time every post, from the ledger's rows.
 
     `paused` adds back-off times the ledger does not hold (a failure before a post was
     reserved, such as an unreachable server while reading its limits).
@@ -47,9 +48,12 @@ def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
     zone = config.site.timezone
     latest = latest_entries(rows)
     rules = [rules_for(a) for a in accounts]
-    result = plan([site.versions(ref) for ref in site.refs()], config.stages, accounts, now=now,
-                  grace=planning_grace(config.grace, rules), zone=zone,
+    events = [site.versions(ref) for ref in site.refs()]
+    grace = planning_grace(config.grace, rules)
+    result = plan(events, config.stages, accounts, now=now, grace=grace, zone=zone,
                   done=done_keys(latest, site, config.stages), first_seen=seen)
+    result = with_digests(result, *plan_digests(config.digests, accounts, events, now=now,
+                                                zone=zone, grace=grace, latest=latest))
     blocked = blocked_until(latest.values(), now)
     for name, until in (paused or {}).items():
         if until > now:

@@ -198,7 +198,8 @@ def test_every_commented_option_in_the_example_config_is_valid_when_uncommented(
     from bot.config import load_config
 
     text = EXAMPLE.read_text(encoding="utf-8")
-    opened = re.sub(r'^# ([a-z_]+ = (?!""").*)$', r"\1", text, flags=re.MULTILINE)
+    opened = re.sub(r'^# (\[\[?[\w.]+\]\]?|[a-z_]+ = (?!""").*)$', r"\1", text,
+                    flags=re.MULTILINE)
     assert opened.count("\n") == text.count("\n") and opened != text
     path = tmp_path / "all.toml"
     path.write_text(opened.replace('path = "content"', f'path = "{ROOT / "content"}"'),
@@ -207,6 +208,7 @@ def test_every_commented_option_in_the_example_config_is_valid_when_uncommented(
     assert config.ledger is not None and config.secrets is not None
     assert config.account("x").options["daily_cap"] == 5
     assert config.stages[0].before is not None
+    assert [d.name for d in config.digests] == ["weekly"]
 
 
 def test_preview_says_so_when_every_event_has_started():

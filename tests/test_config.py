@@ -312,7 +312,7 @@ def test_every_table_and_key_of_the_example_config_is_accepted_when_uncommented(
         if in_string:                       # the rest of a commented multi-line template
             line = re.sub(r"^# ?", "", line)
             in_string = '"""' not in line
-        elif found := re.match(r"^# (\[[\w.]+\]\s*(?:#.*)?|[a-z_]+ = .*)$", line):
+        elif found := re.match(r"^# (\[\[?[\w.]+\]\]?\s*(?:#.*)?|[a-z_]+ = .*)$", line):
             line = found.group(1)
             in_string = line.count('"""') == 1
         lines.append(line)
@@ -323,6 +323,7 @@ def test_every_table_and_key_of_the_example_config_is_accepted_when_uncommented(
     assert "announcement" in config.templates
     assert config.account("mastodon").options["on_cancel"] == "reply"
     assert config.account("bluesky").options["link_card"] is True
+    assert config.digests[0].texts["sv"].header == "Kommande evenemang {dates}"
 
 
 def test_known_keys_lists_every_key_the_example_config_shows():

@@ -773,3 +773,20 @@ def test_a_correction_that_fails_before_it_is_composed_is_recorded_too(tmp):
     assert [(e.key.stage, e.key.lang, e.error_kind) for e in failed] == [
         ("correction", "sv", "AuthFailed")]
     assert report.exit_code == 6
+
+
+def test_a_digest_that_fails_before_it_is_composed_is_recorded_too(tmp):
+    config = parse_config({"site": {"path": ".", "timezone": "Europe/Stockholm"},
+                           "stages": [{"name": "reminder", "kind": "reminder", "before": "1d"}],
+                           "digests": [{"name": "weekly", "every": "monday 09:00",
+                                        "window": "7d"}],
+                           "accounts": {"acct": ONE_ACCOUNT["mastodon"]}}, base=tmp)
+    ledger = Ledger.open(tmp / "ledger.sqlite3")
+    runner = Runner(config, ledger, {"acct": tokenless("mastodon", config.account("acct"))},
+                    catch_up=True)
+    monday = at(4, 5, 9)
+    assert monday.weekday() == 0
+    report = runner.tick(site(event("meetup", "sv", "Vårmöte", at(4, 8, 18))), monday)
+    digests = [e for e in ledger.history() if e.key.ref.startswith("digest:")]
+    assert [(e.state, e.error_kind) for e in digests] == [("failed", "AuthFailed")]
+    assert report.exit_code == 6

@@ -35,6 +35,9 @@ Exit codes:
   141  the output was closed early (piped to head): Herald stops quietly
 """
 
+QUIET = ("nothing to post",)
+"""Outcomes that send nothing and are no failure (a digest whose window is empty)."""
+
 BROKEN_PIPE = 141
 """The exit code of a command whose output closed early, as for a process stopped by SIGPIPE."""
 
@@ -170,8 +173,8 @@ def _report(outcomes, dry_run: bool) -> int:
             click.echo(f"{outcome.status}: {where}: {outcome.note}", err=True)
             if outcome.status == "waiting":    # in doubt after a failure: not out yet
                 code = max(code, 4)
-            elif outcome.until is None:        # held by the daily cap until a time: no failure
-                code = max(code, 1)
+            elif outcome.until is None and outcome.status not in QUIET:
+                code = max(code, 1)            # held by the daily cap until a time: no failure
         elif dry_run:
             click.echo(f"would post: {where}")
         else:

@@ -13,38 +13,53 @@ from .common import _ledger, _print_sent, _publishers, _report, config_options, 
 
 @main.command()
 @config_options
-@click.argument("ref")
+@click.argument("ref", required=False)
+@click.option("--digest", "digest", metavar="NAME",
+              help="Post this digest's current period instead of an event.")
 @click.option("--stage", metavar="NAME", help="Stage to post (default: the announcement).")
 @click.option("--account", metavar="NAME", help="Only this account.")
 @click.option("--lang", metavar="LANG", help="Only this language.")
 @click.option("--again", is_flag=True, help="Post again even if this was already posted.")
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
-def announce(config_path, site, ref, stage, account, lang, again, dry_run):
-    """Post one event now, through the same composer, ledger and de-duplication as `run`.
+def announce(config_path, site, ref, digest, stage, account, lang, again, dry_run):
+    """Post one event (REF) or one digest (--digest NAME) now, as `run` would post it.
 
-    The second language replies to the first and a reminder to the announcement, as `run`
-    posts them. A second identical call says it was already posted; --again makes a new post
-    on purpose. While `herald run` holds the ledger, it refuses (exit 5).
+    It goes through the same composer, ledger and de-duplication as `run`. The second
+    language replies to the first and a reminder to the announcement; a digest too long for
+    one post is a thread of numbered replies. A digest lists the events of its current period
+    (the one whose time was the last before now) that have not started. A second identical
+    call says it was already posted; --again makes a new post on purpose. While `herald run`
+    holds the ledger, it refuses (exit 5).
     """
     from .. import app
     from ..content import load_site
-    from ..service import Selection, announce as run
+    from ..service import Selection, announce as run, announce_digest
 
+    if (ref is None) == (digest is None):
+        raise click.UsageError("give an event's REF or --digest NAME (one of the two)")
+    if digest is not None and stage is not None:
+        raise click.UsageError("--stage is for events; a digest has no stages")
     config = load(config_path, site)
     if account is not None:
         config.account(account)
+    if digest is not None:
+        config.digest(digest)
     selection = Selection(account=account, lang=lang)
     loaded = load_site(config.site)
     now = datetime.now(config.site.timezone)
     publishers = _publishers(config, selection.accounts(config), dry_run)
     with _ledger(config, dry_run, "herald announce") as ledger:   # the lock, as `run` takes it
-        outcomes = run(loaded, config, ref, now=now, ledger=ledger, publishers=publishers,
-                       attach=app.attachments(config), stage=stage, selection=selection,
-                       again=again)
+        if digest is not None:
+            outcomes = announce_digest(loaded, config, digest, now=now, ledger=ledger,
+                                       publishers=publishers, selection=selection,
+                                       again=again)
+        else:
+            outcomes = run(loaded, config, ref, now=now, ledger=ledger, publishers=publishers,
+                           attach=app.attachments(config), stage=stage, selection=selection,
+                           again=again)
     if dry_run:
         _print_sent(publishers)
     sys.exit(_report(outcomes, dry_run))
-
 
 
 @main.command()

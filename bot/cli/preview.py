@@ -15,6 +15,7 @@ from .common import config_options, load, main, parse_now
 @config_options
 @click.option("--now", "now_text", metavar="TIME", help="Pretend it is this time (ISO 8601).")
 @click.option("--event", "event", metavar="REF", help="Only this event.")
+@click.option("--digest", "digest", metavar="NAME", help="Only this digest.")
 @click.option("--platform", type=click.Choice(["mastodon", "x", "bluesky"]), help="Only this platform.")
 @click.option("--account", metavar="NAME", help="Only this account.")
 @click.option("--lang", metavar="LANG", help="Only this language.")
@@ -23,18 +24,19 @@ from .common import config_options, load, main, parse_now
 @click.option("--html", "html_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write a page of the posts, drawn as on their platforms, to DIR/index.html.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def preview(config_path, site, now_text, event, platform, account, lang, images_dir, html_dir,
-            as_json):
+def preview(config_path, site, now_text, event, digest, platform, account, lang, images_dir,
+            html_dir, as_json):
     """Show every planned post in time order, exactly as it would go out.
 
     Each post shows when, account, platform, language, stage, the full text, its count against
-    the limit, the image that will go out (final pixels and bytes) and its alt text. Nothing is
-    posted and no network is used. Exits 2 when a post cannot fit its platform.
+    the limit, the image that will go out (final pixels and bytes) and its alt text; each part
+    of a digest's thread is shown as a post. Nothing is posted and no network is used. Exits 2
+    when a post cannot fit its platform.
     """
     from .. import app
     from ..content import load_site
     from ..errors import UsageError
-    from ..service import Selection, preview as build
+    from ..service import Attachments, Selection, preview as build
 
     config = load(config_path, site)
     now = parse_now(now_text, config)
@@ -44,11 +46,15 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
         raise UsageError(f"unknown language {lang!r}; the site's languages are "
                          f"{', '.join(config.site.languages)}")
     loaded = load_site(config.site)
-    selection = Selection(event=event, platform=platform, lang=lang, account=account)
+    if event is not None and digest is not None:
+        raise UsageError("--event and --digest: give one of the two")
+    selection = Selection(event=event, platform=platform, lang=lang, account=account,
+                          digest=digest)
     accounts = {a.name: a for a in config.accounts}
     limits = {a.name: app.declared_limits(a, config) for a in config.accounts}
+    done, latest = _ledger_view(config)
     posts = build(loaded, config, now=now, selection=selection,
-                  limits_for=lambda a: limits[a.name], done=_already_done(config))
+                  limits_for=lambda a: limits[a.name], done=done, latest=latest)
     attach = app.attachments(config)
     folder = Path(images_dir) if images_dir else None
     if folder is not None:
@@ -56,8 +62,9 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
 
     def described(post):
         account_ = accounts[post.key.account]
-        event_ = loaded.versions(post.key.ref)[post.lang]
-        extras = attach(post, event_, account_, limits[account_.name])
+        versions = loaded.versions(post.key.ref)
+        extras = (attach(post, versions[post.lang], account_, limits[account_.name])
+                  if versions else Attachments())     # a digest carries no image
         written = _write_images(post, extras, folder) if folder is not None else []
         return post, account_, extras, _cost(post, extras, limits[account_.name]), written
 
@@ -80,16 +87,18 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
         sys.exit(2)
 
 
-def _already_done(config) -> set:
-    """The posts the ledger says are made or skipped; none when there is no ledger yet."""
+def _ledger_view(config) -> tuple[set, dict]:
+    """The posts the ledger says are made or skipped, and its latest row of each post (which
+    tells how far a digest's thread has got); nothing when there is no ledger yet."""
     from .. import app
     from ..ledger import Ledger
+    from ..survey import latest_entries
 
     path = app.ledger_path(config)
     if not path.exists():
-        return set()
+        return set(), {}
     with Ledger.open(path) as ledger:
-        return ledger.posted_keys()
+        return ledger.posted_keys(), latest_entries(ledger.history())
 
 
 def _cost(post, extras, limits) -> float:

@@ -12,19 +12,25 @@ from .common import config_options, load, main
 @main.command()
 @config_options
 @click.option("--event", "ref", metavar="REF", help="Only this event.")
+@click.option("--digest", "digest", metavar="NAME", help="Only this digest.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def history(config_path, site, ref, as_json):
+def history(config_path, site, ref, digest, as_json):
     """Show what was posted where, with URLs, and what failed and why."""
     from .. import app
+    from ..digest import REF_PREFIX
     from ..ledger import Ledger
 
+    if ref is not None and digest is not None:
+        raise click.UsageError("--event and --digest: give one of the two")
     config = load(config_path, site)
+    if digest is not None:
+        ref = REF_PREFIX + config.digest(digest).name
     path = app.ledger_path(config)
     entries = []
     if path.exists():
         with Ledger.open(path) as ledger:
             entries = ledger.history(ref)
-    if ref is not None and not entries:
+    if ref is not None and not entries and digest is None:
         _known_ref(ref, config)
     if as_json:
         click.echo(json.dumps([_entry_json(e) for e in entries], ensure_ascii=False, indent=2))

@@ -20,6 +20,7 @@ from ..changes import CONFIRM_MISSING, Details
 from ..config import Config
 from ..content import Site
 from ..delivery import Attach, Outcome, failed_before_sending, no_attachments, reply_target, send
+from ..digest import PlannedDigest
 from ..errors import LedgerError, PublishError, RateLimited
 from ..ledger import Entry, Ledger, LedgerConflict
 from ..lifecycle import lookup_after
@@ -29,12 +30,13 @@ from ..service import compose_planned
 from ..survey import blocked_until, latest_entries, survey
 from ..timing import RETRYING_AFTER_FAILURE, Arrangement, Rules, Slot, rules_for
 from .corrections import Corrections
+from .digests import Digests
 from .results import Results, Tick, TickReport
 
 log = logging.getLogger("herald")
 
 
-class Runner(Corrections, Results):
+class Runner(Corrections, Digests, Results):
     """Herald's service loop body: call `tick(site, now)` whenever the daemon wakes up.
 
     The runner remembers, for the life of the process, which accounts a non-retryable failure
@@ -277,6 +279,8 @@ class Runner(Corrections, Results):
         key = slot.post.key
         if not self._may_call(tick, key.account):
             return False
+        if isinstance(slot.post, PlannedDigest):
+            return self._send_digest(tick, slot)
         account = self._accounts[key.account]
         publisher = self.publishers.get(key.account)
         if publisher is None:
