@@ -87,6 +87,19 @@ def limit_file_size(pid: int, size: int = 1) -> None:
 NOBODY = "nobody"
 
 
+def other_user_missing() -> str | None:
+    """Why no command can run here as a user that file permissions apply to, or None."""
+    if os.geteuid() != 0:
+        return None
+    if shutil.which("setpriv") is None:
+        return "the tests run as root and setpriv(1) is not installed"
+    try:
+        pwd.getpwnam(NOBODY)
+    except KeyError:
+        return f"the tests run as root and there is no user {NOBODY!r}"
+    return None
+
+
 def as_user() -> list[str]:
     """The prefix that runs a command as a user that file permissions apply to."""
     if os.geteuid() != 0:

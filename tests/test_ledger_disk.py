@@ -20,8 +20,8 @@ import pytest
 
 import bot
 from tests.conftest import NO_NETWORK
-from tests.disk import (as_user, fill, give_to_user, inside, limit_file_size, small_disk,
-                        small_disk_missing)
+from tests.disk import (as_user, fill, give_to_user, inside, limit_file_size,
+                        other_user_missing, small_disk, small_disk_missing)
 from tests.fakes.mastodon import FakeMastodon
 
 ZONE = ZoneInfo("Europe/Stockholm")
@@ -80,6 +80,8 @@ min_gap = "0s"
         return [sys.executable, "-m", "bot", *args, "--config", str(self.config)]
 
     def run(self, *args: str, user: bool = False, **popen) -> subprocess.CompletedProcess:
+        if user and other_user_missing():
+            pytest.skip(other_user_missing())
         prefix = as_user() if user else []
         return subprocess.run([*prefix, *self.argv(*args)], env=self.env, cwd=self.base,
                               capture_output=True, text=True, timeout=90, **popen)
