@@ -7,25 +7,27 @@ reads configuration files or builds adapters. One post's delivery is `bot.delive
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .composer import compose
 from .config import Config
+from .costs import Calls, cost
 from .content import Site
 from .delivery import (Attach, Attachments, Outcome, cap_hold, deliver, deliver_thread,
                        failed_before_sending, no_attachments, posted_id, reply_target, send)
-from .digest import DigestPost, PlannedDigest, compose_digest, current, plan_digests, with_digests
+from .digest import REF_PREFIX, DigestPost, PlannedDigest, compose_digest, current
 from .errors import PublishError, Unfit, UsageError
 from .ledger import Entry, Ledger
 from .model import Account, Limits, PlannedPost, Post, PostKey
-from .planner import Plan, languages_for, plan
+from .planner import languages_for
 from .platforms.base import Publisher
+from .survey import Fate, Survey, fates, survey
 
-__all__ = ["Attach", "Attachments", "Outcome", "Selection", "announce", "announce_digest",
-           "campaign", "compose_digest_planned", "compose_planned", "deliver", "manual_key",
-           "no_attachments", "preview", "send", "unknown_ref"]
+__all__ = ["Attach", "Attachments", "Item", "Outcome", "Selection", "announce",
+           "announce_digest", "compose_digest_planned", "compose_planned", "deliver", "forecast",
+           "manual_key", "no_attachments", "preview", "send", "unknown_ref"]
 
 
 @dataclass(frozen=True)
@@ -43,38 +45,6 @@ class Selection:
         return tuple(a for a in config.accounts
                      if (self.platform is None or a.platform == self.platform)
                      and (self.account is None or a.name == self.account))
-
-
-def campaign(site: Site, config: Config, *, now: datetime, selection: Selection = Selection(),
-             done: Collection[PostKey] = (),
-             first_seen: Mapping[str, datetime] | None = None,
-             latest: Mapping[PostKey, Entry] | None = None) -> Plan:
-    """Plan the campaign of every upcoming event, and the digests, narrowed to the selection.
-
-    `latest` (the ledger's latest row per key) tells how far a digest's thread has got; a
-    selected event leaves the digests out, a selected digest the events.
-    """
-    refs = site.refs()
-    if selection.event is not None:
-        if selection.event not in refs and selection.event not in {e.ref for e in site.drafts}:
-            raise unknown_ref(selection.event, site)
-        refs = [selection.event]
-    digests = config.digests
-    if selection.digest is not None:
-        digests = (config.digest(selection.digest),)
-    result = plan([site.versions(ref) for ref in refs] if selection.digest is None else [],
-                  config.stages, selection.accounts(config), now=now, grace=config.grace,
-                  zone=config.site.timezone, done=done, first_seen=first_seen)
-    if selection.event is None and digests:
-        planned, skipped = plan_digests(digests, selection.accounts(config),
-                                        [site.versions(r) for r in refs], now=now,
-                                        zone=config.site.timezone, grace=config.grace,
-                                        latest=latest)
-        result = with_digests(result, [d for d in planned if d.key not in done], skipped)
-    if selection.lang is not None:
-        result = Plan(tuple(p for p in result.posts if p.key.lang == selection.lang),
-                      tuple(s for s in result.skipped if s.key.lang == selection.lang))
-    return result
 
 
 def unknown_ref(ref: str, site: Site) -> UsageError:
@@ -108,35 +78,155 @@ def compose_digest_planned(planned: PlannedDigest, site: Site, config: Config,
                           planned.key.lang, limits, at=at, hashtags=config.site.hashtags)
 
 
+# --- preview: what `herald run` will do, post by post ------------------------------------------
+
+@dataclass(frozen=True)
+class Item:
+    """One post as preview shows it: the composed post on its account, and when it goes or why not.
+
+    `fate` is what `herald run` will do with it (`survey.Fate`: `at`, when it sends it, aware
+    and in the site's zone, None when it will not go; `state`, a key of `survey.FATES` or
+    "unfit" for a post whose text cannot go out; `reason`, why). `post` is the exact text with
+    its count and limit (None only when it cannot be composed at all). `attachments` are the
+    prepared images or link card, only when preview was asked to prepare them; `cost` is what
+    the platform charges for the post, in USD.
+    """
+
+    fate: Fate
+    account: Account
+    post: Post | None = None
+    attachments: Attachments | None = None
+    cost: float = 0.0
+
+    key = property(lambda self: self.fate.key)
+    due = property(lambda self: self.fate.due)
+    at = property(lambda self: self.fate.at)
+    state = property(lambda self: self.fate.state)
+    reason = property(lambda self: self.fate.reason)
+
+    @property
+    def goes(self) -> bool:
+        return self.fate.at is not None
+
+    @property
+    def platform(self) -> str:
+        return self.account.platform
+
+    def unfit(self, reason: str) -> Item:
+        """The same post, which will not go because its text cannot."""
+        return replace(self, fate=replace(self.fate, at=None, state="unfit", reason=reason))
+
+
+def forecast(site: Site, config: Config, found: Survey, *, now: datetime,
+             limits_for: Callable[[Account], Limits], selection: Selection = Selection(),
+             attach: Attach | None = None) -> Iterator[Item]:
+    """Yield every post of the survey, in time order, composed as `herald run` will send it.
+
+    Lazy: each post is composed (and, given `attach`, its images prepared) only when asked for,
+    so the first comes at once and only one post's image bytes are held at a time. A post that
+    will not go is composed too (its text shows what was dropped) but gets no images. The
+    survey covers every account and event; the selection only narrows what is shown, so the
+    times are those of the whole campaign.
+    """
+    if selection.event is not None and selection.event not in site.refs() \
+            and selection.event not in {e.ref for e in site.drafts}:
+        raise unknown_ref(selection.event, site)    # at once, before anything is printed
+    if selection.digest is not None:
+        config.digest(selection.digest)             # an unknown digest: one clear error
+    return _items(site, config, found, now=now.astimezone(config.site.timezone),
+                  limits_for=limits_for, selection=selection, attach=attach)
+
+
+def _items(site: Site, config: Config, found: Survey, *, now: datetime,
+           limits_for: Callable[[Account], Limits], selection: Selection,
+           attach: Attach | None) -> Iterator[Item]:
+    accounts = {a.name: a for a in selection.accounts(config)}
+    stages = {s.name: s for s in config.stages}
+    digest = REF_PREFIX + selection.digest if selection.digest is not None else None
+    for fate in fates(found, now=now):
+        key = fate.key
+        account = accounts.get(key.account)
+        if account is None or (selection.event is not None and key.ref != selection.event) \
+                or (digest is not None and key.ref != digest) \
+                or (selection.lang is not None and key.lang != selection.lang):
+            continue
+        item = Item(fate, account)
+        if isinstance(fate.planned, PlannedDigest):
+            yield from _digest_items(item, fate.planned, site, config, found, now=now,
+                                     limits=limits_for(account), attach=attach)
+            continue
+        versions = site.versions(key.ref)
+        planned = fate.planned
+        if planned is None and key.stage in stages and versions:
+            planned = PlannedPost(key, fate.due, next(iter(versions.values())).start,
+                                  stages[key.stage])
+        if planned is None:
+            yield item
+            continue
+        limits = limits_for(account)
+        try:
+            post = compose_planned(planned, site, config, limits)
+        except ValueError as exc:   # a template field or a language the composer cannot use
+            yield item.unfit(f"cannot compose it: {exc}")
+            continue
+        item = replace(item, post=post)
+        if not post.fits and item.state != "skipped":
+            item = item.unfit(post.error or "does not fit")
+        extras = None
+        if attach is not None and item.state in ("due", "later", "waiting", "stopped"):
+            extras = attach(post, versions.get(post.lang) or next(iter(versions.values())),
+                            account, limits)
+        if extras is not None:
+            alts = [m.alt for m in extras.media]
+        else:    # not prepared: the event's image or a drawn card, with its description
+            pictured = post.image is not None or config.images.cards
+            alts = [post.image.alt if post.image else post.title] \
+                if pictured and not limits.link_cards and limits.images_per_post else []
+        yield replace(item, attachments=extras,
+                      cost=cost(limits, Calls.publishing(post.text, alts)))
+
+
+def _digest_items(item: Item, planned: PlannedDigest, site: Site, config: Config,
+                  found: Survey, *, now: datetime, limits: Limits,
+                  attach: Attach | None) -> Iterator[Item]:
+    """Each part of a digest's thread still to go out, as `herald run` composes it.
+
+    A digest whose window has nothing to list is not posted, and not shown.
+    """
+    key = item.key
+    first = found.latest.get(planned.period.post_key(key.account, key.lang))
+    try:
+        composed = compose_digest_planned(planned, site, config, limits, first=first, now=now)
+    except ValueError as exc:      # a language Babel lacks
+        yield item.unfit(f"cannot compose it: {exc}")
+        return
+    if composed is None:
+        return
+    for post in composed.posts()[planned.part - 1:]:
+        part = replace(item, fate=replace(item.fate, key=post.key), post=post,
+                       attachments=Attachments() if attach is not None else None,
+                       cost=cost(limits, Calls.publishing(post.text)))
+        if not post.fits and part.state != "skipped":
+            part = part.unfit(post.error or "does not fit")
+        yield part
+
+
 def preview(site: Site, config: Config, *, now: datetime,
             limits_for: Callable[[Account], Limits], selection: Selection = Selection(),
-            done: Collection[PostKey] = (),
-            first_seen: Mapping[str, datetime] | None = None,
-            latest: Mapping[PostKey, Entry] | None = None) -> Iterator[Post]:
-    """Compose every planned post, in time order, exactly as it would go out (lazily).
+            first_seen: Mapping[str, datetime] | None = None) -> Iterator[Post]:
+    """Compose every post of the campaign from `now`, as a first run that catches up would.
 
-    A digest shows each part of its thread still to go out, as a post of its own.
+    No ledger: each event counts as first seen `now` (or at `first_seen`) and nothing was
+    posted. The texts are exactly those `herald run` sends; for what a real ledger allows and
+    when each goes, survey the ledger and call `forecast` (as `herald preview` does).
     """
-    result = campaign(site, config, now=now, selection=selection, done=done,
-                      first_seen=first_seen, latest=latest)
-    return _composed(result, site, config, now=now, limits_for=limits_for, latest=latest or {})
-
-
-def _composed(result: Plan, site: Site, config: Config, *, now: datetime,
-              limits_for: Callable[[Account], Limits],
-              latest: Mapping[PostKey, Entry]) -> Iterator[Post]:
-    accounts = {a.name: a for a in config.accounts}
-    for planned in result.posts:
-        limits = limits_for(accounts[planned.key.account])
-        if isinstance(planned, PlannedDigest):
-            first = latest.get(planned.period.post_key(planned.key.account,
-                                                       planned.key.lang))
-            composed = compose_digest_planned(planned, site, config, limits, first=first,
-                                              now=now)
-            if composed is not None:
-                yield from composed.posts()[planned.part - 1:]
-        else:
-            yield compose_planned(planned, site, config, limits)
+    zone = config.site.timezone
+    now = now.astimezone(zone)
+    seen = {**{ref: now for ref in site.refs()}, **(first_seen or {})}
+    found = survey(config, site, (), now=now, seen=seen)
+    return (item.post for item in forecast(site, config, found, now=now, limits_for=limits_for,
+                                           selection=selection)
+            if item.post is not None and item.state != "skipped")
 
 
 def manual_key(text: str, account: str, lang: str, image: bytes | None = None) -> PostKey:

@@ -88,7 +88,7 @@ class Service:
         return result.output
 
     def preview(self, now: datetime) -> list[dict]:
-        posts = json.loads(self.herald("preview", "--now", now.isoformat(), "--json"))
+        posts = json.loads(self.herald("preview", "--now", now.isoformat(), "--json"))["posts"]
         return [p for p in posts if p["ref"].startswith("digest:")]
 
     def posted(self) -> dict[tuple[str, str, str, str], tuple[str, str | None, datetime]]:
@@ -171,16 +171,20 @@ def test_a_digest_too_long_for_x_and_bluesky_goes_out_as_a_numbered_thread(servi
 
 
 def test_preview_shows_each_digest_at_the_time_and_with_the_text_it_goes_out(service):
-    before = service.preview(at(9, 30, 12))
-    later = service.preview(at(10, 18, 12))
+    def going(shown, until):
+        return [p for p in shown if p["goes"] and datetime.fromisoformat(p["at"]) <= until]
+
+    before = going(service.preview(at(9, 30, 12)), at(10, 18, 12))
+    service.run_until(at(10, 18, 12))
+    later = going(service.preview(at(10, 18, 12)), at(10, 20, 12))
     service.run_until(at(10, 20, 12))
     posted = service.posted()
-    shown = [p for p in before + later if datetime.fromisoformat(p["due"]) <= at(10, 20, 12)]
+    shown = before + later
     assert {p["stage"] for p in shown} >= {"2020-10", "2020-10#2", "2020-W43"}
     for post in shown:
         text, _, when = posted[(post["ref"], post["stage"], post["account"], post["lang"])]
         assert text == post["text"]
-        assert when == datetime.fromisoformat(post["due"])
+        assert when == datetime.fromisoformat(post["at"])
     x_parts = [p for p in shown if p["platform"] == "x"]
     assert all(p["cost"] > 0 and p["fits"] for p in x_parts)
 
@@ -215,7 +219,7 @@ def test_status_and_history_show_digests(service):
     service.run_until(at(10, 12, 10))
     service.herald("status")          # exits 0: nothing failed
     report = build_status(service.config, service.site, service.ledger, now=service.now)
-    nexts = [(s.post.key.ref, s.post.key.stage) for a in report.accounts for s in a.upcoming]
+    nexts = [(s.key.ref, s.key.stage) for a in report.accounts for s in a.upcoming]
     assert ("digest:weekly", "2020-W43") in nexts
     text = report.format()
     assert "digest:weekly 2020-W43 (sv, en)" in text
@@ -249,7 +253,7 @@ def test_announce_digest_posts_the_current_period_now_once_on_every_platform(pla
     assert len(statuses) == len(platforms.mastodon.status_list()) == 2
     history = CliRunner().invoke(main, ["history", "--config", str(platforms.config),
                                         "--digest", "soon", "--json"])
-    assert {(e["ref"], e["state"]) for e in json.loads(history.output)} == {
+    assert {(e["ref"], e["state"]) for e in json.loads(history.output)["entries"]} == {
         ("digest:soon", "posted")}
 
 

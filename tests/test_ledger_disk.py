@@ -322,7 +322,7 @@ def assert_reported_then_settled(herald: Herald, first: subprocess.CompletedProc
                          "posting it again")
     assert second.returncode == 0, second.stderr
     assert len(herald.mastodon.status_list()) == 1                  # not posted twice
-    history = json.loads(herald.run("history", "--json").stdout)
+    history = json.loads(herald.run("history", "--json").stdout)["entries"]
     assert [(h["state"], h["url"]) for h in history if h["stage"] == "announcement"] == [
         ("posted", url)]
 
@@ -381,5 +381,5 @@ def test_a_post_that_went_out_when_a_real_disk_filled_up_is_settled_by_the_next_
         assert second.returncode == 0, second.stderr
         assert f"posted {KEY} {url} (found after an uncertain attempt)" in second.stderr
         assert len(mastodon.status_list()) == 1
-        history = json.loads((out / "history.json").read_text())
+        history = json.loads((out / "history.json").read_text())["entries"]
         assert [(h["state"], h["url"]) for h in history] == [("posted", url)]

@@ -671,7 +671,8 @@ def test_after_an_outage_the_reminder_that_came_due_meanwhile_follows_the_announ
     assert got[1][2] == "dry-1"                                         # a reply, after it
     assert world.platforms["bsky"].received[1][0] >= world.platforms["bsky"].received[0][0]
     text = build_status(world.config, world.site, world.ledger, now=world.clock.now).format()
-    assert "  dropped talk/reminder-1d/bsky/sv: missed: was due 2027-04-14 15:00" in text
+    # first seen after its 1-day reminder was due: the announcement makes that reminder moot
+    assert "  dropped talk/reminder-1d/bsky/sv: superseded by announcement" in text
 
 
 def test_no_request_reaches_an_account_before_its_rate_limit_resets_not_even_a_lookup(tmp):

@@ -48,6 +48,9 @@ def announce(config_path, site, ref, digest, stage, account, lang, again, dry_ru
     loaded = load_site(config.site)
     now = datetime.now(config.site.timezone)
     publishers = _publishers(config, selection.accounts(config), dry_run)
+    attach, prepared = app.attachments(config), {}
+    if dry_run:
+        attach = _noting(attach, prepared)
     with _ledger(config, dry_run, "herald announce") as ledger:   # the lock, as `run` takes it
         if digest is not None:
             outcomes = announce_digest(loaded, config, digest, now=now, ledger=ledger,
@@ -55,11 +58,41 @@ def announce(config_path, site, ref, digest, stage, account, lang, again, dry_ru
                                        again=again)
         else:
             outcomes = run(loaded, config, ref, now=now, ledger=ledger, publishers=publishers,
-                           attach=app.attachments(config), stage=stage, selection=selection,
-                           again=again)
-    if dry_run:
-        _print_sent(publishers)
+                           attach=attach, stage=stage, selection=selection, again=again)
+    if dry_run and digest is not None:
+        _print_sent(publishers)            # a digest's parts carry no image
+    elif dry_run:
+        _print_would_send(outcomes, prepared, config, now)
     sys.exit(_report(outcomes, dry_run))
+
+
+def _noting(attach, prepared: dict):
+    """Wrap `attach` to keep each composed post and what goes with it, for the dry run."""
+    def noted(post, event, account, limits):
+        extras = attach(post, event, account, limits)
+        prepared[post.key] = (post, account, extras, limits)
+        return extras
+    return noted
+
+
+def _print_would_send(outcomes, prepared: dict, config, now) -> None:
+    """Show each post the dry run would send exactly as `herald preview` shows a post."""
+    from ..costs import Calls, cost
+    from ..service import Item
+    from ..survey import Fate
+    from .showing import item_lines
+
+    for outcome in outcomes:
+        if not outcome.sent or outcome.key not in prepared:
+            continue
+        post, account, extras, limits = prepared[outcome.key]
+        item = Item(Fate(post.key, now, now, "due"), account, post=post, attachments=extras,
+                    cost=cost(limits, Calls.publishing(post.text, [m.alt for m in extras.media])))
+        lines = item_lines(item, config, now)
+        click.echo(click.style(lines[0], bold=True))
+        for line in lines[1:]:
+            click.echo(line)
+        click.echo("")
 
 
 @main.command()

@@ -32,14 +32,17 @@ def history(config_path, site, ref, digest, as_json):
             entries = ledger.history(ref)
     if ref is not None and not entries and digest is None:
         _known_ref(ref, config)
+    zone = config.site.timezone
     if as_json:
-        click.echo(json.dumps([_entry_json(e) for e in entries], ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"schema": HISTORY_SCHEMA, "ledger": str(path),
+                               "timezone": str(zone), "event": ref,
+                               "entries": [_entry_json(e, zone) for e in entries]},
+                              ensure_ascii=False, indent=2))
         return
     if not entries:
         click.echo(f"Nothing posted yet{f' for {ref}' if ref else ''} (ledger: {path}).")
-    zone = config.site.timezone
     for e in entries:
-        when = e.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        when = e.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
         click.echo(f"{when}  {e.state:<8} {e.key.account} {e.key.lang} {e.key.stage} "
                    f"{e.key.ref}  {_detail(e)}" + (f" (attempts: {e.attempts})"
                                                   if e.state == "failed" else ""))
@@ -67,13 +70,23 @@ def _known_ref(ref: str, config) -> None:
         raise unknown_ref(ref, loaded)
 
 
-def _entry_json(e) -> dict:
+HISTORY_SCHEMA = "herald.history/1"
+"""The name and version of `herald history --json`'s shape (docs/json/history.schema.json)."""
+
+
+def _entry_json(e, zone) -> dict:
+    """One ledger row as `history --json` shows it: every time ISO 8601 in the site's zone."""
+    def iso(moment):
+        return moment.astimezone(zone).isoformat() if moment is not None else None
+
     return {"ref": e.key.ref, "stage": e.key.stage, "account": e.key.account,
             "lang": e.key.lang, "generation": e.generation, "state": e.state,
-            "life": e.life.value, "requested": e.requested, "url": e.url,
-            "platform_id": e.platform_id, "error": e.error, "reason": e.reason,
-            "attempts": e.attempts, "updated_at": e.updated_at.isoformat(),
-            "posted_at": e.posted_at.isoformat() if e.posted_at else None}
+            "life": e.life.value, "requested": e.requested,
+            "outcome_unknown": e.uncertain, "left_to_user": e.left_to_user, "url": e.url,
+            "platform_id": e.platform_id, "error": e.error, "error_kind": e.error_kind,
+            "reason": e.reason, "detail": _detail(e), "attempts": e.attempts,
+            "retry_at": iso(e.next_attempt_at), "created_at": iso(e.created_at),
+            "updated_at": iso(e.updated_at), "posted_at": iso(e.posted_at)}
 
 
 
@@ -109,17 +122,20 @@ def run(ctx, config_path, site, once, catch_up, check_every):
 
 @main.command()
 @config_options
+@click.option("--now", "now_text", metavar="TIME", help="Pretend it is this time (ISO 8601).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(config_path, site, as_json):
+def status(config_path, site, now_text, as_json):
     """Show what is due next on each account, and what failed or stopped an account.
 
-    Reads the config, the site and the ledger; posts nothing and takes no lock, so it works
-    while `herald run` is running. Exits 4 while an account is stopped (6 when its
-    credentials were rejected).
+    Reads the config, the site and the ledger; posts nothing, writes nothing and takes no lock,
+    so it works while `herald run` is running. Its times are those `herald preview` shows.
+    Exits 4 while an account is stopped (6 when its credentials were rejected).
     """
     from ..status import status as build
+    from .common import parse_now
 
-    report = build(config_path, site)
+    now = parse_now(now_text, load(config_path, site)) if now_text else None
+    report = build(config_path, site, now=now)
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:
