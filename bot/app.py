@@ -17,8 +17,10 @@ _MODULES = {"mastodon": mastodon, "x": x, "bluesky": bluesky}
 
 
 def declared_limits(account: Account, config: Config) -> Limits:
-    """The limits an account's platform declares, adjusted by configuration (no network)."""
-    limits = replace(_MODULES[account.platform].LIMITS, request_timeout=request_timeout(account))
+    """The limits an account's platform declares for its options (a Mastodon account's
+    `software` says how its server counts), adjusted by configuration (no network)."""
+    limits = replace(_MODULES[account.platform].declared_limits(account.options),
+                     request_timeout=request_timeout(account))
     if account.platform == "bluesky":
         return replace(limits, image_bytes=config.images.bluesky_bytes)
     return limits

@@ -19,6 +19,9 @@ from .model import Account
 
 PLATFORMS = ("mastodon", "x", "bluesky")
 VISIBILITIES = ("public", "unlisted", "private", "direct")
+SOFTWARE = ("mastodon", "gotosocial", "other")
+"""What a Mastodon account's server runs: it says how the server counts, for preview, which asks
+no server (posting follows the instance's own answer)."""
 CANCEL_MODES = ("reply", "delete")
 MAX_GAP = timedelta(days=1)
 """The longest `min_gap`: more than a day between two posts is what `daily_cap` is for."""
@@ -30,7 +33,7 @@ DEFAULT_REQUEST_TIMEOUT = 30.0
 REQUEST_TIMEOUT = (timedelta(seconds=1), timedelta(minutes=5))
 """The shortest and longest `request_timeout`."""
 PLATFORM_OPTIONS: dict[str, tuple[str, ...]] = {
-    "mastodon": ("instance", "visibility"),
+    "mastodon": ("instance", "visibility", "software"),
     "x": ("api_url",),
     "bluesky": ("service", "link_card"),
 }
@@ -152,6 +155,7 @@ def _platform_options(platform: str, item: dict[str, Any], prefix: str) -> None:
             raise ConfigError(f"{where}: expected the Mastodon server such as "
                               f"https://mastodon.social, got {read.shown(instance)}") from None
         read.choice(item, "visibility", "public", VISIBILITIES, prefix)
+        read.choice(item, "software", "mastodon", SOFTWARE, prefix)
     elif platform == "x":
         if "api_url" in item:
             read.url(item["api_url"], read.key(prefix, "api_url"), base_only=True)
