@@ -25,7 +25,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .config import parse_clock_period, parse_duration
-from .errors import ConfigError, PublishError, RateLimited
+from .errors import PublishError, RateLimited
+from .localize import plural
 from .model import Account, PlannedPost, Skipped
 
 DEFAULT_GAP = timedelta(minutes=5)
@@ -34,6 +35,8 @@ BACKOFF_CAP = timedelta(minutes=5)
 """A transient failure never holds an account back longer than this (a rate limit's own reset
 time is honoured however far away it is)."""
 CAP_WINDOW = timedelta(hours=24)
+RETRYING_AFTER_FAILURE = "retrying after a failure"
+"""How a post that waits for its account's back-off says why (`Slot.why` starts so)."""
 PLANNING_HORIZON = timedelta(days=400)
 """Longer than any stage can be due before its event starts (366 days) plus the longest grace
 (30 days): planning with it cuts nothing for lateness, and `arrange` decides what was missed."""
@@ -97,10 +100,7 @@ def rules_for(account: Account) -> Rules:
     options = account.options
     quiet = options.get("quiet_hours")
     gap = options.get("min_gap")
-    cap = options.get("daily_cap")
-    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0):
-        raise ConfigError(f"{prefix}daily_cap: expected a positive whole number of posts, "
-                          f"got {cap!r}")
+    cap = options.get("daily_cap")          # checked when the config was loaded
     return Rules(
         quiet=None if quiet in (None, "") else parse_quiet_hours(quiet, prefix + "quiet_hours"),
         min_gap=DEFAULT_GAP if gap is None else parse_duration(gap, prefix + "min_gap"),
@@ -203,7 +203,7 @@ def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules,
             continue
         if blocked is not None and blocked > at:
             at, why = _earliest(max(due, blocked), cursor, rules, times, len(unit), zone)
-            why = f"retrying after a failure{', ' + why if why else ''}"
+            why = f"{RETRYING_AFTER_FAILURE}{', ' + why if why else ''}"
             if at >= start:
                 continue  # waits: the back-off may end sooner (SIGHUP, restart)
         times.extend([at] * len(unit))
@@ -296,7 +296,7 @@ def cap_opens_at(times: Iterable[datetime], at: datetime, cap: int | None,
 
 def cap_reason(cap: int | None) -> str:
     """How a post held by the daily cap is described."""
-    return f"daily cap of {cap} posts in 24 hours reached"
+    return f"daily cap of {plural(cap or 0, 'post')} in 24 hours reached"
 
 
 def change_time(now: datetime, start: datetime, rules: Rules, zone: ZoneInfo) -> datetime:

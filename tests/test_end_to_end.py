@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
@@ -349,6 +350,18 @@ def test_a_failed_one_off_post_does_not_say_the_account_is_stopped(platforms, mo
     status = herald(platforms, "status").output
     assert "STOPPED" not in status
     assert "failed on request post-" in status and "left as it is until asked again" in status
+
+
+@pytest.mark.parametrize("account", ["mastodon", "x", "bluesky"])
+def test_a_one_off_post_without_credentials_is_in_history_on_every_platform(platforms,
+                                                                            monkeypatch, account):
+    for name in [n for n in platforms.env if n.startswith(f"HERALD_{account.upper()}_")]:
+        monkeypatch.delenv(name)
+    assert herald(platforms, "post", "Hej från Herald!", "--account", account).exit_code == 6
+    (entry,) = json.loads(herald(platforms, "history", "--json").output)["entries"]
+    assert (entry["account"], entry["state"], entry["requested"]) == (account, "failed", True)
+    status = herald(platforms, "status").output
+    assert "STOPPED" not in status and "failed on request post-" in status
 
 
 def test_an_account_at_its_daily_cap_holds_the_pair_until_a_time_and_exits_0(platforms):

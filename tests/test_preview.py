@@ -63,7 +63,7 @@ def run_and_compare(platforms, now: datetime, until: datetime) -> dict:
 
     before = {k for k, e in ledger_rows(platforms).items() if e.state == "posted"}
     for moment in sorted({now} | {datetime.fromisoformat(p["at"]) for p in going}):
-        outcomes = run_once(platforms.config, clock=lambda moment=moment: moment)
+        outcomes = run_once(platforms.config, clock=lambda moment=moment: moment).outcomes
         assert all(o.ok for o in outcomes), outcomes
     rows = ledger_rows(platforms)
     posted = {k: e.posted_at.astimezone(ZONE).isoformat() for k, e in rows.items()

@@ -5,8 +5,8 @@ import pytest
 
 from bot.errors import ConfigError, RateLimited, Unavailable
 from bot.model import Account, PlannedPost, PostKey, Stage
-from bot.timing import (DEFAULT_GAP, QuietHours, Rules, arrange, backoff, change_time,
-                        parse_quiet_hours, planning_grace, retry_time, rules_for)
+from bot.timing import (DEFAULT_GAP, QuietHours, Rules, arrange, backoff, cap_reason,
+                        change_time, parse_quiet_hours, planning_grace, retry_time, rules_for)
 
 ZONE = ZoneInfo("Europe/Stockholm")
 ANNOUNCEMENT = Stage("announcement", "announcement")
@@ -71,8 +71,8 @@ def test_an_account_without_options_gets_a_few_minutes_gap_and_no_quiet_hours():
     assert rules == Rules(QuietHours(time(22), time(8)), timedelta(minutes=10), 5)
     with pytest.raises(ConfigError, match=r"accounts\.masto\.min_gap"):
         rules_for(account(min_gap="soon"))
-    with pytest.raises(ConfigError, match=r"accounts\.masto\.daily_cap"):
-        rules_for(account(daily_cap=0))
+    # A bad daily_cap never reaches the timing code: the config refuses it when it is loaded
+    # (tests/test_config.py, test_a_bad_account_option_is_refused_at_load_naming_it).
 
 
 def test_a_post_due_in_quiet_hours_goes_out_when_they_end():
@@ -246,3 +246,8 @@ def test_a_correction_waits_out_quiet_hours_unless_the_event_starts_first():
     assert change_time(at(1, 12), at(5, 18), rules, ZONE) == at(1, 12)
     assert change_time(at(1, 23).astimezone(timezone.utc), at(5, 18), Rules(), ZONE) \
         == at(1, 23)
+
+
+def test_the_daily_cap_is_counted_in_words_that_agree_with_the_number():
+    assert cap_reason(1) == "daily cap of 1 post in 24 hours reached"
+    assert cap_reason(5) == "daily cap of 5 posts in 24 hours reached"

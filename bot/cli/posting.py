@@ -11,16 +11,6 @@ import click
 from .common import _ledger, _print_sent, _publishers, _report, config_options, load, main
 
 
-def _locked(config, dry_run: bool, command: str):
-    """Hold the ledger's lock while posting, as `herald run` does; a dry run only reads."""
-    from contextlib import nullcontext
-
-    from .. import app
-    from ..ledger import acquire_lock
-
-    return nullcontext() if dry_run else acquire_lock(app.ledger_path(config), command)
-
-
 @main.command()
 @config_options
 @click.argument("ref", required=False)
@@ -61,7 +51,7 @@ def announce(config_path, site, ref, digest, stage, account, lang, again, dry_ru
     attach, prepared = app.attachments(config), {}
     if dry_run:
         attach = _noting(attach, prepared)
-    with _locked(config, dry_run, "herald announce"), _ledger(config, dry_run) as ledger:
+    with _ledger(config, dry_run, "herald announce") as ledger:   # the lock, as `run` takes it
         if digest is not None:
             outcomes = announce_digest(loaded, config, digest, now=now, ledger=ledger,
                                        publishers=publishers, selection=selection,
@@ -117,7 +107,7 @@ def _print_would_send(outcomes, prepared: dict, config, now) -> None:
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
     from ..counting import refusal
-    from ..delivery import Outcome, cap_hold, deliver
+    from ..delivery import Outcome, cap_hold, deliver, failed_before_sending
     from ..errors import PublishError, Unfit
     from ..model import OutgoingPost
     from ..service import Selection, manual_key
@@ -142,14 +132,15 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     else:
         raw = None
     outcomes = []
-    with _locked(config, dry_run, "herald post"), _ledger(config, dry_run) as ledger:
+    with _ledger(config, dry_run, "herald post") as ledger:
         for acc in accounts:
             publisher = publishers[acc.name]
             key = manual_key(text, acc.name, lang, raw)
             try:
                 limits = publisher.limits()
-            except PublishError as exc:  # a one-off leaves no trace when nothing was sent
-                outcomes.append(Outcome(key, "failed", error=exc))
+            except PublishError as exc:     # recorded as a failed send is, on every platform
+                outcomes.append(failed_before_sending(key, exc, ledger=ledger, now=now,
+                                                      text=text, again=again, requested=True))
                 continue
             reason = refusal(text, limits)      # characters, bytes and refused characters
             if reason is not None:

@@ -115,8 +115,7 @@ def run(ctx, config_path, site, once, catch_up, check_every):
 
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
     if once:
-        outcomes = run_once(config_path, site, catch_up=catch_up, verbose=verbose)
-        sys.exit(max((o.error.exit_code for o in outcomes if o.error is not None), default=0))
+        sys.exit(run_once(config_path, site, catch_up=catch_up, verbose=verbose).exit_code)
     sys.exit(run_forever(config_path, site, catch_up=catch_up, check_every=check_every,
                          verbose=verbose))
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from ..config import Config
-from ..delivery import deliver_thread
+from ..delivery import deliver_thread, failed_before_sending
 from ..digest import PlannedDigest
 from ..errors import PublishError
 from ..ledger import Ledger
@@ -33,6 +34,7 @@ class Digests:
 
     # provided by Results
     _may_call: Callable[[Tick, str], bool]
+    _now: Callable[[Tick], datetime]
     _clock_for: Callable
     _guard: Callable
     _outcome: Callable
@@ -51,8 +53,12 @@ class Digests:
             return False
         try:
             limits = publisher.limits()
-        except PublishError as exc:
-            return self._failed(tick, key, exc, recorded=False)
+        except PublishError as exc:    # recorded as a failed send is, on every platform
+            tick.attempted = True
+            entry = tick.latest.get(key)
+            return self._outcome(tick, key, failed_before_sending(
+                key, exc, ledger=self.ledger, now=self._now(tick),
+                again=entry is not None and entry.done))
         first = tick.latest.get(planned.period.post_key(key.account, key.lang))
         try:
             composed = compose_digest_planned(planned, tick.site, self.config, limits,
