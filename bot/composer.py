@@ -8,6 +8,7 @@ comes back with `error` set, never silently cut.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,7 +43,11 @@ DEFAULT_ALT_TEXTS: dict[str, str] = {
 ELLIPSIS = "…"
 
 MIN_EXCERPT_WORDS = 3
-"""A shortened excerpt keeps at least this many words; with fewer it is left out entirely."""
+"""A shortened excerpt keeps at least this many words (graphemes, in a text without spaces);
+with fewer it is left out entirely."""
+
+MAX_GRAPHEME_CUTS = 5000
+"""How far into an excerpt without spaces a cut is looked for."""
 
 _TRAILING = " ,;:.!?-–—(/[{\"'“‘„«"
 """Characters a shortened excerpt does not end with before its ellipsis."""
@@ -218,9 +223,20 @@ def _fit(template: Template, fields: Mapping[str, str], excerpt: str, tags: tupl
 
 
 def _excerpt_cuts(excerpt: str) -> list[int]:
-    """Return where the excerpt may end, shortest first: 0 (left out), word ends, full length."""
+    """Return where the excerpt may end, shortest first: 0 (left out), word ends, full length.
+
+    An excerpt without a single space (all emoji, or a script written without spaces) ends
+    between two graphemes instead, after at least `MIN_EXCERPT_WORDS` of them: an emoji
+    sequence is never split. Only its first `MAX_GRAPHEME_CUTS` graphemes are looked at; no
+    platform takes that many.
+    """
     if not excerpt:
         return [0]
+    if " " not in excerpt:
+        ends = list(itertools.accumulate(itertools.islice(
+            map(len, grapheme.graphemes(excerpt)), MAX_GRAPHEME_CUTS)))
+        return [0, *[end for end in ends[MIN_EXCERPT_WORDS - 1:] if end < len(excerpt)],
+                len(excerpt)]
     ends = [m.start() for m in re.finditer(" ", excerpt)]
     return [0, *ends[MIN_EXCERPT_WORDS - 1:], len(excerpt)]
 

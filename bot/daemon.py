@@ -80,26 +80,18 @@ def build_setup(config_path: str | Path | None = None, site: str | Path | None =
 
 
 def content_state(site: SiteConfig) -> frozenset[tuple[str, int, int]]:
-    """Return (path, size, mtime_ns) of every event file: cheap to compare, nothing parsed."""
-    found: list[tuple[str, int, int]] = []
-    folder = site.root / site.events_dir
+    """Return (path, size, mtime_ns) of every event file: cheap to compare, nothing parsed.
 
-    def walk(path: str) -> None:
-        with os.scandir(path) as entries:
-            for entry in entries:
-                if entry.name[:1] in "._#":
-                    continue
-                if entry.is_dir():
-                    walk(entry.path)
-                elif entry.name.endswith(".md"):
-                    st = entry.stat()
-                    found.append((entry.path, st.st_size, st.st_mtime_ns))
+    The files are exactly those `load_site` reads (`content.scan_events`: the same folders,
+    names, links and size cap), plus the names of those it skips, so a change to any of them
+    is seen. A site or events folder that cannot be read gives a state of its own.
+    """
+    from .content import scan_events
 
     try:
-        walk(str(folder))
-    except OSError:
-        return frozenset({(str(folder), -1, -1)})
-    return frozenset(found)
+        return scan_events(site).state()
+    except (HeraldError, OSError) as exc:
+        return frozenset({(f"{site.root}/{site.events_dir}: {exc}", -1, -1)})
 
 
 # --- the daemon ------------------------------------------------------------------------------

@@ -164,8 +164,8 @@ def test_a_failing_tick_logs_one_line_and_the_daemon_goes_on(tmp_path, ledger, c
     when(lambda: len(setup.publishers["masto"].times) == 1, signal_self(signal.SIGTERM))
     assert daemon.run() == 0
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert errors == ["tick failed: " + str(tmp_path) + ": has no events folder (_events/); "
-                      "trying again in 60s"]
+    assert errors == ["tick failed: site.events_dir: _events/ not found in the site folder "
+                      + str(tmp_path) + "; trying again in 60s"]
 
 
 def _fails_then(check, root: Path):

@@ -131,14 +131,36 @@ def _collecting(items, entries: list):
 
 
 def _write_images(post, extras, folder: Path) -> list[str]:
+    """Write a post's prepared images into `folder`, named from safe slugs, never outside it.
+
+    A name is `<ref>.<stage>.<account>.<lang>[.<n>].<ext>`, each part a `file_slug` (a ref
+    such as `../../x`, an absolute path, a NUL byte or 300 characters cannot reach outside);
+    an existing link of that name is refused rather than followed.
+    """
+    import os
+    import re
+
+    from ..content import file_slug
+    from ..errors import HeraldError
+
     media = list(extras.media) + ([extras.card.thumb] if extras.card and extras.card.thumb
                                   else [])
+    stem = ".".join(file_slug(part) for part in (post.key.ref, post.key.stage,
+                                                 post.key.account, post.key.lang))
     paths = []
     for number, item in enumerate(media, start=1):
-        suffix = Path(item.filename).suffix or ".img"
-        path = folder / (f"{post.key.ref}.{post.key.stage}.{post.key.account}.{post.key.lang}"
-                         f"{'' if number == 1 else f'.{number}'}{suffix}")
-        path.write_bytes(item.data)
+        suffix = Path(item.filename).suffix.lower()
+        if not re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
+            suffix = ".img"
+        path = folder / f"{stem}{'' if number == 1 else f'.{number}'}{suffix}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                         | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o644)
+            with os.fdopen(fd, "wb") as out:
+                out.write(item.data)
+        except OSError as exc:
+            raise HeraldError(f"--images: cannot write {path} "
+                              f"({exc.strerror or type(exc).__name__})") from None
         paths.append(str(path))
     return paths
 
@@ -185,7 +207,9 @@ def validate(config_path, site, strict, upcoming, everything, now_text, list_ref
     --upcoming leaves them out). Exits 0 when clean, 1 for warnings only with --strict, 2 when
     any file has an error.
     """
-    from ..content import load_site
+    from .. import app
+    from ..content import ParseCache, load_site
+    from ..content.checks import fit_problems, ref_problems
     from .validation import VALIDATE_SCHEMA, events_of, lines, upcoming_problems
 
     from .progress import Progress
@@ -195,10 +219,18 @@ def validate(config_path, site, strict, upcoming, everything, now_text, list_ref
     zone = config.site.timezone
     progress = Progress()
     progress.say(f"reading the events in {config.site.root} ...", force=True)
-    loaded = load_site(config.site)
+    cache = ParseCache.for_site(config.site, config.images.cache_dir)
+    loaded = load_site(config.site, cache=cache)
+    cache.save()
+    if (click.get_current_context().obj or {}).get("verbose"):
+        for note in cache.notes:
+            click.echo(f"note: {note}", err=True)
     progress.say(f"checking the images of {plural(len(loaded.events), 'event file')} ...",
                  force=True)
-    problems = list(loaded.problems) + _image_problems(loaded, config)
+    files = loaded.events + loaded.drafts
+    problems = (list(loaded.problems) + _image_problems(loaded, config) + ref_problems(files)
+                + fit_problems([e for e in files if e.start > now], config,
+                               lambda a: app.declared_limits(a, config)))
     progress.clear()
     if upcoming:
         problems = upcoming_problems(problems, loaded, now)
