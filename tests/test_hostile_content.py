@@ -334,7 +334,19 @@ def test_events_in_a_folder_two_thousand_levels_deep_are_found(tmp_path):
         except OSError:  # the file system's own limit on path length
             break
     (deep / "hackdag.md").write_text(event_text(), encoding="utf-8")
-    assert load_site(config).versions("hackdag")["sv"].title == "Hackdag"
+    try:
+        assert load_site(config).versions("hackdag")["sv"].title == "Hackdag"
+    finally:
+        _remove_chain(tmp_path / "_events", deep)
+
+
+def _remove_chain(top: Path, bottom: Path) -> None:
+    """Remove a folder chain bottom-up without recursion (pytest's clean-up would recurse)."""
+    for entry in bottom.iterdir():
+        entry.unlink()
+    while bottom != top:
+        bottom.rmdir()
+        bottom = bottom.parent
 
 
 def test_an_events_dir_with_a_nul_byte_is_a_configuration_error(tmp_path):
