@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import Config
+from .config_accounts import request_timeout
 from .model import Account, Limits
 from .platforms import bluesky, mastodon, x
 
@@ -16,8 +17,10 @@ _MODULES = {"mastodon": mastodon, "x": x, "bluesky": bluesky}
 
 
 def declared_limits(account: Account, config: Config) -> Limits:
-    """The limits an account's platform declares, adjusted by configuration (no network)."""
-    limits = _MODULES[account.platform].LIMITS
+    """The limits an account's platform declares for its options (a Mastodon account's
+    `software` says how its server counts), adjusted by configuration (no network)."""
+    limits = replace(_MODULES[account.platform].declared_limits(account.options),
+                     request_timeout=request_timeout(account))
     if account.platform == "bluesky":
         return replace(limits, image_bytes=config.images.bluesky_bytes)
     return limits
@@ -33,13 +36,14 @@ def build_publisher(account: Account, config: Config):
     """Build the real publisher of an account, with credentials from the env or secrets file."""
     store = secrets_store(config)
     credentials = store.credentials(account.name)
+    timeout = request_timeout(account)
     if account.platform == "mastodon":
-        return mastodon.MastodonPublisher(account, credentials)
+        return mastodon.MastodonPublisher(account, credentials, timeout=timeout)
     if account.platform == "x":
-        return x.XPublisher(account, credentials)
+        return x.XPublisher(account, credentials, timeout=timeout)
     return bluesky.BlueskyPublisher(
         account, credentials, save_session=lambda s: store.update(account.name, "session", s),
-        image_bytes=config.images.bluesky_bytes)
+        image_bytes=config.images.bluesky_bytes, timeout=timeout)
 
 
 def missing_credentials(account: Account, config: Config) -> list[str]:

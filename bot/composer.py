@@ -8,6 +8,7 @@ comes back with `error` set, never silently cut.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,7 +43,11 @@ DEFAULT_ALT_TEXTS: dict[str, str] = {
 ELLIPSIS = "…"
 
 MIN_EXCERPT_WORDS = 3
-"""A shortened excerpt keeps at least this many words; with fewer it is left out entirely."""
+"""A shortened excerpt keeps at least this many words (graphemes, in a text without spaces);
+with fewer it is left out entirely."""
+
+MAX_GRAPHEME_CUTS = 5000
+"""How far into an excerpt without spaces a cut is looked for."""
 
 _TRAILING = " ,;:.!?-–—(/[{\"'“‘„«"
 """Characters a shortened excerpt does not end with before its ellipsis."""
@@ -51,9 +56,9 @@ Template = tuple[tuple[str, frozenset[str]], ...]
 """A parsed template: each line with the names of the fields it holds."""
 
 
-def check_template(text: str) -> None:
-    """Raise ValueError naming the first field of `text` that Herald does not know."""
-    _parse(text)
+def check_template(text: str, fields: Sequence[str] = FIELDS) -> None:
+    """Raise ValueError naming the first field of `text` that is not one of `fields`."""
+    parse_template(text, fields)
 
 
 def compose(
@@ -77,7 +82,7 @@ def compose(
         tried = ", ".join(repr(v) for v in versions)
         return _post(planned, event, limits, "", "", lang, warnings,
                      error=f"no {planned.stage.template_name!r} template in {tried}")
-    parsed = _parse(template)
+    parsed = parse_template(template)
     fields = {
         "title": _one_line(event.title),
         "when": format_when(event.start, lang),
@@ -89,7 +94,7 @@ def compose(
     }
     uses_excerpt = any("excerpt" in names for _, names in parsed)
     excerpt = _one_line(event.excerpt) if uses_excerpt else ""
-    tags = _hashtags(hashtags)
+    tags = clean_hashtags(hashtags)
     fitted = _fit(parsed, fields, excerpt, tags, limits)
     if excerpt and not fitted.excerpt and fitted.error is None:
         warnings += (f"left out the excerpt to fit {limits.platform}'s limit",)
@@ -126,7 +131,7 @@ def _template(stage: Stage, lang: str, templates: Mapping[str, Mapping[str, str]
     return None
 
 
-def _parse(text: str) -> Template:
+def parse_template(text: str, fields: Sequence[str] = FIELDS) -> Template:
     """Split `text` into lines with their fields; raise ValueError for anything but plain fields.
 
     A format spec (`{title:>9999}`), a conversion (`{title!r}`) or an attribute or index
@@ -144,19 +149,20 @@ def _parse(text: str) -> Template:
         for _, name, spec, conversion in parts:
             if name is None:
                 continue
-            if name not in FIELDS or spec or conversion:
-                raise ValueError(_field_problem(name, spec, conversion))
+            if name not in fields or spec or conversion:
+                raise ValueError(_field_problem(name, spec, conversion, fields))
             names.append(name)
         lines.append((line, frozenset(names)))
     return tuple(lines)
 
 
-def _field_problem(name: str, spec: str, conversion: str | None) -> str:
+def _field_problem(name: str, spec: str, conversion: str | None,
+                   fields: Sequence[str]) -> str:
     written = _short("{" + name + (f"!{conversion}" if conversion else "")
                      + (f":{spec}" if spec else "") + "}", quote=False)
     plain = re.match(r"\w*", name).group()
-    known = ", ".join("{" + f + "}" for f in FIELDS)
-    if plain in FIELDS:
+    known = ", ".join("{" + f + "}" for f in fields)
+    if plain in fields:
         return (f"{written}: only the plain field {{{plain}}} is allowed (no format, "
                 f"conversion, attribute or index)")
     return f"unknown template field {written} (known fields: {known})"
@@ -169,7 +175,7 @@ def _short(text: str, *, quote: bool = True, limit: int = 60) -> str:
     return shown if len(shown) <= limit else shown[:limit - 1] + "…"
 
 
-def _render(template: Template, values: Mapping[str, str]) -> str:
+def render_template(template: Template, values: Mapping[str, str]) -> str:
     """Fill in `values`, drop lines whose fields are all empty and collapse blank lines."""
     out: list[str] = []
     for line, names in template:
@@ -197,10 +203,10 @@ def _fit(template: Template, fields: Mapping[str, str], excerpt: str, tags: tupl
     def render(cut: int, n_tags: int) -> str:
         values = {**fields, "excerpt": _shortened(excerpt, cuts, cut),
                   "hashtags": " ".join("#" + t for t in tags[:n_tags])}
-        return _render(template, values)
+        return render_template(template, values)
 
     def best_excerpt(n_tags: int) -> int | None:
-        return _largest(len(cuts), lambda cut: fits(render(cut, n_tags), limits))
+        return largest(len(cuts), lambda cut: fits(render(cut, n_tags), limits))
 
     full = len(cuts) - 1
     if fits(text := render(full, len(tags)), limits):
@@ -208,7 +214,7 @@ def _fit(template: Template, fields: Mapping[str, str], excerpt: str, tags: tupl
     n_tags = len(tags)
     cut = best_excerpt(n_tags)
     if cut is None:
-        fewer = _largest(len(tags), lambda n: fits(render(0, n), limits))
+        fewer = largest(len(tags), lambda n: fits(render(0, n), limits))
         if fewer is None:
             text = render(0, 0)
             return _Fitted(text, "", 0, error=_overflow(text, limits))
@@ -217,9 +223,20 @@ def _fit(template: Template, fields: Mapping[str, str], excerpt: str, tags: tupl
 
 
 def _excerpt_cuts(excerpt: str) -> list[int]:
-    """Return where the excerpt may end, shortest first: 0 (left out), word ends, full length."""
+    """Return where the excerpt may end, shortest first: 0 (left out), word ends, full length.
+
+    An excerpt without a single space (all emoji, or a script written without spaces) ends
+    between two graphemes instead, after at least `MIN_EXCERPT_WORDS` of them: an emoji
+    sequence is never split. Only its first `MAX_GRAPHEME_CUTS` graphemes are looked at; no
+    platform takes that many.
+    """
     if not excerpt:
         return [0]
+    if " " not in excerpt:
+        ends = list(itertools.accumulate(itertools.islice(
+            map(len, grapheme.graphemes(excerpt)), MAX_GRAPHEME_CUTS)))
+        return [0, *[end for end in ends[MIN_EXCERPT_WORDS - 1:] if end < len(excerpt)],
+                len(excerpt)]
     ends = [m.start() for m in re.finditer(" ", excerpt)]
     return [0, *ends[MIN_EXCERPT_WORDS - 1:], len(excerpt)]
 
@@ -232,7 +249,7 @@ def _shortened(excerpt: str, cuts: list[int], cut: int) -> str:
     return kept + ELLIPSIS if kept else ""
 
 
-def _largest(n: int, ok: Callable[[int], bool]) -> int | None:
+def largest(n: int, ok: Callable[[int], bool]) -> int | None:
     """Return the largest i < n with `ok(i)`, given that `ok` holds up to some i and not after.
 
     Probes 0, 1, 3, 7, ... and then bisects, so the cost grows with the answer rather than with
@@ -305,7 +322,7 @@ def _cut(text: str, limit: int) -> str:
     return words.rstrip(_TRAILING) + ELLIPSIS
 
 
-def _hashtags(tags: Sequence[str]) -> tuple[str, ...]:
+def clean_hashtags(tags: Sequence[str]) -> tuple[str, ...]:
     """Return the tags without '#' or spaces, skipping empty ones and repeats in another case."""
     seen: dict[str, str] = {}
     for tag in tags:

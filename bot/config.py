@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import config_accounts
+from . import config_accounts, config_digests
 from . import config_read as read
 from .config_read import MAX_DURATION, parse_clock_period, parse_duration
 from .errors import ConfigError, UsageError
 from .localize import is_language
+from .digest import Digest
 from .model import Account, Stage
 
 __all__ = ["Config", "ImageConfig", "SiteConfig", "find_config", "known_keys", "load_config",
@@ -48,7 +49,8 @@ CHANGE_TEMPLATES = ("correction", "updated", "cancellation")
 """Templates of Herald's posts about changes, which a [templates] table may replace."""
 KINDS = ("announcement", "reminder")
 
-TOP_KEYS = ("grace", "ledger", "secrets", "site", "stages", "templates", "images", "accounts")
+TOP_KEYS = ("grace", "ledger", "secrets", "site", "stages", "templates", "images", "accounts",
+            "digests")
 SITE_KEYS = ("path", "url", "timezone", "default_lang", "languages", "events_dir", "uploads",
              "permalink", "offset_policy", "hashtags", "name")
 STAGE_KEYS = ("name", "kind", "before", "template")
@@ -107,15 +109,26 @@ class Config:
     ledger: Path | None = None
     secrets: Path | None = None
     source: Path | None = None
+    digests: tuple[Digest, ...] = ()
+    """The `[[digests]]`: regular posts listing the events of a coming window."""
 
     def account(self, name: str) -> Account:
         """Return the account called `name`; a usage error (exit 2) when there is none."""
-        for account in self.accounts:
-            if account.name == name:
-                return account
-        names = [a.name for a in self.accounts]
-        hint = read.suggestion(name, names) or f" (configured: {', '.join(names) or 'none'})"
-        raise UsageError(f"unknown account {read.shown(name)}{hint}")
+        return _named(self.accounts, name, "account")
+
+    def digest(self, name: str) -> Digest:
+        """Return the digest called `name`; a usage error (exit 2) when there is none."""
+        return _named(self.digests, name, "digest")
+
+
+def _named(items, name: str, what: str):
+    """The item of `items` called `name`, or a usage error naming the closest one."""
+    for item in items:
+        if item.name == name:
+            return item
+    names = [item.name for item in items]
+    hint = read.suggestion(name, names) or f" (configured: {', '.join(names) or 'none'})"
+    raise UsageError(f"unknown {what} {read.shown(name)}{hint}")
 
 
 DEFAULT_STAGES = (
@@ -142,6 +155,7 @@ def known_keys() -> tuple[str, ...]:
         "templates.<name>.<lang>",
         *(f"images.{k}" for k in IMAGE_KEYS),
         *config_accounts.known_keys(),
+        *config_digests.known_keys(),
     )
 
 
@@ -211,14 +225,22 @@ def parse_config(data: dict[str, Any], *, base: Path, source: Path | None = None
     read.known(data, "", TOP_KEYS)
     site = _site(read.table(data, "site"), base)
     stages = _stages(data.get("stages"))
-    templates = _templates(data.get("templates", {}), stages, site.languages)
+    templates_data = data.get("templates", {})
+    digest_texts = None
+    if isinstance(templates_data, dict) and config_digests.TEMPLATE in templates_data:
+        digest_texts = templates_data[config_digests.TEMPLATE]
+        templates_data = {k: v for k, v in templates_data.items()
+                          if k != config_digests.TEMPLATE}
+    templates = _templates(templates_data, stages, site.languages)
     _stage_templates(stages, templates)
+    accounts = config_accounts.accounts(data.get("accounts"), site.languages, DEFAULT_ACCOUNTS)
     return Config(
         site=site,
         stages=stages,
         grace=parse_duration(data.get("grace", "2h"), "grace", maximum=MAX_GRACE),
-        accounts=config_accounts.accounts(data.get("accounts"), site.languages,
-                                          DEFAULT_ACCOUNTS),
+        accounts=accounts,
+        digests=config_digests.digests(data.get("digests"), digest_texts, site.languages,
+                                       accounts),
         templates=templates,
         images=_images(read.table(data, "images"), base),
         ledger=read.path(data, "ledger", base),
@@ -313,6 +335,9 @@ def _stages(data: Any) -> tuple[Stage, ...]:
         if name in RESERVED_STAGES:
             raise ConfigError(f"{prefix}.name: {name!r} is the name of Herald's own posts about "
                               f"changes; name the stage differently")
+        if name == config_digests.TEMPLATE:
+            raise ConfigError(f"{prefix}.name: {name!r} names the digests' texts "
+                              f"([templates.digest]); name the stage differently")
         if name in (s.name for s in stages):
             raise ConfigError(f"{prefix}.name: {name!r} is the name of another stage; "
                               f"stage names must be unique")

@@ -19,13 +19,21 @@ from .model import Account
 
 PLATFORMS = ("mastodon", "x", "bluesky")
 VISIBILITIES = ("public", "unlisted", "private", "direct")
+SOFTWARE = ("mastodon", "gotosocial", "other")
+"""What a Mastodon account's server runs: it says how the server counts, for preview, which asks
+no server (posting follows the instance's own answer)."""
 CANCEL_MODES = ("reply", "delete")
 MAX_GAP = timedelta(days=1)
 """The longest `min_gap`: more than a day between two posts is what `daily_cap` is for."""
 
-COMMON_OPTIONS = ("platform", "languages", "quiet_hours", "min_gap", "daily_cap", "on_cancel")
+COMMON_OPTIONS = ("platform", "languages", "quiet_hours", "min_gap", "daily_cap", "on_cancel",
+                  "request_timeout")
+DEFAULT_REQUEST_TIMEOUT = 30.0
+"""Seconds the adapters wait for an answer before giving up on a request."""
+REQUEST_TIMEOUT = (timedelta(seconds=1), timedelta(minutes=5))
+"""The shortest and longest `request_timeout`."""
 PLATFORM_OPTIONS: dict[str, tuple[str, ...]] = {
-    "mastodon": ("instance", "visibility"),
+    "mastodon": ("instance", "visibility", "software"),
     "x": ("api_url",),
     "bluesky": ("service", "link_card"),
 }
@@ -83,6 +91,8 @@ def account(name: str, item: dict[str, Any], site_languages: tuple[str, ...]) ->
         raise read.unknown_key(prefix, option, takes)
     languages = _languages(item, prefix, site_languages)
     _timing(item, prefix)
+    if "request_timeout" in item:
+        _request_timeout(item["request_timeout"], read.key(prefix, "request_timeout"))
     read.choice(item, "on_cancel", "reply", CANCEL_MODES, prefix)
     _platform_options(platform, item, prefix)
     options = {k: v for k, v in item.items() if k not in ("platform", "languages")}
@@ -98,9 +108,7 @@ def _languages(item: dict[str, Any], prefix: str, site: tuple[str, ...]) -> tupl
         raise ConfigError(f"{where}: an account posts in at least one language; "
                           f"the site's are {', '.join(site)}")
     for lang in languages:
-        if lang not in site:
-            raise ConfigError(f"{where}: {read.shown(lang)} is not one of the site's languages "
-                              f"({', '.join(site)})")
+        read.site_language(lang, where, site)
     return tuple(languages)
 
 
@@ -112,6 +120,23 @@ def _timing(item: dict[str, Any], prefix: str) -> None:
     if "min_gap" in item:
         read.parse_duration(item["min_gap"], read.key(prefix, "min_gap"), maximum=MAX_GAP)
     read.whole(item, "daily_cap", None, minimum=1, unit="posts", prefix=prefix)
+
+
+def _request_timeout(value: Any, where: str) -> float:
+    low, high = REQUEST_TIMEOUT
+    return read.parse_duration(value, where, minimum=low, maximum=high).total_seconds()
+
+
+def request_timeout(account: Account) -> float:
+    """The seconds an account's adapter waits for an answer (`request_timeout`, checked at load).
+
+    A request that stalls longer is given up; on a platform that cannot recognise a repeated
+    post, a post in doubt is looked up only once this much time has passed.
+    """
+    value = account.options.get("request_timeout")
+    if value is None:
+        return DEFAULT_REQUEST_TIMEOUT
+    return _request_timeout(value, read.key(read.key("accounts", account.name), "request_timeout"))
 
 
 def _platform_options(platform: str, item: dict[str, Any], prefix: str) -> None:
@@ -130,6 +155,7 @@ def _platform_options(platform: str, item: dict[str, Any], prefix: str) -> None:
             raise ConfigError(f"{where}: expected the Mastodon server such as "
                               f"https://mastodon.social, got {read.shown(instance)}") from None
         read.choice(item, "visibility", "public", VISIBILITIES, prefix)
+        read.choice(item, "software", "mastodon", SOFTWARE, prefix)
     elif platform == "x":
         if "api_url" in item:
             read.url(item["api_url"], read.key(prefix, "api_url"), base_only=True)

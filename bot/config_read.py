@@ -134,6 +134,13 @@ def string_list(value: object, name: str, *, distinct: bool = True) -> list[str]
     return value
 
 
+def site_language(lang: object, name: str, site: Collection[str]) -> None:
+    """Refuse `lang` unless it is one of the site's languages `site`."""
+    if lang not in site:
+        raise ConfigError(f"{name}: {shown(lang)} is not one of the site's languages "
+                          f"({', '.join(site)})")
+
+
 def boolean(data: dict[str, Any], name: str, default: bool, prefix: str = "") -> bool:
     value = data.get(name, default)
     if not isinstance(value, bool):

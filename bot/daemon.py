@@ -26,7 +26,7 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -36,7 +36,8 @@ from .changes import CONFIRM_MISSING
 from .config import Config, SiteConfig, load_config
 from .content import Site, load_site
 from .errors import HeraldError
-from .ledger import Ledger, acquire_lock
+from .ledger import Ledger
+from .localize import plural
 from .logs import configure_logging, use_utc_local_time
 from .platforms.base import Publisher
 from .delivery import Attach, Outcome
@@ -79,26 +80,18 @@ def build_setup(config_path: str | Path | None = None, site: str | Path | None =
 
 
 def content_state(site: SiteConfig) -> frozenset[tuple[str, int, int]]:
-    """Return (path, size, mtime_ns) of every event file: cheap to compare, nothing parsed."""
-    found: list[tuple[str, int, int]] = []
-    folder = site.root / site.events_dir
+    """Return (path, size, mtime_ns) of every event file: cheap to compare, nothing parsed.
 
-    def walk(path: str) -> None:
-        with os.scandir(path) as entries:
-            for entry in entries:
-                if entry.name[:1] in "._#":
-                    continue
-                if entry.is_dir():
-                    walk(entry.path)
-                elif entry.name.endswith(".md"):
-                    st = entry.stat()
-                    found.append((entry.path, st.st_size, st.st_mtime_ns))
+    The files are exactly those `load_site` reads (`content.scan_events`: the same folders,
+    names, links and size cap), plus the names of those it skips, so a change to any of them
+    is seen. A site or events folder that cannot be read gives a state of its own.
+    """
+    from .content import scan_events
 
     try:
-        walk(str(folder))
-    except OSError:
-        return frozenset({(str(folder), -1, -1)})
-    return frozenset(found)
+        return scan_events(site).state()
+    except (HeraldError, OSError) as exc:
+        return frozenset({(f"{site.root}/{site.events_dir}: {exc}", -1, -1)})
 
 
 # --- the daemon ------------------------------------------------------------------------------
@@ -152,29 +145,37 @@ class Daemon:
         site = load_site(self.setup.config.site)
         self._content = state
         errors = sum(1 for p in site.problems if p.severity == "error")
-        self.log.info("read %d events from %s (%d drafts, %d files with errors)",
-                      len(site.refs()), self.setup.config.site.root, len(site.drafts), errors)
+        self.log.info("read %s from %s (%s, %s with errors)", plural(len(site.refs()), "event"),
+                      self.setup.config.site.root, plural(len(site.drafts), "draft"),
+                      plural(errors, "file"))
         self.site = site
         return True
 
     def tick(self) -> TickReport | None:
         """Post everything due now (ticking again while the runner asks to); never raises."""
-        outcomes: list[Outcome] = []
-        report: TickReport | None = None
         try:
-            if self.site is None:
-                self.check_content()
-            for _ in range(MAX_TICKS_AT_ONCE):
-                report = self.runner.tick(self.site, self.clock())
-                outcomes.extend(report.outcomes)
-                if report.interrupted or report.next_wake is None \
-                        or report.next_wake > self.clock() or self.stopping:
-                    break
+            return self.round()
         except Exception as exc:  # one failure logs one line; the daemon goes on
             self._fail("tick", exc)
             return None
-        return TickReport(tuple(outcomes), report.next_wake if report else None,
-                          report.interrupted if report else False)
+
+    def round(self) -> TickReport:
+        """Post everything due now, ticking again while the runner asks to; errors escape.
+
+        The report holds every outcome of the round, and what was still held back at its end.
+        """
+        outcomes: list[Outcome] = []
+        if self.site is None:
+            self.check_content()
+        report: TickReport | None = None
+        for _ in range(MAX_TICKS_AT_ONCE):
+            report = self.runner.tick(self.site, self.clock())
+            outcomes.extend(report.outcomes)
+            if report.interrupted or report.next_wake is None \
+                    or report.next_wake > self.clock() or self.stopping:
+                break
+        assert report is not None
+        return replace(report, outcomes=tuple(outcomes))
 
     def _fail(self, what: str, exc: Exception) -> None:
         detail = str(exc) if isinstance(exc, HeraldError) else f"{type(exc).__name__}: {exc}"
@@ -307,9 +308,9 @@ def run_forever(config_path: str | Path | None = None, site: str | Path | None =
     configure_logging(setup.config.site.timezone, verbose=verbose)
     use_utc_local_time()
     path = app.ledger_path(setup.config)
-    with acquire_lock(path), Ledger.open(path) as ledger:
-        log.info("started on %s with %d accounts (pid %d)", path, len(setup.publishers),
-                 os.getpid())
+    with Ledger.open(path, lock="herald run") as ledger:
+        log.info("started on %s with %s (pid %d)", path,
+                 plural(len(setup.publishers), "account"), os.getpid())
         for account in setup.config.accounts:
             missing = app.missing_credentials(account, setup.config)
             if missing:
@@ -323,19 +324,27 @@ def run_forever(config_path: str | Path | None = None, site: str | Path | None =
 
 def run_once(config_path: str | Path | None = None, site: str | Path | None = None, *,
              catch_up: bool = False, verbose: bool = False,
-             clock: Callable[[], datetime] = utc_now) -> list[Outcome]:
-    """`herald run --once`: post what is due now and return what happened (for cron and CI)."""
+             clock: Callable[[], datetime] = utc_now) -> TickReport:
+    """`herald run --once`: post what is due now and say what happened (for cron and CI).
+
+    The report's `exit_code` follows what happened in this run. A problem with the ledger
+    (a full disk, a read-only folder) raises its LedgerError (exit code 5); so does a post
+    that went out but could not be recorded, naming it and its URL.
+    """
     from . import app
 
     setup = build_setup(config_path, site)
     configure_logging(setup.config.site.timezone, verbose=verbose)
     path = app.ledger_path(setup.config)
-    with acquire_lock(path), Ledger.open(path) as ledger:
+    with Ledger.open(path, lock="herald run") as ledger:
         daemon = Daemon(lambda: setup, ledger, initial=setup, catch_up=catch_up, clock=clock)
-        report = daemon.tick()
-        if report is None:
-            raise HeraldError("the run failed; see the log above")
-        return list(report.outcomes)
+        try:
+            return daemon.round()
+        except HeraldError:
+            raise
+        except Exception as exc:
+            log.debug("the run failed", exc_info=True)
+            raise HeraldError(f"the run failed: {type(exc).__name__}: {exc}") from exc
 
 
 def notify_systemd(state: str) -> None:

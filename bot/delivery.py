@@ -8,13 +8,13 @@ answer and error does to the post is `bot.lifecycle`'s table; this module carrie
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from . import lifecycle
 from .changes import Details
-from .errors import Duplicate, PublishError, RateLimited, Unavailable, Unfit
+from .errors import Duplicate, LedgerError, PublishError, RateLimited, Unavailable, Unfit
 from .ledger import AlreadyPosted, Ledger, LedgerConflict, Reservation
 from .lifecycle import Step
 from .model import (Account, Event, Limits, LinkCard, Media, OutgoingPost, Post, PostKey,
@@ -56,6 +56,23 @@ class Outcome:
         return self.status in SENT
 
 
+class NotRecorded(LedgerError):
+    """A post is on the platform, but the ledger could not record it (a full disk, say).
+
+    Its row stays reserved, which every later run reads as a post in doubt: the next run
+    looks it up on the platform and records it, and never posts it again.
+    """
+
+    def __init__(self, key: PostKey, published: Published, cause: LedgerError, *,
+                 found: bool = False):
+        self.key, self.published = key, published
+        where = published.url or published.id or "no address given"
+        how = "was found on the platform" if found else "went out"
+        super().__init__(f"{key} {how} ({where}) but could not be recorded: {cause}. The "
+                         f"next run finds it on the platform and records it, without posting "
+                         f"it again")
+
+
 Attach = Callable[[Post, Event, Account, Limits], "Attachments"]
 
 
@@ -92,18 +109,16 @@ def send(post: Post, event: Event, account: Account, *, publisher, ledger: Ledge
     extras = attach(post, event, account, limits)
     outgoing = OutgoingPost(post.text, post.lang, "", link=post.link, media=extras.media,
                             card=extras.card, reply_to=reply_to)
-    outcome = deliver(post.key, outgoing, publisher=publisher, ledger=ledger, now=now,
-                      again=again, requested=requested, limits=limits, clock=clock)
-    if outcome.status in ("posted", "recovered", "already on the platform"):
-        # What the post said about the event, so that a later change can be corrected.
-        ledger.describe(post.key, Details.of(event).to_json())
-    return outcome
+    # What the post says about the event is recorded with it, so a later change is corrected.
+    return deliver(post.key, outgoing, publisher=publisher, ledger=ledger, now=now,
+                   again=again, requested=requested, limits=limits, clock=clock,
+                   event=Details.of(event).to_json())
 
 
 def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher, ledger: Ledger,
             now: datetime, again: bool = False, requested: bool = False,
             limits: Limits | None = None,
-            clock: Callable[[], datetime] | None = None) -> Outcome:
+            clock: Callable[[], datetime] | None = None, event: str | None = None) -> Outcome:
     """Send one post exactly once: reserve it, settle an earlier unknown outcome, send, record.
 
     `outgoing.idempotency_key` and `reserved_at` are replaced by the ledger's, so a retry
@@ -111,6 +126,8 @@ def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher, ledger: Ledger,
     looked up, right before anything is sent; on a platform that cannot recognise a repeat,
     only once a stalled request can no longer land (until then the outcome is "waiting").
     `clock` gives the moment each answer came (a request may stall); it defaults to `now`.
+    `event` (the event's details as JSON) is recorded with the post. A post that went out
+    but cannot be recorded raises NotRecorded, which says so and where the post is.
     """
     limits = limits or publisher.limits()
     clock = clock or (lambda: now)
@@ -135,22 +152,34 @@ def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher, ledger: Ledger,
         except PublishError as exc:
             return _failed(ledger, reservation, exc, clock(), Step.LOOKUP_FAILED)
         if found is not None and found.id:
-            ledger.record(reservation, found, clock(), step=Step.FOUND)
+            _record(ledger, reservation, found, clock(), Step.FOUND, event)
             return Outcome(key, "recovered", found.url)
         reservation = reservation.moved(Step.NOT_FOUND)
     try:
         published = publisher.publish(outgoing)
     except Duplicate as exc:
         return _duplicate(reservation, outgoing, exc, publisher=publisher, ledger=ledger,
-                          clock=clock)
+                          clock=clock, event=event)
     except PublishError as exc:
         return _failed(ledger, reservation, exc, clock(), lifecycle.step_for(exc, sent=True))
     except Exception as exc:  # an unmapped library error or a bug, after sending began
         log.debug("unexpected error while sending %s", key, exc_info=True)
         error = Unavailable(f"unexpected {type(exc).__name__}: {exc}", account=key.account)
         return _failed(ledger, reservation, error, clock(), Step.LOST)
-    ledger.record(reservation, published, clock(), step=Step.ANSWERED)
+    _record(ledger, reservation, published, clock(), Step.ANSWERED, event)
     return Outcome(key, "posted", published.url)
+
+
+def _record(ledger: Ledger, reservation: Reservation, published: Published, at: datetime,
+            step: Step, event: str | None) -> None:
+    """Record a post that is on the platform; NotRecorded when the ledger cannot."""
+    try:
+        ledger.record(reservation, published, at, step=step, event=event)
+    except NotRecorded:
+        raise
+    except LedgerError as exc:
+        raise NotRecorded(reservation.key, published, exc,
+                          found=step is not Step.ANSWERED) from exc
 
 
 def lookup_wait(ledger: Ledger, key: PostKey, limits: Limits, now: datetime, *,
@@ -165,12 +194,13 @@ def lookup_wait(ledger: Ledger, key: PostKey, limits: Limits, now: datetime, *,
 
 
 def failed_before_sending(key: PostKey, error: PublishError, *, ledger: Ledger, now: datetime,
-                          text: str = "", again: bool = False,
+                          text: str | None = None, again: bool = False,
                           requested: bool = False) -> Outcome:
     """Record a post that failed before anything was sent (say, a missing token).
 
-    The ledger keeps the error and the attempt, so `history` and `status` show it. An earlier
-    attempt whose outcome is unknown stays unknown. A deliberate repeat that failed is left to
+    The ledger keeps the error and the attempt, so `history` and `status` show it, whichever
+    platform failed and however early. An earlier attempt whose outcome is unknown stays
+    unknown (and keeps its text, for the lookup). A deliberate repeat that failed is left to
     the user (the daemon never completes it).
     """
     try:
@@ -184,7 +214,8 @@ def failed_before_sending(key: PostKey, error: PublishError, *, ledger: Ledger, 
 
 
 def _duplicate(reservation: Reservation, outgoing: OutgoingPost, error: Duplicate, *,
-               publisher, ledger: Ledger, clock: Callable[[], datetime]) -> Outcome:
+               publisher, ledger: Ledger, clock: Callable[[], datetime],
+               event: str | None = None) -> Outcome:
     """The platform says it already holds this post: find it and record its id and URL.
 
     After an attempt whose outcome was unknown this is that attempt, gone out: the platform's
@@ -207,7 +238,7 @@ def _duplicate(reservation: Reservation, outgoing: OutgoingPost, error: Duplicat
         log.warning("%s: the platform says it already has this post, but no lookup finds it; "
                     "recorded without its id (a reply to it starts a new thread)", key)
         named = Published("", "")
-    ledger.record(reservation, named, clock(), step=Step.FOUND)
+    _record(ledger, reservation, named, clock(), Step.FOUND, event)
     return Outcome(key, "recovered" if reservation.uncertain else "already on the platform",
                    named.url or None)
 
@@ -276,6 +307,27 @@ def reply_target(key: PostKey, stages: Iterable[Stage], account: Account,
                 if parent:
                     return parent
     return None
+
+
+def deliver_thread(posts: Sequence[Post], *, publisher, ledger: Ledger, now: datetime,
+                   reply_to: str | None = None, again: bool = False, requested: bool = False,
+                   limits: Limits | None = None,
+                   clock: Callable[[], datetime] | None = None) -> Iterator[Outcome]:
+    """Deliver the parts of a thread in order, each replying to the one before (lazily).
+
+    Each part goes through `deliver`, exactly once; a part already out is passed over and the
+    next replies to it. The thread stops at the first part that does not go out, or that went
+    out without an id to reply to: the rest waits, and continues from there next time.
+    """
+    for post in posts:
+        outcome = deliver(post.key, OutgoingPost(post.text, post.lang, "", reply_to=reply_to),
+                          publisher=publisher, ledger=ledger, now=now, again=again,
+                          requested=requested, limits=limits, clock=clock)
+        yield outcome
+        entry = ledger.current(post.key, requested=requested) if outcome.sent else None
+        if entry is None or not entry.platform_id:
+            return
+        reply_to = entry.platform_id
 
 
 def posted_id(ledger: Ledger) -> Callable[[PostKey], str | None]:

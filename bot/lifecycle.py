@@ -9,6 +9,7 @@ runner ask this module what a step does instead of deciding it in their error ha
                      └─refused (rejected content, bad token)──> GIVEN_UP ─reserve─> SENDING
     CHECKING ─found─> POSTED          CHECKING ─not found─> CHECKED ─answered─> POSTED
     CHECKING, CHECKED ─any failure─> UNCERTAIN          (once unknown, stays unknown)
+    UNCERTAIN, IN_FLIGHT ─lookup failed─> UNCERTAIN     (a lookup made without reserving)
     IN_FLIGHT (a stored reservation never recorded: a crash) ─reserve─> CHECKING
     NEW, RETRYING, GIVEN_UP ─skip─> SKIPPED          POSTED, SKIPPED, DELETED ─again─> SENDING
 
@@ -85,6 +86,8 @@ MOVES: dict[tuple[State, Step], State] = {
     (S.CHECKING, T.NOT_FOUND): S.CHECKED,
     (S.UNCERTAIN, T.NOT_FOUND): S.RETRYING,
     (S.IN_FLIGHT, T.NOT_FOUND): S.RETRYING,
+    (S.UNCERTAIN, T.LOOKUP_FAILED): S.UNCERTAIN,     # a lookup before skipping could not answer
+    (S.IN_FLIGHT, T.LOOKUP_FAILED): S.UNCERTAIN,
     (S.SENDING, T.LOST): S.UNCERTAIN,
     (S.SENDING, T.DEFERRED): S.RETRYING,
     (S.SENDING, T.REFUSED): S.GIVEN_UP,

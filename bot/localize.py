@@ -12,7 +12,8 @@ from datetime import datetime
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime, format_timedelta, get_date_format, get_datetime_format
+from babel.dates import (format_datetime, format_interval, format_skeleton, format_timedelta,
+                         get_date_format, get_datetime_format)
 
 TIME_PATTERN = "HH:mm"
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
@@ -31,6 +32,10 @@ class Phrases:
     weekday: str
     day: str
     day_other_year: str
+    short_date: str = "EEE d MMM"
+    """A date in a list of events: `tis 1 dec.`, `Tue 1 Dec`."""
+    span_locale: str = ""
+    """The locale whose date ranges match `date` (English: day before month, en_GB)."""
 
 
 PHRASES: dict[str, Phrases] = {
@@ -55,6 +60,7 @@ PHRASES: dict[str, Phrases] = {
         weekday="'on' EEEE",
         day="'on' d MMMM",
         day_other_year="'on' d MMMM y",
+        span_locale="en_GB",
     ),
 }
 
@@ -85,6 +91,36 @@ def format_date(start: datetime, lang: str) -> str:
 def format_time(start: datetime, lang: str) -> str:
     """Return the time on a 24-hour clock: `10:00`."""
     return _format(start, TIME_PATTERN, lang)
+
+
+def format_short_date(start: datetime, lang: str) -> str:
+    """Return the short date with the weekday, as a list of events shows it: `tis 1 dec.`."""
+    phrases = _phrases(lang)
+    if phrases is not None:
+        return _format(start, phrases.short_date, lang)
+    return format_skeleton("MMMEd", start, tzinfo=start.tzinfo, locale=_locale(lang))
+
+
+def format_short_when(start: datetime, lang: str) -> str:
+    """Return the short date and the time: `tis 1 dec. 10:00`, `Tue 1 Dec 10:00`."""
+    return f"{format_short_date(start, lang)} {format_time(start, lang)}"
+
+
+def format_month(start: datetime, lang: str) -> str:
+    """Return the name of the month on its own: `oktober`, `October`."""
+    return _format(start, "LLLL", lang)
+
+
+def format_span(first: datetime, last: datetime, lang: str) -> str:
+    """Return the days from `first` to `last` (both shown): `16–22 feb.`, `16 Feb – 3 Mar`.
+
+    The year is shown only when the two days fall in different years.
+    """
+    phrases = _phrases(lang)
+    locale = _locale(phrases.span_locale) if phrases and phrases.span_locale else _locale(lang)
+    skeleton = "MMMd" if first.year == last.year else "yMMMd"
+    return format_interval(first, last.astimezone(first.tzinfo), skeleton,
+                           tzinfo=first.tzinfo, locale=locale)
 
 
 def relative_day(start: datetime, at: datetime, lang: str) -> str:

@@ -7,24 +7,27 @@ reads configuration files or builds adapters. One post's delivery is `bot.delive
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .composer import compose
 from .config import Config
+from .costs import Calls, cost
 from .content import Site
-from .delivery import (Attach, Attachments, Outcome, cap_hold, deliver, failed_before_sending,
-                       no_attachments, posted_id, reply_target, send)
-from .errors import PublishError, UsageError
-from .ledger import Ledger
+from .delivery import (Attach, Attachments, Outcome, cap_hold, deliver, deliver_thread,
+                       failed_before_sending, no_attachments, posted_id, reply_target, send)
+from .digest import REF_PREFIX, DigestPost, PlannedDigest, compose_digest, current
+from .errors import PublishError, Unfit, UsageError
+from .ledger import Entry, Ledger
 from .model import Account, Limits, PlannedPost, Post, PostKey
-from .planner import Plan, languages_for, plan
+from .planner import languages_for
 from .platforms.base import Publisher
+from .survey import Fate, Survey, fates, survey
 
-__all__ = ["Attach", "Attachments", "Outcome", "Selection", "announce", "campaign",
-           "compose_planned", "deliver", "manual_key", "no_attachments", "preview", "send",
-           "unknown_ref"]
+__all__ = ["Attach", "Attachments", "Item", "Outcome", "Selection", "announce",
+           "announce_digest", "compose_digest_planned", "compose_planned", "deliver", "forecast",
+           "manual_key", "no_attachments", "preview", "send", "unknown_ref"]
 
 
 @dataclass(frozen=True)
@@ -35,29 +38,13 @@ class Selection:
     platform: str | None = None
     lang: str | None = None
     account: str | None = None
+    digest: str | None = None
+    """Only this digest (and no event)."""
 
     def accounts(self, config: Config) -> tuple[Account, ...]:
         return tuple(a for a in config.accounts
                      if (self.platform is None or a.platform == self.platform)
                      and (self.account is None or a.name == self.account))
-
-
-def campaign(site: Site, config: Config, *, now: datetime, selection: Selection = Selection(),
-             done: Collection[PostKey] = (),
-             first_seen: Mapping[str, datetime] | None = None) -> Plan:
-    """Plan the campaign of every upcoming event, narrowed to the selection."""
-    refs = site.refs()
-    if selection.event is not None:
-        if selection.event not in refs and selection.event not in {e.ref for e in site.drafts}:
-            raise unknown_ref(selection.event, site)
-        refs = [selection.event]
-    result = plan([site.versions(ref) for ref in refs], config.stages, selection.accounts(config),
-                  now=now, grace=config.grace, zone=config.site.timezone, done=done,
-                  first_seen=first_seen)
-    if selection.lang is not None:
-        result = Plan(tuple(p for p in result.posts if p.key.lang == selection.lang),
-                      tuple(s for s in result.skipped if s.key.lang == selection.lang))
-    return result
 
 
 def unknown_ref(ref: str, site: Site) -> UsageError:
@@ -77,16 +64,169 @@ def compose_planned(planned: PlannedPost, site: Site, config: Config, limits: Li
                    hashtags=config.site.hashtags)
 
 
+def compose_digest_planned(planned: PlannedDigest, site: Site, config: Config,
+                           limits: Limits, *, first: Entry | None,
+                           now: datetime) -> DigestPost | None:
+    """Compose a planned digest as it goes out; None when its window has nothing to list.
+
+    It is composed as of its first part's first reservation (`first`, the ledger's row), so
+    that a retry or the rest of a thread says what the first attempt said; else as of `now`.
+    """
+    at = first.created_at if first is not None else max(planned.due, now)
+    return compose_digest(planned.period, config.digest(planned.period.digest),
+                          [site.versions(ref) for ref in site.refs()], planned.key.account,
+                          planned.key.lang, limits, at=at, hashtags=config.site.hashtags)
+
+
+# --- preview: what `herald run` will do, post by post ------------------------------------------
+
+@dataclass(frozen=True)
+class Item:
+    """One post as preview shows it: the composed post on its account, and when it goes or why not.
+
+    `fate` is what `herald run` will do with it (`survey.Fate`: `at`, when it sends it, aware
+    and in the site's zone, None when it will not go; `state`, a key of `survey.FATES` or
+    "unfit" for a post whose text cannot go out; `reason`, why). `post` is the exact text with
+    its count and limit (None only when it cannot be composed at all). `attachments` are the
+    prepared images or link card, only when preview was asked to prepare them; `cost` is what
+    the platform charges for the post, in USD.
+    """
+
+    fate: Fate
+    account: Account
+    post: Post | None = None
+    attachments: Attachments | None = None
+    cost: float = 0.0
+
+    key = property(lambda self: self.fate.key)
+    due = property(lambda self: self.fate.due)
+    at = property(lambda self: self.fate.at)
+    state = property(lambda self: self.fate.state)
+    reason = property(lambda self: self.fate.reason)
+
+    @property
+    def goes(self) -> bool:
+        return self.fate.at is not None
+
+    @property
+    def platform(self) -> str:
+        return self.account.platform
+
+    def unfit(self, reason: str) -> Item:
+        """The same post, which will not go because its text cannot."""
+        return replace(self, fate=replace(self.fate, at=None, state="unfit", reason=reason))
+
+
+def forecast(site: Site, config: Config, found: Survey, *, now: datetime,
+             limits_for: Callable[[Account], Limits], selection: Selection = Selection(),
+             attach: Attach | None = None) -> Iterator[Item]:
+    """Yield every post of the survey, in time order, composed as `herald run` will send it.
+
+    Lazy: each post is composed (and, given `attach`, its images prepared) only when asked for,
+    so the first comes at once and only one post's image bytes are held at a time. A post that
+    will not go is composed too (its text shows what was dropped) but gets no images. The
+    survey covers every account and event; the selection only narrows what is shown, so the
+    times are those of the whole campaign.
+    """
+    if selection.event is not None and selection.event not in site.refs() \
+            and selection.event not in {e.ref for e in site.drafts}:
+        raise unknown_ref(selection.event, site)    # at once, before anything is printed
+    if selection.digest is not None:
+        config.digest(selection.digest)             # an unknown digest: one clear error
+    return _items(site, config, found, now=now.astimezone(config.site.timezone),
+                  limits_for=limits_for, selection=selection, attach=attach)
+
+
+def _items(site: Site, config: Config, found: Survey, *, now: datetime,
+           limits_for: Callable[[Account], Limits], selection: Selection,
+           attach: Attach | None) -> Iterator[Item]:
+    accounts = {a.name: a for a in selection.accounts(config)}
+    stages = {s.name: s for s in config.stages}
+    digest = REF_PREFIX + selection.digest if selection.digest is not None else None
+    for fate in fates(found, now=now):
+        key = fate.key
+        account = accounts.get(key.account)
+        if account is None or (selection.event is not None and key.ref != selection.event) \
+                or (digest is not None and key.ref != digest) \
+                or (selection.lang is not None and key.lang != selection.lang):
+            continue
+        item = Item(fate, account)
+        if isinstance(fate.planned, PlannedDigest):
+            yield from _digest_items(item, fate.planned, site, config, found, now=now,
+                                     limits=limits_for(account), attach=attach)
+            continue
+        versions = site.versions(key.ref)
+        planned = fate.planned
+        if planned is None and key.stage in stages and versions:
+            planned = PlannedPost(key, fate.due, next(iter(versions.values())).start,
+                                  stages[key.stage])
+        if planned is None:
+            yield item
+            continue
+        limits = limits_for(account)
+        try:
+            post = compose_planned(planned, site, config, limits)
+        except ValueError as exc:   # a template field or a language the composer cannot use
+            yield item.unfit(f"cannot compose it: {exc}")
+            continue
+        item = replace(item, post=post)
+        if not post.fits and item.state != "skipped":
+            item = item.unfit(post.error or "does not fit")
+        extras = None
+        if attach is not None and item.state in ("due", "later", "waiting", "stopped"):
+            extras = attach(post, versions.get(post.lang) or next(iter(versions.values())),
+                            account, limits)
+        if extras is not None:
+            alts = [m.alt for m in extras.media]
+        else:    # not prepared: the event's image or a drawn card, with its description
+            pictured = post.image is not None or config.images.cards
+            alts = [post.image.alt if post.image else post.title] \
+                if pictured and not limits.link_cards and limits.images_per_post else []
+        yield replace(item, attachments=extras,
+                      cost=cost(limits, Calls.publishing(post.text, alts)))
+
+
+def _digest_items(item: Item, planned: PlannedDigest, site: Site, config: Config,
+                  found: Survey, *, now: datetime, limits: Limits,
+                  attach: Attach | None) -> Iterator[Item]:
+    """Each part of a digest's thread still to go out, as `herald run` composes it.
+
+    A digest whose window has nothing to list is not posted, and not shown.
+    """
+    key = item.key
+    first = found.latest.get(planned.period.post_key(key.account, key.lang))
+    try:
+        composed = compose_digest_planned(planned, site, config, limits, first=first, now=now)
+    except ValueError as exc:      # a language Babel lacks
+        yield item.unfit(f"cannot compose it: {exc}")
+        return
+    if composed is None:
+        return
+    for post in composed.posts()[planned.part - 1:]:
+        part = replace(item, fate=replace(item.fate, key=post.key), post=post,
+                       attachments=Attachments() if attach is not None else None,
+                       cost=cost(limits, Calls.publishing(post.text)))
+        if not post.fits and part.state != "skipped":
+            part = part.unfit(post.error or "does not fit")
+        yield part
+
+
 def preview(site: Site, config: Config, *, now: datetime,
             limits_for: Callable[[Account], Limits], selection: Selection = Selection(),
-            done: Collection[PostKey] = (),
             first_seen: Mapping[str, datetime] | None = None) -> Iterator[Post]:
-    """Compose every planned post, in time order, exactly as it would go out (lazily)."""
-    accounts = {a.name: a for a in config.accounts}
-    result = campaign(site, config, now=now, selection=selection, done=done,
-                      first_seen=first_seen)
-    return (compose_planned(p, site, config, limits_for(accounts[p.key.account]))
-            for p in result.posts)
+    """Compose every post of the campaign from `now`, as a first run that catches up would.
+
+    No ledger: each event counts as first seen `now` (or at `first_seen`) and nothing was
+    posted. The texts are exactly those `herald run` sends; for what a real ledger allows and
+    when each goes, survey the ledger and call `forecast` (as `herald preview` does).
+    """
+    zone = config.site.timezone
+    now = now.astimezone(zone)
+    seen = {**{ref: now for ref in site.refs()}, **(first_seen or {})}
+    found = survey(config, site, (), now=now, seen=seen)
+    return (item.post for item in forecast(site, config, found, now=now, limits_for=limits_for,
+                                           selection=selection)
+            if item.post is not None and item.state != "skipped")
 
 
 def manual_key(text: str, account: str, lang: str, image: bytes | None = None) -> PostKey:
@@ -177,3 +317,54 @@ def _announce_on(account: Account, keys: list[PostKey], planned: PlannedPost, *,
 
 def _done(entry) -> bool:
     return entry is not None and entry.done
+
+
+def announce_digest(site: Site, config: Config, name: str, *, now: datetime, ledger: Ledger,
+                    publishers: Mapping[str, Publisher], selection: Selection = Selection(),
+                    again: bool = False,
+                    clock: Callable[[], datetime] | None = None) -> list[Outcome]:
+    """Post the current period of a digest now on every selected account, as `run` posts it.
+
+    The current period is the one whose sending time was the last at or before `now`; it
+    lists the events of its window that have not started. It goes through the ledger under
+    the same keys as `run`'s, so a period already posted says so (`again` posts it anew).
+    """
+    digest = config.digest(name)
+    period = current(digest, now, config.site.timezone)
+    events = [site.versions(ref) for ref in site.refs()]
+    outcomes: list[Outcome] = []
+    for account, langs in digest.posters(selection.accounts(config)):
+        keys = [period.post_key(account.name, lang) for lang in langs
+                if selection.lang is None or lang == selection.lang]
+        if not keys:
+            continue
+        publisher = publishers[account.name]
+        try:
+            limits = publisher.limits()
+        except PublishError as exc:
+            outcomes.extend(failed_before_sending(key, exc, ledger=ledger, now=now, again=again,
+                                                  requested=again) for key in keys)
+            continue
+        earlier = {key: ledger.current(key, requested=again) for key in keys}
+        pending = [k for k in keys if again or not _done(earlier[k])]
+        hold = cap_hold(account, ledger, now, size=len(pending)) if pending else None
+        for key in keys:
+            if hold is not None and key in pending:
+                outcomes.append(hold.outcome(key))
+                continue
+            first = earlier[key]
+            at = first.created_at if first is not None and not (again and first.done) else now
+            composed = compose_digest(period, digest, events, account.name, key.lang, limits,
+                                      at=at, hashtags=config.site.hashtags)
+            if composed is None:
+                outcomes.append(Outcome(key, "nothing to post", note=(
+                    f"no event still to come in the window of {period.key} and no text for "
+                    f"an empty window")))
+            elif not composed.fits:
+                outcomes.append(Outcome(key, "failed", error=Unfit(composed.error or "",
+                                                                     account=account.name)))
+            else:
+                outcomes.extend(deliver_thread(composed.posts(), publisher=publisher,
+                                               ledger=ledger, now=now, again=again,
+                                               requested=again, limits=limits, clock=clock))
+    return outcomes

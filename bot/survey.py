@@ -1,7 +1,9 @@
 """What the campaign needs now, read from the ledger's rows: pure, reads and writes nothing.
 
-`herald run`, `herald status` and the delivery of one-off posts ask these functions, so each
-says the same about what is due, what is blocked, what stopped an account and what was dropped.
+`herald run`, `herald status`, `herald preview` and the delivery of one-off posts ask these
+functions, so each says the same about what is due, when it goes, what is blocked, what stopped
+an account and what was dropped. `fates` turns a survey into one answer per post: when it goes
+out, or why it does not.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from datetime import datetime, timedelta
 from .changes import Details
 from .config import Config
 from .content import Site
+from .digest import plan_digests, with_digests
 from .ledger import Entry
 from .lifecycle import State
-from .model import PostKey, Stage
+from .model import Account, PlannedPost, PostKey, Stage
 from .planner import Plan, plan
-from .timing import Arrangement, arrange, planning_grace, rules_for
+from .timing import PLANNING_HORIZON, Arrangement, arrange
 
 RECENTLY_DROPPED = timedelta(days=7)
 """How long `herald status` shows a post that was dropped (skipped) by the timing rules."""
@@ -32,12 +35,15 @@ class Survey:
     arrangement: Arrangement
     latest: dict[PostKey, Entry]
     blocked: dict[str, datetime]
+    stages: tuple[str, ...] = ()
+    """The stages' names in the configured order."""
+    accounts: tuple[Account, ...] = ()
 
 
 def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
            seen: Mapping[str, datetime], safe_since: datetime | None = None,
            paused: Mapping[str, datetime] | None = None) -> Survey:
-    """Plan every event and time every post, from the ledger's rows.
+    """Plan every event and digest and time every post, from the ledger's rows.
 
     `paused` adds back-off times the ledger does not hold (a failure before a post was
     reserved, such as an unreachable server while reading its limits).
@@ -46,10 +52,15 @@ def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
     accounts = config.accounts
     zone = config.site.timezone
     latest = latest_entries(rows)
-    rules = [rules_for(a) for a in accounts]
-    result = plan([site.versions(ref) for ref in site.refs()], config.stages, accounts, now=now,
-                  grace=planning_grace(config.grace, rules), zone=zone,
+    # The planner cuts nothing for lateness: whether a post was missed depends on when the
+    # account's rules (quiet hours, the gap, the daily cap) first let it go, which `arrange`
+    # alone knows; a post they hold back for a day is waiting its turn, not missed.
+    events = [site.versions(ref) for ref in site.refs()]
+    grace = PLANNING_HORIZON
+    result = plan(events, config.stages, accounts, now=now, grace=grace, zone=zone,
                   done=done_keys(latest, site, config.stages), first_seen=seen)
+    result = with_digests(result, *plan_digests(config.digests, accounts, events, now=now,
+                                                zone=zone, grace=grace, latest=latest))
     blocked = blocked_until(latest.values(), now)
     for name, until in (paused or {}).items():
         if until > now:
@@ -57,7 +68,111 @@ def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
     arrangement = arrange(result.posts, {a.name: a for a in accounts}, now=now, zone=zone,
                           grace=config.grace, history=posting_times(rows), blocked_until=blocked,
                           safe_since=safe_since)
-    return Survey(result, arrangement, latest, blocked)
+    return Survey(result, arrangement, latest, blocked,
+                  tuple(s.name for s in config.stages), tuple(accounts))
+
+
+def survey_ledger(config: Config, site: Site, ledger, *, now: datetime,
+                  catch_up: bool = False) -> Survey:
+    """Survey the campaign as `herald run` would at `now`, only reading `ledger`.
+
+    An event not seen before counts as first seen `now`, and a new ledger's first run is `now`
+    (its backlog is skipped), exactly what a run at `now` would record; `catch_up` is `herald
+    run --catch-up`. `ledger` needs only `history`, `seen` and `first_run(now, record=False)`.
+    """
+    now = now.astimezone(config.site.timezone)
+    rows = ledger.history()
+    seen = {**{ref: now for ref in site.refs()}, **ledger.seen()}
+    safe_since = None if catch_up else ledger.first_run(now, record=False)
+    return survey(config, site, rows, now=now, seen=seen, safe_since=safe_since)
+
+
+FATES = {
+    "due": "goes out when due (or now, when that has passed)",
+    "later": "goes out later than due: quiet hours, the gap between posts, the daily cap or a "
+             "back-off; the reason says which",
+    "skipped": "will not go: the timing rules drop it (first run, missed, superseded, after the "
+               "event started); `herald run` records it as skipped",
+    "waiting": "not planned yet: its account is backing off until after the event starts; it "
+               "goes only if the back-off ends sooner",
+    "stopped": "will not go: a failure that retrying cannot cure stopped its account",
+}
+"""What can become of a post the campaign needs (`Fate.state`)."""
+
+
+@dataclass(frozen=True)
+class Fate:
+    """What becomes of one post the campaign needs: when it goes out, or why it does not.
+
+    `at` is when `herald run` sends it (aware, in the site's zone; `now` for a post already
+    due), None when it will not go. `state` is a key of FATES and `reason` says why (empty for
+    a post that goes when due). `planned` is None only for a post the planner dropped itself.
+    """
+
+    key: PostKey
+    due: datetime
+    at: datetime | None
+    state: str
+    reason: str = ""
+    planned: PlannedPost | None = None
+
+    @property
+    def when(self) -> datetime:
+        """When it goes out, else when it was due: the order preview and status list it in."""
+        return self.at or self.due
+
+
+def fates(found: Survey, *, now: datetime) -> list[Fate]:
+    """Say for every post of the survey when it goes out, or why not: in time order.
+
+    Posts that go come in the order `herald run` sends them; posts that will not go are placed
+    at the time they were due.
+    """
+    zone = now.tzinfo
+    stopped = stopped_by(found.latest.values())
+    stages = {name: n for n, name in enumerate(found.stages)}
+    accounts = {a.name: n for n, a in enumerate(found.accounts)}
+    langs = {(a.name, lang): n for a in found.accounts for n, lang in enumerate(a.languages)}
+    out: list[Fate] = []
+    placed: set[PostKey] = set()
+    for slot in found.arrangement.slots:
+        post, key = slot.post, slot.post.key
+        placed.add(key)
+        entry = found.latest.get(key)
+        if key.account in stopped:
+            cause = stopped[key.account]
+            out.append(Fate(key, post.due, None, "stopped",
+                            f"{key.account} is stopped by {cause.key}: {cause.error}; nothing "
+                            f"goes out on it until that is fixed and herald run is restarted "
+                            f"(or sent SIGHUP)", post))
+            continue
+        later = bool(slot.why) and slot.at > now
+        notes = [slot.why] if later else []
+        if entry is not None and entry.uncertain:
+            notes.append("an earlier attempt may have gone out: it is looked up first and sent "
+                         "only if not found")
+        out.append(Fate(key, post.due, max(slot.at, now).astimezone(zone),
+                        "later" if later else "due", "; ".join(notes), post))
+    planned = {p.key: p for p in found.plan.posts}
+    skipped = sorted(list(found.plan.skipped) + list(found.arrangement.skipped),
+                     key=lambda s: (s.due, s.key.ref, stages.get(s.key.stage, len(stages)),
+                                    accounts.get(s.key.account, len(accounts)),
+                                    langs.get((s.key.account, s.key.lang), len(langs))))
+    dropped = {s.key for s in skipped}
+    for item in skipped:
+        out.append(Fate(item.key, item.due.astimezone(zone), None, "skipped", item.reason,
+                        planned.get(item.key)))
+    for post in found.plan.posts:
+        if post.key in placed or post.key in dropped:
+            continue
+        until = found.blocked.get(post.key.account)
+        out.append(Fate(post.key, post.due, None, "waiting",
+                        f"{post.key.account} is backing off until "
+                        f"{until.astimezone(zone):%Y-%m-%d %H:%M %Z}, after the event starts; it "
+                        f"goes only if the back-off ends sooner" if until else
+                        "waiting for its account", post))
+    out.sort(key=lambda f: f.when)
+    return out
 
 
 def latest_entries(rows: Iterable[Entry]) -> dict[PostKey, Entry]:

@@ -10,8 +10,10 @@ planner says when a stage is due; `arrange` turns that into the moment it is sen
 - at most `daily_cap` posts in any 24 hours (a rolling window, not a calendar day): a post over
   the cap waits until enough earlier posts are 24 hours old, and a language pair waits or goes
   together, never split by the cap;
-- a post missed by more than the grace window (counted from the end of the quiet hours it fell
-  in) is skipped, and on a new ledger's first run nothing already due is posted (no backlog).
+- a post missed by more than the grace window is skipped; the grace counts from the first
+  moment the rules let it go (the end of the quiet hours it fell in, its turn after the gap or
+  the daily cap), so a post the rules hold back waits its turn and is never dropped for it;
+- on a new ledger's first run nothing already due is posted (no backlog).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from .config import parse_clock_period, parse_duration
-from .errors import ConfigError, PublishError, RateLimited
+from .errors import PublishError, RateLimited
+from .localize import plural
 from .model import Account, PlannedPost, Skipped
 
 DEFAULT_GAP = timedelta(minutes=5)
@@ -32,6 +35,11 @@ BACKOFF_CAP = timedelta(minutes=5)
 """A transient failure never holds an account back longer than this (a rate limit's own reset
 time is honoured however far away it is)."""
 CAP_WINDOW = timedelta(hours=24)
+RETRYING_AFTER_FAILURE = "retrying after a failure"
+"""How a post that waits for its account's back-off says why (`Slot.why` starts so)."""
+PLANNING_HORIZON = timedelta(days=400)
+"""Longer than any stage can be due before its event starts (366 days) plus the longest grace
+(30 days): planning with it cuts nothing for lateness, and `arrange` decides what was missed."""
 
 
 @dataclass(frozen=True)
@@ -92,10 +100,7 @@ def rules_for(account: Account) -> Rules:
     options = account.options
     quiet = options.get("quiet_hours")
     gap = options.get("min_gap")
-    cap = options.get("daily_cap")
-    if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0):
-        raise ConfigError(f"{prefix}daily_cap: expected a positive whole number of posts, "
-                          f"got {cap!r}")
+    cap = options.get("daily_cap")          # checked when the config was loaded
     return Rules(
         quiet=None if quiet in (None, "") else parse_quiet_hours(quiet, prefix + "quiet_hours"),
         min_gap=DEFAULT_GAP if gap is None else parse_duration(gap, prefix + "min_gap"),
@@ -106,7 +111,9 @@ def rules_for(account: Account) -> Rules:
 def planning_grace(grace: timedelta, rules: Iterable[Rules]) -> timedelta:
     """The grace to plan with: long enough to keep a post that waited out quiet hours.
 
-    `arrange` applies the real grace, counted from the end of the quiet period.
+    `arrange` applies the real grace, counted from the first moment the account's rules let
+    the post go. (The daily cap and the gap can hold a post longer than this: `herald run`
+    plans with `PLANNING_HORIZON` instead, so that `arrange` alone decides what is missed.)
     """
     longest = max((r.quiet.length for r in rules if r.quiet is not None), default=timedelta())
     return grace + longest
@@ -183,7 +190,8 @@ def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules,
         unit.sort(key=lambda p: order.get(p.key.lang, len(order)))
         due = min(p.due for p in unit)
         start = unit[0].event_start
-        lost = _lost(unit[0], due, rules, now=now, zone=zone, grace=grace,
+        allowed = _first_allowed(due, rules, times, len(unit), zone, grace=grace, now=now)
+        lost = _lost(unit[0], due, allowed, now=now, zone=zone, grace=grace,
                      safe_since=safe_since)
         if lost is not None:
             skipped.extend(Skipped(p.key, p.due, lost) for p in unit)
@@ -195,7 +203,7 @@ def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules,
             continue
         if blocked is not None and blocked > at:
             at, why = _earliest(max(due, blocked), cursor, rules, times, len(unit), zone)
-            why = f"retrying after a failure{', ' + why if why else ''}"
+            why = f"{RETRYING_AFTER_FAILURE}{', ' + why if why else ''}"
             if at >= start:
                 continue  # waits: the back-off may end sooner (SIGHUP, restart)
         times.extend([at] * len(unit))
@@ -204,13 +212,18 @@ def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules,
     return slots, skipped
 
 
-def _lost(post: PlannedPost, due: datetime, rules: Rules, *, now: datetime, zone: ZoneInfo,
-          grace: timedelta, safe_since: datetime | None) -> str | None:
+def _lost(post: PlannedPost, due: datetime, allowed: datetime, *, now: datetime,
+          zone: ZoneInfo, grace: timedelta, safe_since: datetime | None) -> str | None:
     """Say why a post due at `due` is skipped for good by `now`, or None.
 
     On a new ledger's first run, whatever is due by then is the backlog: an announcement of an
     event already on the site, a reminder whose time has come. Like a feed reader that marks
     existing items read, Herald skips it; `--catch-up` posts it instead.
+
+    Otherwise the grace counts from `allowed`, the first moment the account's rules let the
+    post go (the end of its quiet hours, the gap after the posts before it, the daily cap): a
+    post those rules hold back is waiting its turn, not missed; one Herald was not running to
+    send is missed.
     """
     if safe_since is not None and due <= safe_since:
         if post.stage.kind == "announcement" and post.stage.before is None:
@@ -218,11 +231,30 @@ def _lost(post: PlannedPost, due: datetime, rules: Rules, *, now: datetime, zone
                     "(use --catch-up, or herald announce REF --again, to post it)")
         return (f"was due {due.astimezone(zone):%Y-%m-%d %H:%M}, when or before Herald first ran "
                 f"on this ledger (use --catch-up to post it)")
-    effective = rules.quiet.end_after(due, zone) if rules.quiet else due
-    if now - effective > grace:
-        return (f"missed: was due {effective.astimezone(zone):%Y-%m-%d %H:%M}, more than the "
+    if now - allowed > grace:
+        return (f"missed: was due {allowed.astimezone(zone):%Y-%m-%d %H:%M}, more than the "
                 f"grace period of {_human(grace)} ago")
     return None
+
+
+def _first_allowed(due: datetime, rules: Rules, times: Sequence[datetime], size: int,
+                   zone: ZoneInfo, *, grace: timedelta, now: datetime) -> datetime:
+    """The first moment the rules let a unit due at `due` go, judged by the posts made before.
+
+    Only posts made before the unit's grace ran out can have held it back: a post made later
+    was sent while this one was already late. The grace then counts from the moment found, so
+    a unit waiting its turn behind the gap or the daily cap keeps its place however long the
+    queue, and a unit Herald did not know of in time (an event that moved) is missed.
+    """
+    ordered = sorted(times)
+    limit = due + grace
+    while True:
+        before = [t for t in ordered if t <= limit]
+        cursor = before[-1] + rules.min_gap if before else None
+        allowed, _ = _earliest(due, cursor, rules, before, size, zone)
+        if allowed + grace <= limit or allowed + grace >= now:
+            return allowed
+        limit = allowed + grace
 
 
 def _earliest(due: datetime, cursor: datetime | None, rules: Rules, times: Sequence[datetime],
@@ -264,7 +296,7 @@ def cap_opens_at(times: Iterable[datetime], at: datetime, cap: int | None,
 
 def cap_reason(cap: int | None) -> str:
     """How a post held by the daily cap is described."""
-    return f"daily cap of {cap} posts in 24 hours reached"
+    return f"daily cap of {plural(cap or 0, 'post')} in 24 hours reached"
 
 
 def change_time(now: datetime, start: datetime, rules: Rules, zone: ZoneInfo) -> datetime:

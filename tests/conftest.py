@@ -116,6 +116,12 @@ def platforms(tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Keep every test's caches (parsed events, images) out of the user's cache folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(autouse=True)
 def restore_logging():
     """Undo the logging set-up a command run in-process makes (`herald run` configures it)."""
     import logging

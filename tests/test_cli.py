@@ -31,7 +31,7 @@ def test_preview_of_the_real_site_shows_the_february_meetup_in_both_languages_on
     result = herald("preview", "--site", str(FIXTURES), "--now", "2026-02-12T12:00+01:00",
                     "--json")
     assert result.exit_code == 0, result.output
-    posts = [p for p in json.loads(result.output) if p["ref"] == MEETUP]
+    posts = [p for p in json.loads(result.output)["posts"] if p["ref"] == MEETUP]
     announced = {(p["platform"], p["lang"]) for p in posts if p["stage"] == "announcement"}
     assert announced == {(p, l) for p in ("mastodon", "x", "bluesky") for l in ("sv", "en")}
     for post in posts:
@@ -58,7 +58,7 @@ def test_preview_text_lists_posts_in_time_order_with_counts():
 def test_preview_can_be_narrowed_to_one_event_platform_and_language():
     result = herald("preview", "--site", str(FIXTURES), "--now", "2026-02-12T12:00+01:00",
                     "--event", MEETUP, "--platform", "x", "--lang", "en", "--json")
-    posts = json.loads(result.output)
+    posts = json.loads(result.output)["posts"]
     assert posts and {(p["ref"], p["platform"], p["lang"]) for p in posts} == {(MEETUP, "x", "en")}
 
 
@@ -108,9 +108,10 @@ def test_an_invalid_config_value_names_the_key(tmp_path):
 
 
 def test_validate_on_the_real_site_reports_warnings_and_exits_clean_unless_strict():
-    result = herald("validate", "--site", str(FIXTURES))
+    result = herald("validate", "--site", str(FIXTURES), "--now", "2026-02-12T12:00+01:00")
     assert result.exit_code == 0, result.output
-    assert ("warning: _events/2026-02-open-knowledge-sweden-meetup-1.md: event-date: offset "
+    assert ("warning: _events/2026-02-open-knowledge-sweden-meetup-1-en.md, "
+            "_events/2026-02-open-knowledge-sweden-meetup-1.md: event-date: offset "
             "+02:00 differs from Europe/Stockholm (+01:00) on 2026-02-24") in result.output
     assert herald("validate", "--site", str(FIXTURES), "--strict").exit_code == 1
 
@@ -158,7 +159,7 @@ def test_preview_images_writes_the_exact_prepared_images(tmp_path):
                     "--event", "varmote-2027", "--platform", "bluesky", "--lang", "sv",
                     "--images", str(folder), "--json")
     assert result.exit_code == 0, result.output
-    posts = json.loads(result.output)
+    posts = [p for p in json.loads(result.output)["posts"] if p["goes"]]
     first = posts[0]
     (written,) = first["written"]
     (media,) = first["media"]
@@ -198,7 +199,8 @@ def test_every_commented_option_in_the_example_config_is_valid_when_uncommented(
     from bot.config import load_config
 
     text = EXAMPLE.read_text(encoding="utf-8")
-    opened = re.sub(r'^# ([a-z_]+ = (?!""").*)$', r"\1", text, flags=re.MULTILINE)
+    opened = re.sub(r'^# (\[\[?[\w.]+\]\]?|[a-z_]+ = (?!""").*)$', r"\1", text,
+                    flags=re.MULTILINE)
     assert opened.count("\n") == text.count("\n") and opened != text
     path = tmp_path / "all.toml"
     path.write_text(opened.replace('path = "content"', f'path = "{ROOT / "content"}"'),
@@ -207,6 +209,7 @@ def test_every_commented_option_in_the_example_config_is_valid_when_uncommented(
     assert config.ledger is not None and config.secrets is not None
     assert config.account("x").options["daily_cap"] == 5
     assert config.stages[0].before is not None
+    assert [d.name for d in config.digests] == ["weekly"]
 
 
 def test_preview_says_so_when_every_event_has_started():
@@ -223,7 +226,8 @@ def test_validate_warns_about_an_image_file_that_is_not_an_image(tmp_path):
     shutil.copytree(ROOT / "content", site)
     (site / "_uploads" / "meetup-banner.jpg").write_text("not an image")
     result = herald("validate", "--site", str(site))
-    assert ("warning: _events/2027-04-15-varmote-civic-tech.md: image: meetup-banner.jpg: not an "
+    assert ("warning: _events/2027-04-15-spring-meetup-civic-tech-en.md, "     # both versions
+            "_events/2027-04-15-varmote-civic-tech.md: image: meetup-banner.jpg: not an "
             "image Herald can read") in result.output
     assert "a drawn card goes instead" in result.output
 
@@ -242,8 +246,9 @@ platform = "x"
 languages = ["sv", "en"]
 ''', encoding="utf-8")
     result = herald("preview", "--config", str(config), "--now", "2026-02-12T12:00+01:00",
-                    "--event", MEETUP, "--json")
-    posts = {p["lang"]: p for p in json.loads(result.output) if p["stage"] == "announcement"}
+                    "--event", MEETUP, "--catch-up", "--images", str(tmp_path / "out"), "--json")
+    posts = {p["lang"]: p for p in json.loads(result.output)["posts"]
+             if p["stage"] == "announcement"}
     alt_texts = len(posts["sv"]["media"])               # one Media Metadata call per alt text
     assert posts["sv"]["link"] and "https://" not in posts["sv"]["text"]
     assert posts["sv"]["cost"] == pytest.approx(0.015 + 0.005 * alt_texts)

@@ -170,8 +170,24 @@ def test_an_announcement_too_long_for_the_platform_is_exit_2_not_4(tmp_path):
 def test_the_readme_and_help_say_what_exit_codes_2_and_4_mean():
     row = next(line for line in README.splitlines() if line.startswith("| 2 |"))
     assert "too long" in row and "too long" in EXIT_CODES
-    assert next(line for line in README.splitlines() if line.startswith("| 4 |")) == (
-        "| 4 | a platform did not take a post |")
+    row = next(line for line in README.splitlines() if line.startswith("| 4 |"))
+    assert row.startswith("| 4 | a platform did not take a post in this run, or a post due now "
+                          "still waits after an earlier failure")
+    assert "waits after an" in EXIT_CODES and "earlier failure" in EXIT_CODES
+
+
+def test_a_post_left_waiting_for_a_lookup_exits_4_and_one_held_by_the_daily_cap_0():
+    from datetime import timedelta
+
+    from bot.cli.common import _report
+    from bot.delivery import Outcome
+    from bot.model import PostKey
+
+    key = PostKey("demodag-2029", "announcement", "x", "sv")
+    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    waiting = Outcome(key, "waiting", until=later, note="an earlier attempt may have reached x")
+    held = Outcome(key, "held", until=later, note="daily cap of 1 post in 24 hours reached")
+    assert (_report([waiting], False), _report([held], False)) == (4, 0)
 
 
 def _stop_an_account(tmp_path, error):

@@ -383,3 +383,25 @@ def test_the_events_own_alt_text_is_used_and_cut_to_the_platforms_limit():
 def test_an_event_without_an_image_has_none():
     post = compose(planned(), {"sv": replace(WORKSHOP, image=None)}, X)
     assert post.image is None
+
+
+def test_an_all_emoji_excerpt_is_cut_between_emoji_instead_of_left_out():
+    post = compose(planned(), {"sv": replace(WORKSHOP, excerpt="🎉" * 400)}, X)
+    assert post.fits
+    kept = post.excerpt.removesuffix("…")
+    assert post.excerpt.endswith("…") and kept and set(kept) == {"🎉"}
+    assert post.excerpt in post.text
+    assert length(post.text.replace(post.excerpt, kept + "🎉…"), X) > 280
+
+
+def test_an_excerpt_without_spaces_is_never_cut_inside_an_emoji_sequence():
+    family = "👨\u200d👩\u200d👧"
+    post = compose(planned(), {"sv": replace(WORKSHOP, excerpt=family * 200)}, BLUESKY)
+    kept = post.excerpt.removesuffix("…")
+    assert post.fits and kept and kept == family * (len(kept) // len(family))
+
+
+def test_a_latin_excerpt_of_two_long_words_is_left_out_rather_than_cut_inside_a_word():
+    excerpt = "Medborgardialog" * 30 + " " + "öppenhet" * 30
+    post = compose(planned(), {"sv": replace(WORKSHOP, excerpt=excerpt)}, X)
+    assert post.fits and post.excerpt == ""

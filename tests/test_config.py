@@ -134,6 +134,9 @@ def test_an_option_another_platform_takes_names_that_platform():
     ("quiet_hours", 22), ("visibility", "everyone"), ("on_cancel", "erase"),
     ("instance", 5), ("instance", "ftp://social.example"), ("instance", ""),
     ("languages", []), ("languages", ["sv", "sv"]), ("languages", "sv"),
+    ("request_timeout", 0), ("request_timeout", "0s"), ("request_timeout", 0.5),
+    ("request_timeout", "10m"), ("request_timeout", "soon"), ("request_timeout", True),
+    ("request_timeout", -5), ("request_timeout", float("nan")), ("request_timeout", 1e300),
 ])
 def test_a_bad_account_option_is_refused_at_load_naming_it(key, value):
     assert config_error(with_account(**{key: value})).startswith(f"accounts.masto.{key}: ")
@@ -309,7 +312,7 @@ def test_every_table_and_key_of_the_example_config_is_accepted_when_uncommented(
         if in_string:                       # the rest of a commented multi-line template
             line = re.sub(r"^# ?", "", line)
             in_string = '"""' not in line
-        elif found := re.match(r"^# (\[[\w.]+\]\s*(?:#.*)?|[a-z_]+ = .*)$", line):
+        elif found := re.match(r"^# (\[\[?[\w.]+\]\]?\s*(?:#.*)?|[a-z_]+ = .*)$", line):
             line = found.group(1)
             in_string = line.count('"""') == 1
         lines.append(line)
@@ -320,6 +323,7 @@ def test_every_table_and_key_of_the_example_config_is_accepted_when_uncommented(
     assert "announcement" in config.templates
     assert config.account("mastodon").options["on_cancel"] == "reply"
     assert config.account("bluesky").options["link_card"] is True
+    assert config.digests[0].texts["sv"].header == "Kommande evenemang {dates}"
 
 
 def test_known_keys_lists_every_key_the_example_config_shows():
@@ -345,3 +349,29 @@ def test_the_config_knows_the_same_choices_as_the_code_that_acts_on_them():
     assert CANCEL_MODES == runner.CANCEL_MODES
     assert set(CHANGE_TEMPLATES) == set(changes.CHANGE_TEMPLATES)
     assert set(RESERVED_STAGES) == set(changes.CHANGE_STAGES)
+
+
+def test_request_timeout_reaches_each_adapter_and_times_the_lookup_of_a_post_in_doubt(
+        tmp_path, monkeypatch):
+    from datetime import datetime, timezone
+
+    from bot import app
+    from bot.lifecycle import State, lookup_after
+    from tests.fakes.mastodon import FakeMastodon
+
+    with FakeMastodon() as masto:
+        config = parse_config({
+            "secrets": str(tmp_path / "secrets.toml"),
+            "accounts": {"masto": {"platform": "mastodon", "instance": masto.url,
+                                   "request_timeout": "2s"},
+                         "birdsite": {"platform": "x", "request_timeout": 2.5},
+                         "sky": {"platform": "bluesky"}}}, base=SAMPLE)
+        monkeypatch.setenv("HERALD_MASTO_ACCESS_TOKEN", masto.token)
+        built = {a.name: app.build_publisher(a, config).limits() for a in config.accounts}
+    declared = {a.name: app.declared_limits(a, config) for a in config.accounts}
+    expected = {"masto": 2.0, "birdsite": 2.5, "sky": 30.0}
+    assert {name: limits.request_timeout for name, limits in built.items()} == expected
+    assert {name: limits.request_timeout for name, limits in declared.items()} == expected
+    failed = datetime(2027, 4, 1, 12, tzinfo=timezone.utc)        # X cannot tell a repeat
+    assert lookup_after(State.UNCERTAIN, failed_at=failed, reserved_at=None,
+                        limits=built["birdsite"]) == failed + timedelta(seconds=2.5)

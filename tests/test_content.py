@@ -11,7 +11,7 @@ import pytest
 
 from bot.config import SiteConfig
 from bot.content import load_site, parse_event
-from bot.errors import ContentError
+from bot.errors import ConfigError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "civictech"
 HISTORY = FIXTURES / "events-history"
@@ -440,10 +440,11 @@ def test_a_shared_ref_whose_file_name_is_taken_gets_a_numbered_ref(tmp_path):
     assert "no other language version has the same date and image" in lone.message
 
 
-def test_a_site_without_an_events_folder_is_one_clear_error(tmp_path):
-    with pytest.raises(ContentError) as raised:
+def test_a_site_without_an_events_folder_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigError) as raised:
         load_site(SiteConfig(root=tmp_path))
-    assert str(raised.value) == f"{tmp_path}: has no events folder (_events/)"
+    assert str(raised.value) == f"site.events_dir: _events/ not found in the site folder {tmp_path}"
+    assert raised.value.exit_code == 3
 
 
 def test_an_image_without_alt_text_is_a_warning_and_alt_text_is_read_when_given(civictech):

@@ -123,7 +123,7 @@ def test_new_event_files_are_noticed_and_unchanged_ones_are_not_read_again(tmp_p
     assert daemon.run() == 0
     assert [line for _, line in publisher.times] == ["First", "Second"]
     reads = [r.getMessage() for r in caplog.records if r.getMessage().startswith("read ")]
-    assert [r.split(" from ")[0] for r in reads] == ["read 1 events", "read 2 events"]
+    assert [r.split(" from ")[0] for r in reads] == ["read 1 event", "read 2 events"]
     assert len(state) == 1 and content_state(setup.config.site) != state
 
 
@@ -164,8 +164,8 @@ def test_a_failing_tick_logs_one_line_and_the_daemon_goes_on(tmp_path, ledger, c
     when(lambda: len(setup.publishers["masto"].times) == 1, signal_self(signal.SIGTERM))
     assert daemon.run() == 0
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
-    assert errors == ["tick failed: " + str(tmp_path) + ": has no events folder (_events/); "
-                      "trying again in 60s"]
+    assert errors == ["tick failed: site.events_dir: _events/ not found in the site folder "
+                      + str(tmp_path) + "; trying again in 60s"]
 
 
 def _fails_then(check, root: Path):
@@ -426,6 +426,7 @@ def test_an_idle_herald_run_uses_no_measurable_cpu_and_a_second_one_is_refused(t
     try:
         wait_for(lambda: log.exists() and b"nothing planned" in log.read_bytes(), 15,
                  "the daemon to go idle")
+        assert b"with 1 account (pid " in log.read_bytes()
         second = start_daemon(config, "token", "--once")
         _, err = second.communicate(timeout=15)
         assert second.returncode == 5
@@ -453,3 +454,32 @@ def test_run_once_posts_what_is_due_exits_and_a_second_run_posts_nothing_again(t
         assert [s["text"].splitlines()[0] for s in masto.status_list()] == ["Meetup"]
         assert b"posted meetup/announcement/masto/sv http" in first_log
         assert b"posted" not in second_log
+
+
+def test_run_once_exits_non_zero_while_a_due_post_waits_after_a_failure_and_0_once_it_is_out(
+        tmp_path, monkeypatch):
+    from bot.daemon import run_once
+    from tests.fakes.mastodon import FakeMastodon
+
+    write_event(tmp_path / "site", "meetup", datetime.now(ZONE) + timedelta(days=30))
+    with FakeMastodon() as masto:
+        config = write_config(tmp_path, masto.url)
+        masto.outage = 503                                        # the server is down
+        first = start_daemon(config, masto.token, "--once")
+        _, first_log = first.communicate(timeout=60)
+        second = start_daemon(config, masto.token, "--once")      # still in back-off
+        _, second_log = second.communicate(timeout=60)
+        assert (first.returncode, second.returncode) == (4, 4)
+        assert b"failed meetup/announcement/masto/sv: masto: " in first_log
+        assert b"held back on masto until " in second_log
+        assert b"retrying after meetup/announcement/masto/sv failed: masto: " in second_log
+        assert b"due and waiting: meetup/announcement" in second_log
+        assert masto.status_list() == []
+
+        masto.outage = None                                       # back, and the wait is over
+        monkeypatch.setenv("HERALD_MASTO_ACCESS_TOKEN", masto.token)
+        later = datetime.now(ZONE) + timedelta(minutes=10)
+        report = run_once(config, clock=lambda: later)
+        assert report.exit_code == 0
+        assert [o.status for o in report.outcomes] == ["posted"]
+        assert len(masto.status_list()) == 1

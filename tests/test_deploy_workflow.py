@@ -203,7 +203,7 @@ def history(runner: Runner, workspace: Path, cache_key: str) -> list[dict]:
            "HERALD_CONFIG": str(workspace / "herald.toml")}
     out = subprocess.run([str(runner.venv / "bin" / "herald"), "history", "--json"],
                          cwd=workspace, env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    return json.loads(out.stdout)["entries"]
 
 
 @pytest.mark.install

@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
@@ -77,7 +78,7 @@ def test_again_posts_a_new_copy_on_purpose(platforms):
 def test_history_shows_where_each_post_went_with_its_url(platforms):
     herald(platforms, "announce", EVENT)
     result = herald(platforms, "history", "--event", EVENT, "--json")
-    entries = json.loads(result.output)
+    entries = json.loads(result.output)["entries"]
     assert len(entries) == 6 and {e["state"] for e in entries} == {"posted"}
     urls = {e["account"]: e["url"] for e in entries if e["lang"] == "sv"}
     assert urls["x"].startswith("https://x.com/i/web/status/")
@@ -180,7 +181,7 @@ def test_preview_leaves_out_what_the_ledger_says_was_posted(platforms):
     herald(platforms, "announce", EVENT, "--account", "mastodon")
     result = herald(platforms, "preview", "--event", EVENT, "--now", "2027-01-01T09:00",
                     "--json")
-    planned = {(p["account"], p["stage"]) for p in json.loads(result.output)}
+    planned = {(p["account"], p["stage"]) for p in json.loads(result.output)["posts"]}
     assert ("mastodon", "announcement") not in planned
     assert ("x", "announcement") in planned and ("mastodon", "reminder-1d") in planned
 
@@ -247,7 +248,7 @@ def test_status_names_accounts_without_credentials_and_creates_no_ledger(platfor
 def test_a_missing_token_shows_in_history_as_a_failure(platforms, monkeypatch):
     monkeypatch.delenv("HERALD_MASTODON_ACCESS_TOKEN")
     herald(platforms, "announce", EVENT, "--account", "mastodon")
-    entries = json.loads(herald(platforms, "history", "--json").output)
+    entries = json.loads(herald(platforms, "history", "--json").output)["entries"]
     assert {(e["account"], e["lang"], e["state"]) for e in entries} == {
         ("mastodon", "sv", "failed"), ("mastodon", "en", "failed")}
     assert all("HERALD_MASTODON_ACCESS_TOKEN" in e["error"] for e in entries)
@@ -349,6 +350,18 @@ def test_a_failed_one_off_post_does_not_say_the_account_is_stopped(platforms, mo
     status = herald(platforms, "status").output
     assert "STOPPED" not in status
     assert "failed on request post-" in status and "left as it is until asked again" in status
+
+
+@pytest.mark.parametrize("account", ["mastodon", "x", "bluesky"])
+def test_a_one_off_post_without_credentials_is_in_history_on_every_platform(platforms,
+                                                                            monkeypatch, account):
+    for name in [n for n in platforms.env if n.startswith(f"HERALD_{account.upper()}_")]:
+        monkeypatch.delenv(name)
+    assert herald(platforms, "post", "Hej från Herald!", "--account", account).exit_code == 6
+    (entry,) = json.loads(herald(platforms, "history", "--json").output)["entries"]
+    assert (entry["account"], entry["state"], entry["requested"]) == (account, "failed", True)
+    status = herald(platforms, "status").output
+    assert "STOPPED" not in status and "failed on request post-" in status
 
 
 def test_an_account_at_its_daily_cap_holds_the_pair_until_a_time_and_exits_0(platforms):

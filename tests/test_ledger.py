@@ -1,5 +1,6 @@
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -89,6 +90,79 @@ def test_a_database_of_another_program_is_not_taken_over(tmp_path):
     tables = {name for (name,) in sqlite3.connect(other).execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {"invoices"}
+
+
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_a_database_herald_refuses_is_left_byte_for_byte_as_it_was(tmp_path, journal):
+    other = tmp_path / "other.sqlite3"
+    conn = sqlite3.connect(other)
+    conn.execute(f"PRAGMA journal_mode = {journal}")
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    conn.execute("INSERT INTO invoices (total) VALUES (12.5)")
+    conn.commit()
+    conn.close()
+    def state():
+        return {p.name: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode)
+                for p in tmp_path.iterdir()}
+
+    before = state()
+    for lock in (None, "herald run"):
+        with pytest.raises(LedgerError, match="not a Herald ledger"):
+            Ledger.open(other, lock=lock)
+    assert state() == before                    # no -wal, -shm or lock file either
+    conn = sqlite3.connect(other)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == (journal,)
+    conn.close()
+
+
+def test_a_newer_heralds_ledger_is_refused_before_anything_is_written_to_it(path):
+    with Ledger.open(path):
+        pass
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO migrations (name) VALUES ('from_the_future')")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(LedgerError, match="newer Herald"):
+        Ledger.open(path, lock="herald run")
+    assert path.read_bytes() == before
+    assert not lock_path(path).exists()
+
+
+def test_the_ledger_its_journal_and_its_lock_are_readable_by_their_owner_only(tmp_path):
+    path = tmp_path / "new" / "folder" / "ledger.sqlite3"
+    old = os.umask(0o022)
+    try:
+        with Ledger.open(path, lock="herald run") as ledger:
+            ledger.skip(KEY, "safe first run", NOW)
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()}
+    finally:
+        os.umask(old)
+    assert modes == {"ledger.sqlite3": 0o600, "ledger.sqlite3-wal": 0o600,
+                     "ledger.sqlite3-shm": 0o600, "ledger.sqlite3.lock": 0o600}
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_a_ledger_held_by_another_process_is_refused_and_released_with_the_ledger(path):
+    with Ledger.open(path, lock="herald announce"):
+        with pytest.raises(LedgerError, match=rf"another herald announce is using {path} "
+                                              rf"\(pid {os.getpid()}\)"):
+            Ledger.open(path, lock="herald run")
+    with Ledger.open(path, lock="herald run"):
+        pass
+
+
+def test_a_dry_run_reads_a_copy_and_never_creates_the_real_ledger(tmp_path):
+    path = tmp_path / "state" / "ledger.sqlite3"
+    with Ledger.open_copy(path, tmp_path / "copy.sqlite3") as copy:
+        copy.skip(KEY, "safe first run", NOW)
+    assert not path.parent.exists()
+    with Ledger.open(path) as ledger:
+        ledger.skip(KEY, "announced by hand", NOW)
+    with Ledger.open_copy(path, tmp_path / "copy2.sqlite3") as copy:
+        assert copy.entry(KEY).reason == "announced by hand"
+        copy.skip(PostKey("other", "announcement", "mastodon", "sv"), "test", NOW)
+    with Ledger.open(path) as ledger:
+        assert [e.key.ref for e in ledger.history()] == [KEY.ref]
 
 
 def test_a_ledger_from_a_newer_herald_is_refused(path):

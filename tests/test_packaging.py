@@ -38,7 +38,7 @@ def test_the_wheel_carries_the_fonts_and_the_sdist_the_sample_site_and_tests(dis
     for needed in ("config.example.toml", "README.md", "content/_events/demodag-2029.md",
                    "content/_uploads/demo-day.png", "tests/conftest.py", "tests/fakes/server.py",
                    "deploy/systemd/herald.service", "deploy/github/herald.yml",
-                   "bot/fonts/DejaVuSans.ttf"):
+                   "bot/fonts/DejaVuSans.ttf", "docs/json/preview.schema.json"):
         assert needed in files
     assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
 

@@ -123,8 +123,8 @@ def week(tmp_path_factory) -> Path:
         env.delenv("HERALD_CONFIG", raising=False)
         for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME"):
             env.setenv(name, str(folder / name.lower()))
-        result = herald("preview", "--site", str(FIXTURES), "--now", WEEK, "--html",
-                        str(folder / "page"))
+        result = herald("preview", "--site", str(FIXTURES), "--now", WEEK, "--catch-up",
+                        "--html", str(folder / "page"))
     assert result.exit_code == 0, result.output
     assert result.output == f"18 planned posts: {folder / 'page' / 'index.html'}\n"
     return folder / "page"
@@ -174,8 +174,9 @@ def test_the_page_draws_every_planned_post_of_the_week_with_its_account_time_and
         "Thursday 12 February 2026", "Monday 23 February 2026", "Tuesday 24 February 2026"]
     summary = next(tree.root.all("p", "summary")).content()
     assert summary.startswith("18 posts for 1 event on Mastodon, X and Bluesky in sv and en")
-    listed = herald("preview", "--site", str(FIXTURES), "--now", WEEK, "--json")
-    costs = {(p["platform"], p["lang"], p["stage"]): p["cost"] for p in json.loads(listed.output)}
+    listed = herald("preview", "--site", str(FIXTURES), "--now", WEEK, "--catch-up", "--json")
+    costs = {(p["platform"], p["lang"], p["stage"]): p["cost"]
+             for p in json.loads(listed.output)["posts"]}
     assert f"Estimated cost about ${sum(costs.values()):,.3f}." in summary
     for article in articles:
         key = (article.attrs["data-platform"], article.attrs["data-lang"],
@@ -333,7 +334,7 @@ def test_with_json_the_page_is_written_and_standard_output_stays_json(tmp_path):
     result = herald("preview", "--site", str(FIXTURES), "--now", WEEK, "--event", MEETUP,
                     "--platform", "bluesky", "--json", "--html", str(tmp_path / "page"))
     assert result.exit_code == 0, result.output
-    listed = json.loads(result.output)
+    listed = json.loads(result.output)["posts"]
     tree = Tree((tmp_path / "page" / "index.html").read_text(encoding="utf-8"))
     assert len(posts(tree)) == len(listed) == 6
 

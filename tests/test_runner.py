@@ -1,5 +1,6 @@
 """The runner across whole campaigns, with an injected clock: what each platform got, and when."""
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,7 @@ from bot.content import Site
 from bot.status import build_status
 from bot.errors import AuthFailed, Duplicate, RateLimited, Unavailable
 from bot.ledger import Ledger
+from bot.lifecycle import State
 from bot.model import Event, Limits, OutgoingPost, PostKey, Problem, Published
 from bot.platforms.recording import RecordingPublisher
 from bot.runner import Runner
@@ -336,7 +338,8 @@ def test_an_unreadable_event_file_is_not_taken_for_a_cancellation(tmp):
     assert len(world.got("bsky")) == 2
 
 
-def test_cancelling_can_delete_the_posts_instead_where_the_platform_can(tmp):
+def test_cancelling_can_delete_the_posts_instead_where_the_platform_can(tmp, caplog):
+    caplog.set_level(logging.INFO, logger="herald")
     config = {**CONFIG, "accounts": {**CONFIG["accounts"], "bsky": {
         "platform": "bluesky", "languages": ["sv", "en"], "on_cancel": "delete"}}}
     world = World(tmp, at(4, 1, 12), config=config, delete=True)
@@ -355,6 +358,8 @@ def test_cancelling_can_delete_the_posts_instead_where_the_platform_can(tmp):
         ("announcement", "en", "deleted", None), ("announcement", "sv", "deleted", None),
         ("cancellation", "en", "deleted", "unpublished: deleted 1 post"),
         ("cancellation", "sv", "deleted", "unpublished: deleted 1 post")]
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("cancelled ")]
+    assert "cancelled varmote/cancellation/bsky/sv (unpublished): deleted 1 post" in said
     world.run_until(at(4, 30, 0))
     assert len(world.platforms["bsky"].deleted) == 2           # nothing deleted twice
 
@@ -666,7 +671,8 @@ def test_after_an_outage_the_reminder_that_came_due_meanwhile_follows_the_announ
     assert got[1][2] == "dry-1"                                         # a reply, after it
     assert world.platforms["bsky"].received[1][0] >= world.platforms["bsky"].received[0][0]
     text = build_status(world.config, world.site, world.ledger, now=world.clock.now).format()
-    assert "  dropped talk/reminder-1d/bsky/sv: missed: was due 2027-04-14 15:00" in text
+    # first seen after its 1-day reminder was due: the announcement makes that reminder moot
+    assert "  dropped talk/reminder-1d/bsky/sv: superseded by announcement" in text
 
 
 def test_no_request_reaches_an_account_before_its_rate_limit_resets_not_even_a_lookup(tmp):
@@ -716,3 +722,72 @@ def test_a_lost_answer_on_the_fake_x_is_found_among_recent_posts_and_keeps_its_t
         entry = world.ledger.entry(PostKey("varmote", "announcement", "x", "sv"))
         assert entry.platform_id == swedish.id and entry.url.endswith(swedish.id)
         assert not fake.violations
+
+
+# --- an account that fails before anything is reserved ---------------------------------------
+
+def tokenless(platform: str, account):
+    """The real adapter of `account` without any credentials (it reaches no server)."""
+    from bot.platforms.bluesky import BlueskyPublisher
+    from bot.platforms.mastodon import MastodonPublisher
+    from bot.platforms.x import XPublisher
+
+    return {"mastodon": MastodonPublisher, "x": XPublisher,
+            "bluesky": BlueskyPublisher}[platform](account, {})
+
+
+ONE_ACCOUNT = {
+    "mastodon": {"platform": "mastodon", "languages": ["sv"], "instance": "https://a.example"},
+    "x": {"platform": "x", "languages": ["sv"]},
+    "bluesky": {"platform": "bluesky", "languages": ["sv"]},
+}
+
+
+@pytest.mark.parametrize("platform", ["mastodon", "x", "bluesky"])
+def test_an_account_without_credentials_is_recorded_and_shown_stopped_on_every_platform(
+        tmp, platform):
+    config = parse_config({"site": {"path": ".", "timezone": "Europe/Stockholm"},
+                           "accounts": {"acct": ONE_ACCOUNT[platform]}}, base=tmp)
+    ledger = Ledger.open(tmp / "ledger.sqlite3")
+    runner = Runner(config, ledger, {"acct": tokenless(platform, config.account("acct"))},
+                    catch_up=True)
+    world_site = site(event("meetup", "sv", "Vårmöte", at(4, 15, 18)))
+    report = runner.tick(world_site, at(4, 1, 12))
+    (entry,) = ledger.history()                            # in history, like any failure
+    assert (entry.key, entry.state, entry.error_kind, entry.attempts) == (
+        PostKey("meetup", "announcement", "acct", "sv"), "failed", "AuthFailed", 1)
+    assert entry.life is State.GIVEN_UP and entry.error.startswith("acct: ")
+    status = build_status(config, world_site, ledger, now=at(4, 1, 12, 5))
+    assert status.accounts[0].stopped == entry and status.exit_code == 6
+    assert report.exit_code == 6 and [o.status for o in report.outcomes] == ["failed"]
+
+
+def test_a_correction_that_fails_before_it_is_composed_is_recorded_too(tmp):
+    world = World(tmp, at(4, 1, 12))
+    world.site = site(*VARMOTE_LATER)
+    world.run_until(at(4, 1, 13))
+    world.platforms["masto"] = tokenless("mastodon", world.config.account("masto"))
+    world.runner = Runner(world.config, world.ledger, world.platforms, random=lambda: 0.5)
+    world.site = site(*[replace(e, start=at(4, 16, 18)) for e in VARMOTE_LATER])   # moved
+    report = world.runner.tick(world.site, world.clock.now)
+    failed = [e for e in world.ledger.failures() if e.key.account == "masto"]
+    assert [(e.key.stage, e.key.lang, e.error_kind) for e in failed] == [
+        ("correction", "sv", "AuthFailed")]
+    assert report.exit_code == 6
+
+
+def test_a_digest_that_fails_before_it_is_composed_is_recorded_too(tmp):
+    config = parse_config({"site": {"path": ".", "timezone": "Europe/Stockholm"},
+                           "stages": [{"name": "reminder", "kind": "reminder", "before": "1d"}],
+                           "digests": [{"name": "weekly", "every": "monday 09:00",
+                                        "window": "7d"}],
+                           "accounts": {"acct": ONE_ACCOUNT["mastodon"]}}, base=tmp)
+    ledger = Ledger.open(tmp / "ledger.sqlite3")
+    runner = Runner(config, ledger, {"acct": tokenless("mastodon", config.account("acct"))},
+                    catch_up=True)
+    monday = at(4, 5, 9)
+    assert monday.weekday() == 0
+    report = runner.tick(site(event("meetup", "sv", "Vårmöte", at(4, 8, 18))), monday)
+    digests = [e for e in ledger.history() if e.key.ref.startswith("digest:")]
+    assert [(e.state, e.error_kind) for e in digests] == [("failed", "AuthFailed")]
+    assert report.exit_code == 6

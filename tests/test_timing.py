@@ -5,8 +5,8 @@ import pytest
 
 from bot.errors import ConfigError, RateLimited, Unavailable
 from bot.model import Account, PlannedPost, PostKey, Stage
-from bot.timing import (DEFAULT_GAP, QuietHours, Rules, arrange, backoff, change_time,
-                        parse_quiet_hours, planning_grace, retry_time, rules_for)
+from bot.timing import (DEFAULT_GAP, QuietHours, Rules, arrange, backoff, cap_reason,
+                        change_time, parse_quiet_hours, planning_grace, retry_time, rules_for)
 
 ZONE = ZoneInfo("Europe/Stockholm")
 ANNOUNCEMENT = Stage("announcement", "announcement")
@@ -71,8 +71,8 @@ def test_an_account_without_options_gets_a_few_minutes_gap_and_no_quiet_hours():
     assert rules == Rules(QuietHours(time(22), time(8)), timedelta(minutes=10), 5)
     with pytest.raises(ConfigError, match=r"accounts\.masto\.min_gap"):
         rules_for(account(min_gap="soon"))
-    with pytest.raises(ConfigError, match=r"accounts\.masto\.daily_cap"):
-        rules_for(account(daily_cap=0))
+    # A bad daily_cap never reaches the timing code: the config refuses it when it is loaded
+    # (tests/test_config.py, test_a_bad_account_option_is_refused_at_load_naming_it).
 
 
 def test_a_post_due_in_quiet_hours_goes_out_when_they_end():
@@ -128,6 +128,35 @@ def test_posts_over_the_daily_cap_wait_until_the_posts_before_them_are_24_hours_
     # a rolling 24 hours, not a calendar day: midnight frees nothing
     assert [s.at for s in result.slots] == [at(1, 12), at(2, 9), at(2, 12)]
     assert "daily cap of 2 posts in 24 hours reached" in result.slots[1].why
+
+
+def test_a_post_the_daily_cap_held_for_a_day_goes_at_its_turn_and_is_not_missed():
+    accounts = {"x": account("x", languages=("sv",), daily_cap=2, min_gap="1m")}
+    posts = [planned(ref=f"e{n}", acct="x") for n in range(3)]
+    first = arrange(posts, accounts, now=at(1, 12), zone=ZONE, grace=GRACE)
+    assert [s.at for s in first.slots] == [at(1, 12), at(1, 12, 1), at(2, 12)]
+    # the day after, with the first two posted when arranged: the third goes, not "missed"
+    turn = arrange(posts[2:], accounts, now=at(2, 12), zone=ZONE, grace=GRACE,
+                   history={"x": [at(1, 12), at(1, 12, 1)]})
+    assert [s.at for s in turn.slots] == [at(2, 12)] and turn.skipped == ()
+
+
+def test_a_long_queue_spaced_by_the_gap_is_never_cut_short_by_the_grace():
+    accounts = {"masto": account(languages=("sv",), min_gap="10m")}
+    posts = [planned(ref=f"e{n:02}") for n in range(30)]          # 30 events at noon
+    sent = [at(1, 12) + timedelta(minutes=10 * n) for n in range(20)]
+    later = arrange(posts[20:], accounts, now=at(1, 15, 20), zone=ZONE, grace=GRACE,
+                    history={"masto": sent})
+    assert later.skipped == ()
+    assert later.slots[0].at == at(1, 15, 20) and later.slots[-1].at == at(1, 16, 50)
+
+
+def test_a_post_herald_was_not_running_to_send_is_missed_whatever_was_posted_since():
+    accounts = {"masto": account(languages=("sv",), min_gap="10m")}
+    stale = planned(ref="moved", due=at(1, 10), stage=REMINDER)
+    result = arrange([stale], accounts, now=at(1, 16, 30), zone=ZONE, grace=GRACE,
+                     history={"masto": [at(1, 16)]})           # posted since, but too late
+    assert result.slots == () and "missed: was due 2027-04-01 10:00" in result.skipped[0].reason
 
 
 def test_the_daily_cap_never_splits_a_language_pair():
@@ -217,3 +246,8 @@ def test_a_correction_waits_out_quiet_hours_unless_the_event_starts_first():
     assert change_time(at(1, 12), at(5, 18), rules, ZONE) == at(1, 12)
     assert change_time(at(1, 23).astimezone(timezone.utc), at(5, 18), Rules(), ZONE) \
         == at(1, 23)
+
+
+def test_the_daily_cap_is_counted_in_words_that_agree_with_the_number():
+    assert cap_reason(1) == "daily cap of 1 post in 24 hours reached"
+    assert cap_reason(5) == "daily cap of 5 posts in 24 hours reached"

@@ -546,6 +546,35 @@ def test_the_fake_refuses_a_request_signed_for_another_url_than_it_received(fake
     assert fake.posts == []
 
 
+def test_herald_auth_x_sends_every_step_of_the_pin_flow_to_the_accounts_api_url(
+        platforms, monkeypatch):
+    """The fake X (at the account's `api_url`) checks each signature for the URL it received."""
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    fake = platforms.x
+    fake.pin = "4711042"
+    for name in platforms.env:
+        if name.startswith("HERALD_X_"):
+            monkeypatch.delenv(name)
+    typed = f"{fake.api_key}\n{fake.api_secret}\n{fake.pin}\n"
+
+    result = CliRunner().invoke(main, ["auth", "x", "--config", str(platforms.config)],
+                                input=typed)
+
+    assert result.exit_code == 0, result.output
+    assert f"{fake.url}/oauth/authorize?oauth_token=" in result.output
+    assert "Authorised as @herald_events." in result.output
+    assert [r.path for r in fake.received("POST")] == ["/oauth/request_token",
+                                                       "/oauth/access_token"]
+    assert {r.header("host") for r in fake.received()} == {urlsplit(fake.url).netloc}
+    check = CliRunner().invoke(main, ["check", "--account", "x", "--config",
+                                      str(platforms.config)])
+    assert check.exit_code == 0, check.output
+    assert "x: ok, @herald_events" in check.output
+
+
 # -- no request before a rate limit resets -----------------------------------------------------
 
 def test_after_a_rate_limit_no_request_reaches_x_before_the_reset(publisher, fake):

@@ -67,10 +67,9 @@ def auth(config_path, site, platform, account):
     elif platform == "x":
         api_key = click.prompt("API key of your X app")
         api_secret = click.prompt("API key secret", hide_input=True)
-        session = (x.rebased_session(None, options["api_url"]) if options.get("api_url")
-                   else None)
         values = x.authorize(api_key=api_key, api_secret=api_secret, prompt=click.prompt,
-                             echo=click.echo, account=chosen.name, session=session)
+                             echo=click.echo, account=chosen.name,
+                             api_url=options.get("api_url"))
     else:
         handle = click.prompt("Handle (for example name.bsky.social)")
         password = click.prompt("App password", hide_input=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 import tempfile
 import traceback
@@ -26,11 +25,18 @@ Exit codes:
      usage error (an unknown event, stage, account or language; an event
      that has started)
   3  configuration error
-  4  a platform did not take a post; an account is stopped (status)
-  5  the ledger is unusable or held by another process
+  4  a platform did not take a post, or a post due now still waits after an
+     earlier failure (back-off, or a lookup of a post in doubt); an account
+     is stopped (status)
+  5  the ledger is unusable (not a Herald ledger, unreadable, read-only
+     folder, full disk) or held by another process; or a post went out but
+     could not be recorded (the next run records it)
   6  credentials missing or rejected
   141  the output was closed early (piped to head): Herald stops quietly
 """
+
+QUIET = ("nothing to post",)
+"""Outcomes that send nothing and are no failure (a digest whose window is empty)."""
 
 BROKEN_PIPE = 141
 """The exit code of a command whose output closed early, as for a process stopped by SIGPIPE."""
@@ -129,24 +135,19 @@ def parse_now(text: str | None, config) -> datetime:
 
 
 @contextmanager
-def _ledger(config, dry_run: bool):
-    """Open the real ledger, or for a dry run a throw-away copy of it."""
+def _ledger(config, dry_run: bool, command: str | None = None):
+    """Open the real ledger (holding its lock for `command`), or for a dry run a throw-away
+    copy of it; either refuses a ledger it cannot use in one line (exit 5)."""
     from .. import app
     from ..ledger import Ledger
 
     path = app.ledger_path(config)
     if not dry_run:
-        with Ledger.open(path) as ledger:
+        with Ledger.open(path, lock=command) as ledger:
             yield ledger
         return
     with tempfile.TemporaryDirectory(prefix="herald-dry-run-") as scratch:
-        copy = Path(scratch) / "ledger.sqlite3"
-        if path.exists():
-            source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-            with sqlite3.connect(copy) as target:
-                source.backup(target)
-            source.close()
-        with Ledger.open(copy) as ledger:
+        with Ledger.open_copy(path, Path(scratch) / "ledger.sqlite3") as ledger:
             yield ledger
 
 
@@ -170,8 +171,10 @@ def _report(outcomes, dry_run: bool) -> int:
             code = max(code, outcome.error.exit_code)
         elif outcome.note is not None:
             click.echo(f"{outcome.status}: {where}: {outcome.note}", err=True)
-            if outcome.until is None:      # held or waiting until a time is no failure
-                code = max(code, 1)
+            if outcome.status == "waiting":    # in doubt after a failure: not out yet
+                code = max(code, 4)
+            elif outcome.until is None and outcome.status not in QUIET:
+                code = max(code, 1)            # held by the daily cap until a time: no failure
         elif dry_run:
             click.echo(f"would post: {where}")
         else:

@@ -11,50 +11,88 @@ import click
 from .common import _ledger, _print_sent, _publishers, _report, config_options, load, main
 
 
-def _locked(config, dry_run: bool, command: str):
-    """Hold the ledger's lock while posting, as `herald run` does; a dry run only reads."""
-    from contextlib import nullcontext
-
-    from .. import app
-    from ..ledger import acquire_lock
-
-    return nullcontext() if dry_run else acquire_lock(app.ledger_path(config), command)
-
-
 @main.command()
 @config_options
-@click.argument("ref")
+@click.argument("ref", required=False)
+@click.option("--digest", "digest", metavar="NAME",
+              help="Post this digest's current period instead of an event.")
 @click.option("--stage", metavar="NAME", help="Stage to post (default: the announcement).")
 @click.option("--account", metavar="NAME", help="Only this account.")
 @click.option("--lang", metavar="LANG", help="Only this language.")
 @click.option("--again", is_flag=True, help="Post again even if this was already posted.")
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
-def announce(config_path, site, ref, stage, account, lang, again, dry_run):
-    """Post one event now, through the same composer, ledger and de-duplication as `run`.
+def announce(config_path, site, ref, digest, stage, account, lang, again, dry_run):
+    """Post one event (REF) or one digest (--digest NAME) now, as `run` would post it.
 
-    The second language replies to the first and a reminder to the announcement, as `run`
-    posts them. A second identical call says it was already posted; --again makes a new post
-    on purpose. While `herald run` holds the ledger, it refuses (exit 5).
+    It goes through the same composer, ledger and de-duplication as `run`. The second
+    language replies to the first and a reminder to the announcement; a digest too long for
+    one post is a thread of numbered replies. A digest lists the events of its current period
+    (the one whose time was the last before now) that have not started. A second identical
+    call says it was already posted; --again makes a new post on purpose. While `herald run`
+    holds the ledger, it refuses (exit 5).
     """
     from .. import app
     from ..content import load_site
-    from ..service import Selection, announce as run
+    from ..service import Selection, announce as run, announce_digest
 
+    if (ref is None) == (digest is None):
+        raise click.UsageError("give an event's REF or --digest NAME (one of the two)")
+    if digest is not None and stage is not None:
+        raise click.UsageError("--stage is for events; a digest has no stages")
     config = load(config_path, site)
     if account is not None:
         config.account(account)
+    if digest is not None:
+        config.digest(digest)
     selection = Selection(account=account, lang=lang)
     loaded = load_site(config.site)
     now = datetime.now(config.site.timezone)
     publishers = _publishers(config, selection.accounts(config), dry_run)
-    with _locked(config, dry_run, "herald announce"), _ledger(config, dry_run) as ledger:
-        outcomes = run(loaded, config, ref, now=now, ledger=ledger, publishers=publishers,
-                       attach=app.attachments(config), stage=stage, selection=selection,
-                       again=again)
+    attach, prepared = app.attachments(config), {}
     if dry_run:
-        _print_sent(publishers)
+        attach = _noting(attach, prepared)
+    with _ledger(config, dry_run, "herald announce") as ledger:   # the lock, as `run` takes it
+        if digest is not None:
+            outcomes = announce_digest(loaded, config, digest, now=now, ledger=ledger,
+                                       publishers=publishers, selection=selection,
+                                       again=again)
+        else:
+            outcomes = run(loaded, config, ref, now=now, ledger=ledger, publishers=publishers,
+                           attach=attach, stage=stage, selection=selection, again=again)
+    if dry_run and digest is not None:
+        _print_sent(publishers)            # a digest's parts carry no image
+    elif dry_run:
+        _print_would_send(outcomes, prepared, config, now)
     sys.exit(_report(outcomes, dry_run))
 
+
+def _noting(attach, prepared: dict):
+    """Wrap `attach` to keep each composed post and what goes with it, for the dry run."""
+    def noted(post, event, account, limits):
+        extras = attach(post, event, account, limits)
+        prepared[post.key] = (post, account, extras, limits)
+        return extras
+    return noted
+
+
+def _print_would_send(outcomes, prepared: dict, config, now) -> None:
+    """Show each post the dry run would send exactly as `herald preview` shows a post."""
+    from ..costs import Calls, cost
+    from ..service import Item
+    from ..survey import Fate
+    from .showing import item_lines
+
+    for outcome in outcomes:
+        if not outcome.sent or outcome.key not in prepared:
+            continue
+        post, account, extras, limits = prepared[outcome.key]
+        item = Item(Fate(post.key, now, now, "due"), account, post=post, attachments=extras,
+                    cost=cost(limits, Calls.publishing(post.text, [m.alt for m in extras.media])))
+        lines = item_lines(item, config, now)
+        click.echo(click.style(lines[0], bold=True))
+        for line in lines[1:]:
+            click.echo(line)
+        click.echo("")
 
 
 @main.command()
@@ -69,7 +107,7 @@ def announce(config_path, site, ref, stage, account, lang, again, dry_run):
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
     from ..counting import refusal
-    from ..delivery import Outcome, cap_hold, deliver
+    from ..delivery import Outcome, cap_hold, deliver, failed_before_sending
     from ..errors import PublishError, Unfit
     from ..model import OutgoingPost
     from ..service import Selection, manual_key
@@ -94,14 +132,15 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     else:
         raw = None
     outcomes = []
-    with _locked(config, dry_run, "herald post"), _ledger(config, dry_run) as ledger:
+    with _ledger(config, dry_run, "herald post") as ledger:
         for acc in accounts:
             publisher = publishers[acc.name]
             key = manual_key(text, acc.name, lang, raw)
             try:
                 limits = publisher.limits()
-            except PublishError as exc:  # a one-off leaves no trace when nothing was sent
-                outcomes.append(Outcome(key, "failed", error=exc))
+            except PublishError as exc:     # recorded as a failed send is, on every platform
+                outcomes.append(failed_before_sending(key, exc, ledger=ledger, now=now,
+                                                      text=text, again=again, requested=True))
                 continue
             reason = refusal(text, limits)      # characters, bytes and refused characters
             if reason is not None:

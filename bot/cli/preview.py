@@ -11,10 +11,12 @@ import click
 from ..localize import plural
 from .common import config_options, load, main, parse_now
 
+
 @main.command()
 @config_options
 @click.option("--now", "now_text", metavar="TIME", help="Pretend it is this time (ISO 8601).")
 @click.option("--event", "event", metavar="REF", help="Only this event.")
+@click.option("--digest", "digest", metavar="NAME", help="Only this digest.")
 @click.option("--platform", type=click.Choice(["mastodon", "x", "bluesky"]), help="Only this platform.")
 @click.option("--account", metavar="NAME", help="Only this account.")
 @click.option("--lang", metavar="LANG", help="Only this language.")
@@ -22,19 +24,32 @@ from .common import config_options, load, main, parse_now
               help="Write the exact prepared images to this folder.")
 @click.option("--html", "html_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write a page of the posts, drawn as on their platforms, to DIR/index.html.")
+@click.option("--catch-up", is_flag=True,
+              help="As `herald run --catch-up` would: on a new ledger, post what is already due.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def preview(config_path, site, now_text, event, platform, account, lang, images_dir, html_dir,
-            as_json):
-    """Show every planned post in time order, exactly as it would go out.
+def preview(config_path, site, now_text, event, digest, platform, account, lang, images_dir,
+            html_dir, catch_up, as_json):
+    """Show every post `herald run` will make, in time order: when it goes out, or why not.
 
-    Each post shows when, account, platform, language, stage, the full text, its count against
-    the limit, the image that will go out (final pixels and bytes) and its alt text. Nothing is
-    posted and no network is used. Exits 2 when a post cannot fit its platform.
+    Asks the same planning and timing code as `herald run`, over the ledger as it is (read
+    only: a missing ledger reads as a new one, whose first run skips what is already due) and
+    the same clock (--now). Each post shows when it really goes (quiet hours, gaps, the daily
+    cap and back-offs included) or why it will not (skipped on a first run, missed,
+    superseded, its account stopped), its account, platform, language, stage, the full text,
+    its count against the limit, the image that will go out (final pixels and bytes, prepared
+    one post at a time; with --json only when --images or --html is given), its alt text and
+    its cost; each part of a digest's thread is shown as a post. Posts appear as they are
+    composed. Nothing is posted and no network is used. Exits 2 when a post cannot fit its
+    platform.
     """
     from .. import app
     from ..content import load_site
     from ..errors import UsageError
-    from ..service import Selection, preview as build
+    from ..service import Selection, forecast
+    from ..status import reading
+    from ..survey import survey_ledger
+    from .progress import Progress
+    from .showing import Tally, print_preview, stream_json
 
     config = load(config_path, site)
     now = parse_now(now_text, config)
@@ -43,171 +58,111 @@ def preview(config_path, site, now_text, event, platform, account, lang, images_
     if lang is not None and lang not in config.site.languages:
         raise UsageError(f"unknown language {lang!r}; the site's languages are "
                          f"{', '.join(config.site.languages)}")
+    progress = Progress()
+    progress.say(f"reading the events in {config.site.root} ...", force=True)
     loaded = load_site(config.site)
-    selection = Selection(event=event, platform=platform, lang=lang, account=account)
-    accounts = {a.name: a for a in config.accounts}
+    if event is not None and digest is not None:
+        raise UsageError("--event and --digest: give one of the two")
+    selection = Selection(event=event, platform=platform, lang=lang, account=account,
+                          digest=digest)
     limits = {a.name: app.declared_limits(a, config) for a in config.accounts}
-    posts = build(loaded, config, now=now, selection=selection,
-                  limits_for=lambda a: limits[a.name], done=_already_done(config))
-    attach = app.attachments(config)
+    progress.say(f"planning {plural(len(loaded.refs()), 'event')} ...", force=True)
+    with reading(app.ledger_path(config)) as ledger:
+        found = survey_ledger(config, loaded, ledger, now=now, catch_up=catch_up)
     folder = Path(images_dir) if images_dir else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-
-    def described(post):
-        account_ = accounts[post.key.account]
-        event_ = loaded.versions(post.key.ref)[post.lang]
-        extras = attach(post, event_, account_, limits[account_.name])
-        written = _write_images(post, extras, folder) if folder is not None else []
-        return post, account_, extras, _cost(post, extras, limits[account_.name]), written
-
-    items = map(described, posts)
+    prepare = folder is not None or html_dir is not None or not as_json
+    items = forecast(loaded, config, found, now=now, limits_for=lambda a: limits[a.name],
+                     selection=selection, attach=app.attachments(config) if prepare else None)
+    entries: list = []
     if html_dir is not None:
-        from ..page import write_preview
+        items = _collecting(items, entries)
 
-        items = list(items)
-        index = write_preview(Path(html_dir), items, loaded=loaded, config=config, now=now,
-                              problems=_image_problems(loaded, config))
-        if not as_json:
-            click.echo(f"{plural(len(items), 'planned post')}: {index}")
-    if as_json:
-        items = list(items)
-        click.echo(json.dumps([_post_json(*item) for item in items], ensure_ascii=False,
-                              indent=2))
-    elif html_dir is None:
-        items = _print_preview(items, config, loaded, now)
-    if any(not post.fits for post, *_ in items):
+    def written(item) -> list[str]:
+        if folder is None or item.attachments is None or item.post is None:
+            return []
+        return _write_images(item.post, item.attachments, folder)
+
+    shown = Tally()
+    try:
+        if as_json:
+            stream_json(items, written, shown, progress, config=config, loaded=loaded,
+                         now=now, catch_up=catch_up, ledger=app.ledger_path(config))
+        elif html_dir is None:
+            print_preview(items, written, shown, progress, config=config, loaded=loaded,
+                           now=now)
+        else:
+            for item in items:
+                shown.add(item)
+                written(item)
+                progress.say(f"preview: {plural(shown.posts, 'post')} so far ...")
+        if html_dir is not None:
+            from ..page import build_page, write_page
+
+            progress.say("writing the page ...", force=True)
+            index = write_page(Path(html_dir), build_page(
+                entries, loaded=loaded, config=config, now=now,
+                problems=_image_problems(loaded, config)))
+            progress.clear()
+            if not as_json:
+                click.echo(f"{shown.summary(cost=False)}: {index}")
+    finally:
+        progress.clear()
+    if shown.unfit:
         sys.exit(2)
 
 
-def _already_done(config) -> set:
-    """The posts the ledger says are made or skipped; none when there is no ledger yet."""
-    from .. import app
-    from ..ledger import Ledger
+def _collecting(items, entries: list):
+    """Pass the items on, keeping each as an entry of the preview page (`bot.page`)."""
+    from ..page import Entry, entry, server_of
+    from ..service import Attachments
 
-    path = app.ledger_path(config)
-    if not path.exists():
-        return set()
-    with Ledger.open(path) as ledger:
-        return ledger.posted_keys()
-
-
-def _cost(post, extras, limits) -> float:
-    """What the platform will charge for this post: its text and its images' alt texts."""
-    from ..costs import Calls, cost
-
-    return cost(limits, Calls.publishing(post.text, [item.alt for item in extras.media]))
+    for item in items:
+        if item.post is None:
+            entries.append(Entry(key=item.key, platform=item.platform, at=item.due, goes=False,
+                                 reason=item.reason, server=server_of(item.account)))
+        else:
+            entries.append(entry(item.post, item.account, item.attachments or Attachments(),
+                                 item.cost, at=item.at or item.due, goes=item.goes,
+                                 reason=item.reason,
+                                 planned=item.due if item.state == "later" else None))
+        yield item
 
 
 def _write_images(post, extras, folder: Path) -> list[str]:
+    """Write a post's prepared images into `folder`, named from safe slugs, never outside it.
+
+    A name is `<ref>.<stage>.<account>.<lang>[.<n>].<ext>`, each part a `file_slug` (a ref
+    such as `../../x`, an absolute path, a NUL byte or 300 characters cannot reach outside);
+    an existing link of that name is refused rather than followed.
+    """
+    import os
+    import re
+
+    from ..content import file_slug
+    from ..errors import HeraldError
+
     media = list(extras.media) + ([extras.card.thumb] if extras.card and extras.card.thumb
                                   else [])
+    stem = ".".join(file_slug(part) for part in (post.key.ref, post.key.stage,
+                                                 post.key.account, post.key.lang))
     paths = []
     for number, item in enumerate(media, start=1):
-        suffix = Path(item.filename).suffix or ".img"
-        path = folder / (f"{post.key.ref}.{post.key.stage}.{post.key.account}.{post.key.lang}"
-                         f"{'' if number == 1 else f'.{number}'}{suffix}")
-        path.write_bytes(item.data)
+        suffix = Path(item.filename).suffix.lower()
+        if not re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
+            suffix = ".img"
+        path = folder / f"{stem}{'' if number == 1 else f'.{number}'}{suffix}"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                         | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0), 0o644)
+            with os.fdopen(fd, "wb") as out:
+                out.write(item.data)
+        except OSError as exc:
+            raise HeraldError(f"--images: cannot write {path} "
+                              f"({exc.strerror or type(exc).__name__})") from None
         paths.append(str(path))
     return paths
-
-
-def _media_line(item) -> str:
-    kind = item.mime.split("/")[-1].upper()
-    return f"{item.width}x{item.height} {kind}, {len(item.data):,} bytes"
-
-
-def _print_preview(items, config, loaded, now) -> list:
-    errors = sum(1 for p in loaded.problems if p.severity == "error")
-    warnings = len(loaded.problems) - errors
-    click.echo(f"Herald preview at {now:%Y-%m-%d %H:%M %Z} · {config.site.root} · "
-               f"{plural(len(loaded.refs()), 'event')}")
-    if loaded.problems:
-        click.echo(f"({plural(errors, 'error')}, {plural(warnings, 'warning')} in the content: "
-                   f"see `herald validate`)")
-    seen, total_cost = [], 0.0
-    for post, account, extras, cost, written in items:
-        seen.append((post, account, extras, cost, written))
-        total_cost += cost
-        mark = "" if post.fits else "  TOO LONG"
-        click.echo("")
-        click.echo(click.style(
-            f"{post.due:%Y-%m-%d %H:%M %Z} · {account.label} · "
-            f"{post.key.lang} · {post.key.stage} · {post.key.ref} · "
-            f"{post.length}/{post.limit}{mark}", bold=True))
-        for line in post.text.splitlines():
-            click.echo(f"    {line}" if line else "")
-        for item in extras.media:
-            click.echo(f"  image: {_image_line(post, extras, item, config)}")
-            click.echo(f"  alt: {item.alt}")
-        if extras.card is not None:
-            thumb = (f"; thumbnail {_image_line(post, extras, extras.card.thumb, config)}"
-                     if extras.card.thumb else "")
-            click.echo(f"  link card: {extras.card.title} · {extras.card.url}{thumb}")
-        if not extras.media and extras.card is None:
-            click.echo("  image: none")
-        for path in written:
-            click.echo(f"  written: {path}")
-        if cost:
-            click.echo(f"  cost: about ${cost:.3f}")
-        for warning in post.warnings + extras.warnings:
-            click.echo(f"  warning: {warning}")
-        if post.error:
-            click.echo(f"  error: {post.error}")
-    click.echo("")
-    summary = plural(len(seen), "planned post")
-    if total_cost:
-        summary += f"; estimated cost about ${total_cost:.3f}"
-    starts = [e.start for e in loaded.events]
-    if not seen and starts and max(starts) <= now:
-        summary += (f" (every event has started; the last one on {max(starts):%Y-%m-%d}: "
-                    f"use --now to look from an earlier time)")
-    click.echo(summary)
-    return seen
-
-
-def _image_line(post, extras, item, config) -> str:
-    """Where the image comes from, what goes out, and what was done to it (its note)."""
-    if extras.drawn or not post.image:
-        return f"{item.note or 'drawn card'} → {_media_line(item)}"
-    note = f"; {item.note}" if item.note else ""
-    return f"{_site_path(post.image.path, config)} → {_media_line(item)}{note}"
-
-
-def _site_path(path: Path, config) -> str:
-    try:
-        return str(path.relative_to(config.site.root))
-    except ValueError:
-        return str(path)
-
-
-def _post_json(post, account, extras, cost: float, written: list[str]) -> dict:
-    return {
-        "due": post.due.isoformat(),
-        "ref": post.key.ref,
-        "stage": post.key.stage,
-        "account": account.name,
-        "platform": account.platform,
-        "lang": post.key.lang,
-        "text_lang": post.lang,
-        "text": post.text,
-        "length": post.length,
-        "limit": post.limit,
-        "bytes": post.byte_length,
-        "fits": post.fits,
-        "link": post.link,
-        "image": str(post.image.path) if post.image else None,
-        "media": [{"width": m.width, "height": m.height, "bytes": len(m.data), "mime": m.mime,
-                   "alt": m.alt, "drawn_card": extras.drawn, "note": m.note}
-                  for m in extras.media],
-        "link_card": ({"url": extras.card.url, "title": extras.card.title,
-                       "description": extras.card.description,
-                       "thumb": bool(extras.card.thumb)} if extras.card else None),
-        "written": written,
-        "cost": cost,
-        "warnings": list(post.warnings + extras.warnings),
-        "error": post.error,
-    }
 
 
 def _image_problems(loaded, config) -> list:
@@ -235,44 +190,89 @@ def _image_problems(loaded, config) -> list:
 @main.command()
 @config_options
 @click.option("--strict", is_flag=True, help="Exit 1 when there are warnings.")
+@click.option("--upcoming", is_flag=True,
+              help="Only what can still be posted: upcoming events and unreadable files.")
+@click.option("--all", "everything", is_flag=True,
+              help="List every problem of past events too, not only their count by kind.")
+@click.option("--now", "now_text", metavar="TIME",
+              help="Pretend it is this time (ISO 8601): what counts as past.")
 @click.option("--refs", "list_refs", is_flag=True,
               help="Also list every event's ref, start and languages.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def validate(config_path, site, strict, list_refs, as_json):
-    """Check the site's events: errors, warnings and drafts.
+def validate(config_path, site, strict, upcoming, everything, now_text, list_refs, as_json):
+    """Check the site's events: errors, warnings and drafts, grouped by event.
 
-    Exits 0 when clean, 1 for warnings only with --strict, 2 when any file has an error.
+    Upcoming events come first, each problem once with every file it is in; the problems of
+    past events, which can no longer be posted, are counted by kind (--all lists them,
+    --upcoming leaves them out). Exits 0 when clean, 1 for warnings only with --strict, 2 when
+    any file has an error.
     """
-    from ..content import load_site
+    from .. import app
+    from ..content import ParseCache, load_site
+    from ..content.checks import fit_problems, ref_problems
+    from .validation import VALIDATE_SCHEMA, events_of, lines, upcoming_problems
+
+    from .progress import Progress
 
     config = load(config_path, site)
-    loaded = load_site(config.site)
-    problems = list(loaded.problems) + _image_problems(loaded, config)
+    now = parse_now(now_text, config)
+    zone = config.site.timezone
+    progress = Progress()
+    progress.say(f"reading the events in {config.site.root} ...", force=True)
+    cache = ParseCache.for_site(config.site, config.images.cache_dir)
+    loaded = load_site(config.site, cache=cache)
+    cache.save()
+    if (click.get_current_context().obj or {}).get("verbose"):
+        for note in cache.notes:
+            click.echo(f"note: {note}", err=True)
+    progress.say(f"checking the images of {plural(len(loaded.events), 'event file')} ...",
+                 force=True)
+    files = loaded.events + loaded.drafts
+    problems = (list(loaded.problems) + _image_problems(loaded, config) + ref_problems(files)
+                + fit_problems([e for e in files if e.start > now], config,
+                               lambda a: app.declared_limits(a, config)))
+    progress.clear()
+    if upcoming:
+        problems = upcoming_problems(problems, loaded, now)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
     refs = [(ref, next(iter(loaded.versions(ref).values())).start,
              sorted(loaded.versions(ref))) for ref in loaded.refs()]
+    drafts = [d for d in loaded.drafts if not upcoming or d.start > now]
     if as_json:
+        files = events_of(loaded)
         click.echo(json.dumps({
+            "schema": VALIDATE_SCHEMA,
+            "now": now.isoformat(),
+            "upcoming_only": upcoming,
             "events": len(loaded.refs()),
-            "refs": [{"ref": ref, "start": start.isoformat(), "languages": langs}
+            "refs": [{"ref": ref, "start": start.astimezone(zone).isoformat(),
+                      "languages": langs, "upcoming": start > now}
                      for ref, start, langs in refs],
             "files": len(loaded.events),
-            "drafts": [d.source for d in loaded.drafts],
+            "drafts": [d.source for d in drafts],
             "problems": [{"severity": p.severity, "file": p.source, "field": p.field,
-                          "message": p.message} for p in problems],
+                          "message": p.message,
+                          "ref": files.get(p.source, (None, None))[0],
+                          "upcoming": p.source not in files or files[p.source][1] > now}
+                         for p in problems],
+            "counts": {"errors": len(errors), "warnings": len(warnings)},
         }, ensure_ascii=False, indent=2))
     else:
-        for problem in problems:
-            click.echo(str(problem))
-        for draft in loaded.drafts:
+        for line in lines(problems, loaded, now=now, zone=zone, upcoming_only=upcoming,
+                          everything=everything):
+            click.echo(line)
+        for draft in drafts:
             click.echo(f"draft: {draft.source}: published: false, not announced")
         if list_refs:
             for ref, start, langs in refs:
-                click.echo(f"event: {ref}: {start:%Y-%m-%d %H:%M %Z} ({', '.join(langs)})")
+                if upcoming and start <= now:
+                    continue
+                click.echo(f"event: {ref}: {start.astimezone(zone):%Y-%m-%d %H:%M %Z} "
+                           f"({', '.join(langs)})")
         click.echo(f"{plural(len(loaded.events), 'event file')} "
                    f"({plural(len(loaded.refs()), 'event')}), "
-                   f"{plural(len(loaded.drafts), 'draft')}, {plural(len(errors), 'error')}, "
+                   f"{plural(len(drafts), 'draft')}, {plural(len(errors), 'error')}, "
                    f"{plural(len(warnings), 'warning')}")
     if errors:
         sys.exit(2)

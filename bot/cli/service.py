@@ -12,28 +12,37 @@ from .common import config_options, load, main
 @main.command()
 @config_options
 @click.option("--event", "ref", metavar="REF", help="Only this event.")
+@click.option("--digest", "digest", metavar="NAME", help="Only this digest.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def history(config_path, site, ref, as_json):
+def history(config_path, site, ref, digest, as_json):
     """Show what was posted where, with URLs, and what failed and why."""
     from .. import app
+    from ..digest import REF_PREFIX
     from ..ledger import Ledger
 
+    if ref is not None and digest is not None:
+        raise click.UsageError("--event and --digest: give one of the two")
     config = load(config_path, site)
+    if digest is not None:
+        ref = REF_PREFIX + config.digest(digest).name
     path = app.ledger_path(config)
     entries = []
     if path.exists():
         with Ledger.open(path) as ledger:
             entries = ledger.history(ref)
-    if ref is not None and not entries:
+    if ref is not None and not entries and digest is None:
         _known_ref(ref, config)
+    zone = config.site.timezone
     if as_json:
-        click.echo(json.dumps([_entry_json(e) for e in entries], ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"schema": HISTORY_SCHEMA, "ledger": str(path),
+                               "timezone": str(zone), "event": ref,
+                               "entries": [_entry_json(e, zone) for e in entries]},
+                              ensure_ascii=False, indent=2))
         return
     if not entries:
         click.echo(f"Nothing posted yet{f' for {ref}' if ref else ''} (ledger: {path}).")
-    zone = config.site.timezone
     for e in entries:
-        when = e.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        when = e.updated_at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
         click.echo(f"{when}  {e.state:<8} {e.key.account} {e.key.lang} {e.key.stage} "
                    f"{e.key.ref}  {_detail(e)}" + (f" (attempts: {e.attempts})"
                                                   if e.state == "failed" else ""))
@@ -61,13 +70,23 @@ def _known_ref(ref: str, config) -> None:
         raise unknown_ref(ref, loaded)
 
 
-def _entry_json(e) -> dict:
+HISTORY_SCHEMA = "herald.history/1"
+"""The name and version of `herald history --json`'s shape (docs/json/history.schema.json)."""
+
+
+def _entry_json(e, zone) -> dict:
+    """One ledger row as `history --json` shows it: every time ISO 8601 in the site's zone."""
+    def iso(moment):
+        return moment.astimezone(zone).isoformat() if moment is not None else None
+
     return {"ref": e.key.ref, "stage": e.key.stage, "account": e.key.account,
             "lang": e.key.lang, "generation": e.generation, "state": e.state,
-            "life": e.life.value, "requested": e.requested, "url": e.url,
-            "platform_id": e.platform_id, "error": e.error, "reason": e.reason,
-            "attempts": e.attempts, "updated_at": e.updated_at.isoformat(),
-            "posted_at": e.posted_at.isoformat() if e.posted_at else None}
+            "life": e.life.value, "requested": e.requested,
+            "outcome_unknown": e.uncertain, "left_to_user": e.left_to_user, "url": e.url,
+            "platform_id": e.platform_id, "error": e.error, "error_kind": e.error_kind,
+            "reason": e.reason, "detail": _detail(e), "attempts": e.attempts,
+            "retry_at": iso(e.next_attempt_at), "created_at": iso(e.created_at),
+            "updated_at": iso(e.updated_at), "posted_at": iso(e.posted_at)}
 
 
 
@@ -96,25 +115,27 @@ def run(ctx, config_path, site, once, catch_up, check_every):
 
     verbose = bool(ctx.obj and ctx.obj.get("verbose"))
     if once:
-        outcomes = run_once(config_path, site, catch_up=catch_up, verbose=verbose)
-        sys.exit(max((o.error.exit_code for o in outcomes if o.error is not None), default=0))
+        sys.exit(run_once(config_path, site, catch_up=catch_up, verbose=verbose).exit_code)
     sys.exit(run_forever(config_path, site, catch_up=catch_up, check_every=check_every,
                          verbose=verbose))
 
 
 @main.command()
 @config_options
+@click.option("--now", "now_text", metavar="TIME", help="Pretend it is this time (ISO 8601).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(config_path, site, as_json):
+def status(config_path, site, now_text, as_json):
     """Show what is due next on each account, and what failed or stopped an account.
 
-    Reads the config, the site and the ledger; posts nothing and takes no lock, so it works
-    while `herald run` is running. Exits 4 while an account is stopped (6 when its
-    credentials were rejected).
+    Reads the config, the site and the ledger; posts nothing, writes nothing and takes no lock,
+    so it works while `herald run` is running. Its times are those `herald preview` shows.
+    Exits 4 while an account is stopped (6 when its credentials were rejected).
     """
     from ..status import status as build
+    from .common import parse_now
 
-    report = build(config_path, site)
+    now = parse_now(now_text, load(config_path, site)) if now_text else None
+    report = build(config_path, site, now=now)
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     else:

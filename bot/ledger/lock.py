@@ -6,11 +6,13 @@ not. The operating system releases the lock when the holding process dies, howev
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from pathlib import Path
 
 from ..errors import LedgerError
+from .place import PRIVATE_FILE, os_problem, prepare
 
 
 class LockHandle:
@@ -43,15 +45,17 @@ def lock_path(ledger_path: Path) -> Path:
 def acquire_lock(ledger_path: Path, command: str = "herald run") -> LockHandle:
     """Take the ledger's process lock or raise LedgerError naming the command that holds it.
 
-    `command` is written into the lock file, so the next one can say who is posting.
+    `command` is written into the lock file, so the next one can say who is posting. The
+    ledger's place is checked first (`place.prepare`), so nothing is created beside a file
+    Herald cannot use; the lock file is created readable by its owner only.
     """
     ledger_path = Path(ledger_path)
     path = lock_path(ledger_path)
+    prepare(ledger_path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE)
     except OSError as exc:
-        raise LedgerError(f"{path}: cannot create the lock file ({exc.strerror})") from None
+        raise LedgerError(f"{path}: cannot create the lock file ({os_problem(exc)})") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -60,10 +64,18 @@ def acquire_lock(ledger_path: Path, command: str = "herald run") -> LockHandle:
         raise LedgerError(f"another {holder} is using {ledger_path} (pid {pid})") from None
     except OSError as exc:
         os.close(fd)
-        raise LedgerError(f"{path}: cannot lock ({exc.strerror})") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n{command}\n".encode("utf-8"), 0)
-    return LockHandle(path, fd)
+        raise LedgerError(f"{path}: cannot lock ({os_problem(exc)})") from None
+    handle = LockHandle(path, fd)
+    try:
+        os.ftruncate(fd, 0)
+        holder = f"{os.getpid()}\n{command}\n".encode("utf-8")
+        if os.pwrite(fd, holder, 0) != len(holder):
+            raise OSError(errno.EIO, "the lock file could not be written whole")
+    except OSError as exc:
+        handle.release()
+        raise LedgerError(f"{path}: cannot write the lock file ({os_problem(exc)}); "
+                          f"nothing was posted") from None
+    return handle
 
 
 def _holder(text: str) -> tuple[str, str]:

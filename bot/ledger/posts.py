@@ -16,6 +16,7 @@ from .. import lifecycle
 from ..errors import LedgerError
 from ..lifecycle import State, Step
 from ..model import PostKey, Published
+from .place import sqlite_problem
 from .entries import AlreadyPosted, Entry, LedgerConflict, Reservation, idempotency_key
 from .schema import parse, parse_opt, stamp
 
@@ -31,7 +32,7 @@ class PostRows:
 
     # -- sending -----------------------------------------------------------------------------
 
-    def reserve(self, key: PostKey, *, text: str, now: datetime, again: bool = False,
+    def reserve(self, key: PostKey, *, text: str | None, now: datetime, again: bool = False,
                 reply_to: str | None = None, requested: bool = False) -> Reservation:
         """Reserve the current generation of `key` for sending, or a new one with `again=True`.
 
@@ -39,6 +40,7 @@ class PostRows:
         LedgerConflict when it was skipped or deleted. A row still reserved, or failed with an
         unknown outcome, is handed out as CHECKING: look it up before sending. `requested`
         marks a deliberate request; without it, a request the user left failed is passed over.
+        `text` None keeps the text the row has (a lookup of a post in doubt needs it).
         """
         moment = stamp(now)
         with self._write():
@@ -59,7 +61,7 @@ class PostRows:
             state = lifecycle.move(life, Step.RESERVE)
             reply = reply_to if reply_to is not None else row.reply_to
             self._conn.execute(
-                "UPDATE posts SET state = 'reserved', text = ?, reply_to = ?,"
+                "UPDATE posts SET state = 'reserved', text = COALESCE(?, text), reply_to = ?,"
                 " attempts = attempts + 1, reserved_at = ?, next_attempt_at = NULL,"
                 " updated_at = ? WHERE idempotency_key = ?",
                 (text, reply, moment, moment, row.idempotency_key))
@@ -67,11 +69,12 @@ class PostRows:
                                state, reply, row.created_at, row.requested)
 
     def record(self, reservation: Reservation, published: Published, now: datetime, *,
-               step: Step | None = None) -> Entry:
+               step: Step | None = None, event: str | None = None) -> Entry:
         """Mark a reserved post as posted with the platform's id and URL.
 
         `step` is ANSWERED (the platform took it; the default where allowed) or FOUND (a lookup
-        or a duplicate answer named it). Recording is idempotent for the same platform id; a
+        or a duplicate answer named it). `event` (JSON) is what the post said about its event,
+        stored in the same transaction. Recording is idempotent for the same platform id; a
         different id for a post already recorded raises AlreadyPosted (the platform now holds
         two copies).
         """
@@ -85,7 +88,7 @@ class PostRows:
                 if row.platform_id == published.id:
                     return row
                 raise AlreadyPosted(row)
-            self._set_posted(reservation.idempotency_key, published, moment)
+            self._set_posted(reservation.idempotency_key, published, moment, event)
             return self._by_idempotency_key(reservation.idempotency_key)
 
     def fail(self, reservation: Reservation, error: BaseException, now: datetime,
@@ -134,6 +137,26 @@ class PostRows:
                     " WHERE idempotency_key = ?",
                     ("not on the platform after an attempt whose outcome was unknown", moment,
                      row.idempotency_key))
+            return self._by_idempotency_key(row.idempotency_key)
+
+    def lookup_failed(self, entry: Entry, error: BaseException, now: datetime,
+                      retry_at: datetime | None = None) -> Entry:
+        """Record that a lookup of a post in doubt (made without reserving it) failed.
+
+        The post stays uncertain; the error and `retry_at` are kept, so `history` and `status`
+        show them and the account is asked nothing before `retry_at`.
+        """
+        moment = stamp(now)
+        with self._write():
+            row = self._by_idempotency_key(entry.idempotency_key)
+            state = lifecycle.move(row.life, Step.LOOKUP_FAILED)
+            _, unknown = lifecycle.stored(state)
+            self._conn.execute(
+                "UPDATE posts SET state = 'failed', error = ?, error_kind = ?,"
+                " outcome_unknown = ?, gave_up = 0, next_attempt_at = ?, updated_at = ?"
+                " WHERE idempotency_key = ?",
+                (str(error), type(error).__name__, int(unknown),
+                 stamp(retry_at) if retry_at else None, moment, row.idempotency_key))
             return self._by_idempotency_key(row.idempotency_key)
 
     def skip(self, key: PostKey, reason: str, now: datetime) -> Entry:
@@ -260,12 +283,14 @@ class PostRows:
                 (reason, event, moment, row.idempotency_key))
             return self._by_idempotency_key(row.idempotency_key)
 
-    def _set_posted(self, ikey: str, published: Published, moment: str) -> None:
+    def _set_posted(self, ikey: str, published: Published, moment: str,
+                    event: str | None = None) -> None:
         self._conn.execute(
             "UPDATE posts SET state = 'posted', platform_id = ?, url = ?, error = NULL,"
             " error_kind = NULL, outcome_unknown = 0, gave_up = 0, reason = NULL,"
-            " posted_at = ?, next_attempt_at = NULL, updated_at = ? WHERE idempotency_key = ?",
-            (published.id, published.url, moment, moment, ikey))
+            " posted_at = ?, next_attempt_at = NULL, event = COALESCE(?, event),"
+            " updated_at = ? WHERE idempotency_key = ?",
+            (published.id, published.url, moment, event, moment, ikey))
 
     def _insert(self, key: PostKey, **columns: object) -> tuple[int, str]:
         """Insert the next generation of `key`; return its number and idempotency key."""
@@ -294,8 +319,12 @@ class PostRows:
         return found[0] if found else None
 
     def _many(self, where: str, params: tuple) -> list[Entry]:
-        cursor = self._conn.execute(f"SELECT {_COLUMNS} FROM posts {where}", params)
-        return [_entry(row) for row in cursor]
+        try:
+            cursor = self._conn.execute(f"SELECT {_COLUMNS} FROM posts {where}", params)
+            return [_entry(row) for row in cursor]
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: cannot read the ledger: "
+                              f"{sqlite_problem(exc, self.path)}") from exc
 
 
 _COLUMNS = ("ref, stage, account, lang, generation, idempotency_key, state, text, platform_id,"

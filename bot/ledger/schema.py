@@ -14,6 +14,7 @@ from pathlib import Path
 import platformdirs
 
 from ..errors import LedgerError
+from . import place
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -95,24 +96,52 @@ _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (
 )"""
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open the SQLite file at `path` and bring its schema up to date; LedgerError if not."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise LedgerError(f"{path}: cannot create the ledger's folder ({exc.strerror})") from None
+def open_checked(path: Path, *, create: bool = True) -> sqlite3.Connection | None:
+    """Connect to the ledger at `path` once it is known to be Herald's (or new); None if absent.
+
+    Nothing is written before that is known: a file Herald refuses (not SQLite, another
+    program's database, a newer Herald's ledger) is left exactly as it was, its journal mode
+    included. A new ledger is created readable by its owner only (with `create`).
+    """
+    if not place.prepare(path, create=create):
+        if not create:
+            return None
+        place.create_private(path)
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     except sqlite3.Error as exc:
-        raise LedgerError(f"{path}: cannot open the ledger ({exc})") from None
+        raise LedgerError(f"{path}: cannot open the ledger: "
+                          f"{place.sqlite_problem(exc, path)}") from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _check_schema(conn, path, [name for name, _ in MIGRATIONS])
+    except sqlite3.Error as exc:
+        conn.close()
+        raise LedgerError(f"{path}: cannot read the ledger: {place.sqlite_problem(exc, path)}; "
+                          f"left as it is") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def upgrade(conn: sqlite3.Connection, path: Path) -> None:
+    """Switch a checked ledger to write-ahead logging and apply the pending migrations."""
+    try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")  # a reservation must survive power loss
-        migrate(conn, path)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise LedgerError(f"{path}: not a usable Herald ledger ({exc})") from None
+    except sqlite3.Error as exc:
+        raise LedgerError(f"{path}: cannot write to the ledger: "
+                          f"{place.sqlite_problem(exc, path)}") from None
+    migrate(conn, path)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open the SQLite file at `path` and bring its schema up to date; LedgerError if not."""
+    conn = open_checked(path)
+    assert conn is not None
+    try:
+        upgrade(conn, path)
     except BaseException:
         conn.close()
         raise
@@ -124,6 +153,7 @@ def migrate(conn: sqlite3.Connection, path: Path,
     """Apply each pending migration in the same transaction as the row that records it."""
     with transaction(conn, path):
         _check_schema(conn, path, [name for name, _ in migrations])
+        conn.execute(_MIGRATIONS_TABLE)
     for name, statements in migrations:
         with transaction(conn, path):
             if conn.execute("SELECT 1 FROM migrations WHERE name = ?", (name,)).fetchone():
@@ -134,12 +164,14 @@ def migrate(conn: sqlite3.Connection, path: Path,
 
 
 def _check_schema(conn: sqlite3.Connection, path: Path, known: list[str]) -> None:
+    """Refuse another program's database or a newer Herald's ledger; only reads."""
     tables = {name for (name,) in conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
     if tables and "migrations" not in tables:
         raise LedgerError(f"{path}: an SQLite database but not a Herald ledger "
-                          f"(tables: {', '.join(sorted(tables))})")
-    conn.execute(_MIGRATIONS_TABLE)
+                          f"(tables: {', '.join(sorted(tables))}); left as it is")
+    if not tables:
+        return
     applied = [name for (name,) in conn.execute("SELECT name FROM migrations ORDER BY rowid")]
     unknown = [name for name in applied if name not in known]
     if unknown:
@@ -156,15 +188,20 @@ def transaction(conn: sqlite3.Connection, path: Path) -> Iterator[None]:
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
-        raise LedgerError(f"{path}: cannot write to the ledger ({exc})") from exc
+        raise LedgerError(f"{path}: cannot write to the ledger: "
+                          f"{place.sqlite_problem(exc, path)}") from exc
     try:
         yield
         conn.execute("COMMIT")
     except BaseException as exc:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass    # SQLite has rolled back already (a full disk, an I/O error)
         if isinstance(exc, sqlite3.Error):
-            raise LedgerError(f"{path}: ledger update failed ({exc})") from exc
+            raise LedgerError(f"{path}: could not write to the ledger: "
+                              f"{place.sqlite_problem(exc, path)}") from exc
         raise
 
 

@@ -11,19 +11,21 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from ..changes import Cancellation, Correction, Details, announced, cancellation_post, \
-    correction_post, detect
+from ..changes import CANCELLATION, CORRECTION, Cancellation, Correction, Details, announced, \
+    cancellation_post, correction_post, detect
 from ..config import Config
-from ..delivery import Attach, Outcome, no_attachments, send
+from ..config_accounts import CANCEL_MODES
+from ..delivery import Attach, Outcome, failed_before_sending, no_attachments, send
 from ..errors import PublishError, RateLimited
 from ..ledger import AlreadyPosted, Entry, Ledger
 from ..lifecycle import Step
+from ..localize import plural
 from ..model import Account, PostKey
 from ..platforms.base import Publisher
 from ..timing import Rules, change_time
 from .results import Tick
 
-CANCEL_MODES = ("reply", "delete")
+__all__ = ["CANCEL_MODES", "Corrections"]
 
 
 class Corrections:
@@ -99,7 +101,8 @@ class Corrections:
         try:
             limits = publisher.limits()
         except PublishError as exc:
-            self._failed(tick, ann.key, exc, recorded=False)
+            self._failed_early(tick, PostKey(ann.key.ref, CORRECTION, ann.key.account,
+                                             ann.key.lang), exc)
             return
         edit = limits.edits and callable(getattr(publisher, "edit", None))
         versions = tick.site.versions(ann.key.ref)
@@ -127,6 +130,14 @@ class Corrections:
         if isinstance(outcome, Outcome) and outcome.status in ("posted", "recovered"):
             self.ledger.describe(post.key, Details.of(change.event).to_json())
         self._outcome(tick, post.key, outcome, verb=verb, limits=limits)
+
+    def _failed_early(self, tick: Tick, key: PostKey, error: PublishError) -> None:
+        """Record a correction or cancellation that failed before it was composed."""
+        entry = tick.latest.get(key)
+        tick.attempted = True
+        self._outcome(tick, key, failed_before_sending(
+            key, error, ledger=self.ledger, now=self._now(tick),
+            again=entry is not None and entry.done))
 
     def _edit(self, tick: Tick, key: PostKey, status_id: str, text: str,
               again: bool) -> Outcome:
@@ -165,7 +176,8 @@ class Corrections:
         try:
             limits = publisher.limits()
         except PublishError as exc:
-            self._failed(tick, ann.key, exc, recorded=False)
+            self._failed_early(tick, PostKey(ann.key.ref, CANCELLATION, ann.key.account,
+                                             ann.key.lang), exc)
             return
         post = cancellation_post(change, {event.lang: event}, limits,
                                  templates=self.config.templates, now=tick.now)
@@ -208,9 +220,9 @@ class Corrections:
             self.ledger.fail(reservation, exc, self._now(tick), retry_at, step=step)
             self._outcome(tick, key, Outcome(key, "failed", error=exc))
             return
-        count = f"{len(by_id)} post" + ("" if len(by_id) == 1 else "s")
+        count = plural(len(by_id), "post")
         self.ledger.deleted_all(reservation, f"{change.reason}: deleted {count}",
                                 self._now(tick))
         self.ledger.describe(key, ann.told.to_json())
-        self.log.info("cancelled %s (%s): deleted %d posts", key, change.reason, len(by_id))
+        self.log.info("cancelled %s (%s): deleted %s", key, change.reason, count)
         tick.outcomes.append(Outcome(key, "deleted", ann.url))

@@ -17,7 +17,7 @@ from datetime import datetime
 from .. import lifecycle
 from ..content import Site
 from ..delivery import Outcome
-from ..errors import HeraldError, LedgerError, RateLimited, Rejected, Unavailable
+from ..errors import HeraldError, LedgerError, PublishError, RateLimited, Rejected, Unavailable
 from ..ledger import Entry, Ledger
 from ..model import Limits, PostKey
 from ..timing import retry_time
@@ -25,15 +25,35 @@ from ..timing import retry_time
 
 @dataclass(frozen=True)
 class TickReport:
-    """What one tick did and when the next one is needed (None: nothing is planned)."""
+    """What one tick did and when the next one is needed (None: nothing is planned).
+
+    `held_back` are the posts that were due but wait for a retry after an earlier failure
+    (their account is backing off, or their outcome is in doubt until a lookup may be made).
+    """
 
     outcomes: tuple[Outcome, ...]
     next_wake: datetime | None
     interrupted: bool = False
+    held_back: tuple[PostKey, ...] = ()
 
     @property
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def exit_code(self) -> int:
+        """The exit code of `herald run --once`: what happened to the posts due in this run.
+
+        0 when every due post went out (or was held by the daily cap, or nothing was due); the
+        failure's code (4, or 6 for missing or rejected credentials) when a post failed in this
+        run; 4 when a due post still waits after an earlier failure (back-off, or a lookup of
+        a post in doubt). The latest outcome of each post counts.
+        """
+        latest = {o.key: o for o in self.outcomes}
+        codes = [o.error.exit_code for o in latest.values() if o.error is not None]
+        if self.held_back or any(o.status == "waiting" for o in latest.values()):
+            codes.append(PublishError.exit_code)
+        return max(codes, default=0)
 
 
 @dataclass
@@ -162,6 +182,7 @@ class Results:
             at = retry_time(error, max(attempt, 1), now, self.random)
             self._paused[key.account] = max(at, self._paused.get(key.account, at))
         tick.wakes.append(at)
+        self._said.add(f"backoff:{key.account}:{at.timestamp()}")   # said here, not again
         why = "rate limited" if isinstance(error, RateLimited) else "retryable"
         self.log.warning("failed %s: %s (%s, attempt %d); retrying at %s", key, error, why,
                          attempt, f"{at.astimezone(tick.now.tzinfo):%Y-%m-%d %H:%M:%S %Z}")

@@ -16,25 +16,27 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 
-from ..changes import CHANGE_STAGES, CONFIRM_MISSING, Details
+from ..changes import CONFIRM_MISSING, Details
 from ..config import Config
 from ..content import Site
-from ..delivery import Attach, no_attachments, reply_target, send
-from ..errors import ConfigError, PublishError
+from ..delivery import Attach, Outcome, failed_before_sending, no_attachments, reply_target, send
+from ..digest import PlannedDigest
+from ..errors import LedgerError, PublishError, RateLimited
 from ..ledger import Entry, Ledger, LedgerConflict
 from ..lifecycle import lookup_after
 from ..model import OutgoingPost, PostKey, Skipped
 from ..platforms.base import Publisher
 from ..service import compose_planned
 from ..survey import blocked_until, latest_entries, survey
-from ..timing import Arrangement, Rules, Slot, rules_for
-from .corrections import CANCEL_MODES, Corrections
+from ..timing import RETRYING_AFTER_FAILURE, Arrangement, Rules, Slot, rules_for
+from .corrections import Corrections
+from .digests import Digests
 from .results import Results, Tick, TickReport
 
 log = logging.getLogger("herald")
 
 
-class Runner(Corrections, Results):
+class Runner(Corrections, Digests, Results):
     """Herald's service loop body: call `tick(site, now)` whenever the daemon wakes up.
 
     The runner remembers, for the life of the process, which accounts a non-retryable failure
@@ -50,16 +52,8 @@ class Runner(Corrections, Results):
                  should_stop: Callable[[], bool] = lambda: False,
                  logger: logging.Logger = log, parallel: bool = True,
                  clock: Callable[[], datetime] | None = None):
-        clash = [s.name for s in config.stages if s.name in CHANGE_STAGES]
-        if clash:
-            raise ConfigError(f"stages: {clash[0]!r} is the name of Herald's own posts about "
-                              f"changes; name the stage differently")
+        # The config is checked when it is loaded (stage names, `on_cancel`, the timing options).
         self.rules: dict[str, Rules] = {a.name: rules_for(a) for a in config.accounts}
-        for account in config.accounts:
-            mode = account.options.get("on_cancel", "reply")
-            if mode not in CANCEL_MODES:
-                raise ConfigError(f"accounts.{account.name}.on_cancel: expected one of "
-                                  f"{', '.join(CANCEL_MODES)}, got {mode!r}")
         self.config = config
         self._ledger = ledger
         self._local = threading.local()
@@ -111,17 +105,41 @@ class Runner(Corrections, Results):
                        safe_since=self._safe_since, paused=self._paused)
         self._record_skips(tick, list(found.plan.skipped) + list(found.arrangement.skipped))
         self._log_planned(found.arrangement, now)
+        held = self._held_back(tick, found.arrangement)
         interrupted = self._deliver(tick, found.arrangement.due(now))
         idle = [s.at for s in found.arrangement.slots
                 if s.at > now and s.post.key.account not in self.halted]
-        return self._report(tick, min(idle, default=None), interrupted=interrupted)
+        return self._report(tick, min(idle, default=None), interrupted=interrupted,
+                            held_back=held)
 
-    def _report(self, tick: Tick, upcoming: datetime | None, *,
-                interrupted: bool) -> TickReport:
+    def _report(self, tick: Tick, upcoming: datetime | None, *, interrupted: bool,
+                held_back: tuple[PostKey, ...] = ()) -> TickReport:
         wakes = [w for w in (*tick.wakes, upcoming) if w is not None]
         if tick.attempted and not interrupted:
             wakes.append(tick.now)
-        return TickReport(tuple(tick.outcomes), min(wakes, default=None), interrupted)
+        return TickReport(tuple(tick.outcomes), min(wakes, default=None), interrupted,
+                          held_back)
+
+    def _held_back(self, tick: Tick, arrangement: Arrangement) -> tuple[PostKey, ...]:
+        """The posts due now that wait for a retry after an earlier failure; say so once."""
+        held = [s for s in arrangement.slots if s.post.due <= tick.now < s.at
+                and s.why.startswith(RETRYING_AFTER_FAILURE)]
+        by_account: dict[str, list[Slot]] = defaultdict(list)
+        for slot in held:
+            by_account[slot.post.key.account].append(slot)
+        for name, slots in by_account.items():
+            until = tick.blocked.get(name, slots[0].at)
+            failures = [e for e in tick.latest.values() if e.key.account == name
+                        and e.state == "failed" and e.next_attempt_at is not None
+                        and e.next_attempt_at > tick.now]
+            cause = max(failures, key=lambda e: e.next_attempt_at, default=None)
+            why = f"{cause.key} failed: {cause.error}" if cause else "a failure"
+            units = dict.fromkeys(f"{s.post.key.ref}/{s.post.key.stage}" for s in slots)
+            self._say(f"backoff:{name}:{until.timestamp()}", "held back on %s until %s, "
+                      "retrying after %s; due and waiting: %s", name,
+                      f"{until.astimezone(tick.now.tzinfo):%Y-%m-%d %H:%M:%S %Z}", why,
+                      ", ".join(units))
+        return tuple(s.post.key for s in held)
 
     def _note_first_run(self, now: datetime) -> None:
         if not self._first_run_known:
@@ -162,22 +180,20 @@ class Runner(Corrections, Results):
             return
         try:
             limits = publisher.limits()
-        except PublishError as exc:
-            self._failed(tick, entry.key, exc, recorded=False)
-            return
-        wait = lookup_after(entry.life, failed_at=entry.updated_at,
-                            reserved_at=entry.reserved_at, limits=limits)
-        if wait is not None and wait > self._now(tick):
-            tick.wakes.append(wait)
-            return
-        outgoing = OutgoingPost(entry.text, entry.key.lang, entry.idempotency_key,
-                                reply_to=entry.reply_to, reserved_at=entry.created_at)
-        try:
+            wait = lookup_after(entry.life, failed_at=entry.updated_at,
+                                reserved_at=entry.reserved_at, limits=limits)
+            if wait is not None and wait > self._now(tick):
+                tick.wakes.append(wait)
+                return
+            outgoing = OutgoingPost(entry.text, entry.key.lang, entry.idempotency_key,
+                                    reply_to=entry.reply_to, reserved_at=entry.created_at)
             found = publisher.find(outgoing)
         except PublishError as exc:
             self._say(f"check:{entry.key}", "could not check whether %s went out (%s); "
                       "asking again later", entry.key, exc)
-            self._failed(tick, entry.key, exc, recorded=False)
+            # Recorded like any failure (the post stays in doubt), so status and history say it.
+            self.ledger.lookup_failed(entry, exc, self._now(tick), _retry_after(exc))
+            self._outcome(tick, entry.key, Outcome(entry.key, "failed", error=exc))
             return
         self.ledger.settle(entry, found, self._now(tick))
         if found is not None:
@@ -219,18 +235,21 @@ class Runner(Corrections, Results):
             return any([self._deliver_account(tick, units) for units in ready.values()]) \
                 or self.should_stop()
         stopped: dict[str, bool] = {}
+        broken: list[LedgerError] = []
         threads = [threading.Thread(target=self._account_thread, name=f"herald-{name}",
-                                    args=(tick, name, units, stopped), daemon=True)
+                                    args=(tick, name, units, stopped, broken), daemon=True)
                    for name, units in ready.items()]
         for thread in threads:
             thread.start()
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.05)    # short waits keep the main thread answering signals
+        if broken:     # without the ledger nothing may be posted: the tick fails, saying why
+            raise broken[0]
         return any(stopped.values()) or self.should_stop()
 
     def _account_thread(self, tick: Tick, name: str, units: list[list[Slot]],
-                        stopped: dict[str, bool]) -> None:
+                        stopped: dict[str, bool], broken: list[LedgerError]) -> None:
         try:
             with Ledger.open(self._ledger.path) as ledger:
                 self._local.ledger = ledger
@@ -238,6 +257,9 @@ class Runner(Corrections, Results):
                     stopped[name] = self._deliver_account(tick, units)
                 finally:
                     self._local.ledger = None
+        except LedgerError as exc:
+            broken.append(exc)
+            tick.busy.add(name)
         except Exception as exc:  # the other accounts go on; the tick reports it
             self.log.error("posting on %s failed: %s: %s", name, type(exc).__name__, exc)
             tick.busy.add(name)
@@ -257,6 +279,8 @@ class Runner(Corrections, Results):
         key = slot.post.key
         if not self._may_call(tick, key.account):
             return False
+        if isinstance(slot.post, PlannedDigest):
+            return self._send_digest(tick, slot)
         account = self._accounts[key.account]
         publisher = self.publishers.get(key.account)
         if publisher is None:
@@ -265,10 +289,14 @@ class Runner(Corrections, Results):
             return False
         versions = tick.site.versions(key.ref)
         event = versions.get(key.lang) or next(iter(versions.values()))
+        entry = tick.latest.get(key)
+        again = entry is not None and entry.done
         try:
             limits = publisher.limits()
-        except PublishError as exc:
-            return self._failed(tick, key, exc, recorded=False)
+        except PublishError as exc:    # recorded as X and Bluesky record a failed send
+            tick.attempted = True
+            return self._outcome(tick, key, failed_before_sending(
+                key, exc, ledger=self.ledger, now=self._now(tick), again=again))
         try:
             post = compose_planned(slot.post, tick.site, self.config, limits)
         except ValueError as exc:  # a template with an unknown field, a language Babel lacks
@@ -280,12 +308,11 @@ class Runner(Corrections, Results):
             return True
         reply_to = reply_target(key, self.config.stages, account, versions,
                                 lambda k: self._posted_id(tick, k)) if limits.replies else None
-        entry = tick.latest.get(key)
         tick.attempted = True
         outcome = self._guard(key, lambda: send(
             post, event, account, publisher=publisher, ledger=self.ledger, attach=self.attach,
-            now=tick.now, again=entry is not None and entry.done, reply_to=reply_to,
-            limits=limits, clock=self._clock_for(tick)))
+            now=tick.now, again=again, reply_to=reply_to, limits=limits,
+            clock=self._clock_for(tick)))
         return self._outcome(tick, key, outcome, reply_to=reply_to, limits=limits)
 
     @staticmethod
@@ -295,6 +322,10 @@ class Runner(Corrections, Results):
         entry = tick.latest.get(key)
         posted = entry is not None and entry.state == "posted"
         return (entry.platform_id or None) if posted else None
+
+
+def _retry_after(error: PublishError) -> datetime | None:
+    return error.retry_after if isinstance(error, RateLimited) else None
 
 
 def _same_unit(a: Slot, b: Slot) -> bool:

@@ -25,7 +25,8 @@ Switches: `exhaust(path)` empties a 15-minute window, `exhaust_daily()` the user
 allowance; `fail_next(path, status, after_commit=...)` answers one request with an error, before
 or after doing its work (a lost answer); `revoked = True` refuses the user's token;
 `gif_polls` is how often an animated GIF is still "in_progress"; `approve(token)` plays the user
-approving the app in the PIN flow.
+approving the app in the PIN flow, and `pin = "..."` one who approves every request token at once
+with that PIN (for a flow driven through the CLI, where the PIN must be typed in advance).
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ class FakeX:
         self.posts: list[StoredPost] = []
         self.violations: list[str] = []
         self.revoked = False
+        self.pin: str | None = None
         self.reads = 0
         self._request_tokens: dict[str, dict[str, str | None]] = {}
         self._nonces: set[tuple[str, str, str]] = set()
@@ -535,7 +537,7 @@ class FakeX:
                                               "Callback URL not approved for this client "
                                               "application."}]})
         token, secret = _random_token(), _random_token()
-        self._request_tokens[token] = {"secret": secret, "pin": None}
+        self._request_tokens[token] = {"secret": secret, "pin": self.pin}
         return _form({"oauth_token": token, "oauth_token_secret": secret,
                       "oauth_callback_confirmed": "true"})
 

@@ -1,0 +1,252 @@
+"""How `herald preview` shows its posts: as text or as one JSON document, one post at a time.
+
+`item_lines` is also how `herald announce --dry-run` shows a post it would send. Every time is
+in the site's zone.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import click
+
+from ..localize import plural
+
+PREVIEW_SCHEMA = "herald.preview/1"
+"""The name and version of `herald preview --json`'s shape (docs/json/preview.schema.json)."""
+
+MARKS = {"skipped": "WILL NOT GO", "stopped": "ACCOUNT STOPPED", "waiting": "WAITING",
+         "unfit": "WILL NOT GO"}
+
+
+class Tally:
+    """What preview showed, counted as it streams by."""
+
+    def __init__(self):
+        self.posts = self.going = self.unfit = 0
+        self.cost = 0.0
+        self.skipped: dict[str, int] = {}
+
+    def add(self, item) -> None:
+        self.posts += 1
+        if item.post is not None and not item.post.fits or item.state == "unfit":
+            self.unfit += 1
+        if item.goes:
+            self.going += 1
+            self.cost += item.cost
+        else:
+            self.skipped[item.state] = self.skipped.get(item.state, 0) + 1
+
+    @property
+    def not_going(self) -> int:
+        return self.posts - self.going
+
+    def summary(self, *, cost: bool = True) -> str:
+        """"12 planned posts, 6 that will not go; estimated cost about $1.230"."""
+        said = plural(self.going, "planned post")
+        if self.not_going:
+            said += f", {self.not_going} that will not go"
+        if self.cost and cost:
+            said += f"; estimated cost about ${self.cost:.3f}"
+        return said
+
+
+def print_preview(items, written, shown: Tally, progress, *, config, loaded, now) -> None:
+    errors = sum(1 for p in loaded.problems if p.severity == "error")
+    warnings = len(loaded.problems) - errors
+    progress.output()
+    click.echo(f"Herald preview at {now:%Y-%m-%d %H:%M %Z} · {config.site.root} · "
+               f"{plural(len(loaded.refs()), 'event')}")
+    if loaded.problems:
+        click.echo(f"({plural(errors, 'error')}, {plural(warnings, 'warning')} in the content: "
+                   f"see `herald validate`)")
+    dropped: list = []      # consecutive posts dropped at one time for one reason
+
+    def show(lines: list[str]) -> None:
+        progress.clear()
+        click.echo("")
+        click.echo(click.style(lines[0], bold=True))
+        for line in lines[1:]:
+            click.echo(line)
+
+    for item in items:
+        shown.add(item)
+        if dropped and (item.state != "skipped" or (item.due, item.reason) !=
+                        (dropped[0].due, dropped[0].reason)):
+            show(_dropped_lines(dropped, config))
+            dropped = []
+        if item.state == "skipped":
+            dropped.append(item)
+        else:
+            show(item_lines(item, config, now, written(item)))
+        progress.say(f"preview: {plural(shown.posts, 'post')} so far ...")
+    if dropped:
+        show(_dropped_lines(dropped, config))
+    progress.clear()
+    click.echo("")
+    summary = shown.summary()
+    starts = [e.start for e in loaded.events]
+    if not shown.posts and starts and max(starts) <= now:
+        summary += (f" (every event has started; the last one on {max(starts):%Y-%m-%d}: "
+                    f"use --now to look from an earlier time)")
+    click.echo(summary)
+
+
+def _dropped_lines(items: list, config) -> list[str]:
+    """Posts dropped at one time for one reason: one header, one line per event and stage."""
+    if len(items) == 1:
+        return item_lines(items[0], config, items[0].due)
+    first = items[0]
+    lines = [f"{first.due.astimezone(config.site.timezone):%Y-%m-%d %H:%M %Z} · "
+             f"{plural(len(items), 'post')}  WILL NOT GO",
+             f"  will not go: {first.reason}"]
+    units: dict[tuple[str, str], dict[str, list[str]]] = {}
+    labels = {}
+    for item in items:
+        unit = units.setdefault((item.key.ref, item.key.stage), {})
+        unit.setdefault(item.account.name, []).append(item.key.lang)
+        labels[item.account.name] = item.account.label
+    for (ref, stage), accounts in units.items():
+        where = ", ".join(f"{labels[name]} ({', '.join(langs)})"
+                          for name, langs in accounts.items())
+        lines.append(f"  {ref} · {stage}: {where}")
+    return lines
+
+
+def item_lines(item, config, now, written=()) -> list[str]:
+    """The lines that show one post: a header, why it goes later or not at all, the text, the
+    image and its alt text, the link card, the cost, warnings and errors.
+
+    `herald preview` and `herald announce --dry-run` both show a post this way; every time is
+    in the site's zone.
+    """
+    zone = config.site.timezone
+    post = item.post
+    stamp = f"{(item.at or item.due).astimezone(zone):%Y-%m-%d %H:%M %Z}"
+    if item.at is not None and item.at <= now:
+        stamp += " (now)"
+    header = (f"{stamp} · {item.account.label} · {item.key.lang} · {item.key.stage} · "
+              f"{item.key.ref}")
+    if post is not None:
+        header += f" · {post.length}/{post.limit}"
+        if not post.fits:
+            header += "  TOO LONG"
+    if item.state in MARKS and not (item.state == "unfit" and post is not None and not post.fits):
+        header += f"  {MARKS[item.state]}"
+    lines = [header]
+    if item.state == "later":
+        lines.append(f"  later than due ({item.due.astimezone(zone):%Y-%m-%d %H:%M %Z}): "
+                     f"{item.reason}")
+    elif not item.goes and item.state != "unfit":
+        lines.append(f"  will not go: {item.reason}")
+    elif item.reason and item.state != "unfit":
+        lines.append(f"  note: {item.reason}")
+    if post is not None and item.state != "skipped":     # a dropped post: its reason is enough
+        lines.extend(f"    {line}" if line else "" for line in post.text.splitlines())
+    extras = item.attachments
+    if extras is not None:
+        for media in extras.media:
+            lines.append(f"  image: {_image_line(post, extras, media, config)}")
+            lines.append(f"  alt: {media.alt}")
+        if extras.card is not None:
+            thumb = (f"; thumbnail {_image_line(post, extras, extras.card.thumb, config)}"
+                     if extras.card.thumb else "")
+            lines.append(f"  link card: {extras.card.title} · {extras.card.url}{thumb}")
+        if not extras.media and extras.card is None:
+            lines.append("  image: none")
+    lines.extend(f"  written: {path}" for path in written)
+    if item.cost and item.goes:
+        lines.append(f"  cost: about ${item.cost:.3f}")
+    if post is not None and item.state != "skipped":
+        warnings = post.warnings + (extras.warnings if extras is not None else ())
+        lines.extend(f"  warning: {warning}" for warning in warnings)
+        if post.error:
+            lines.append(f"  error: {post.error}")
+    elif item.state == "unfit":
+        lines.append(f"  error: {item.reason}")
+    return lines
+
+
+def stream_json(items, written, shown: Tally, progress, *, config, loaded, now, catch_up,
+                 ledger) -> None:
+    """Write preview's JSON document one post at a time (docs/json/preview.schema.json)."""
+    errors = sum(1 for p in loaded.problems if p.severity == "error")
+    head = {"schema": PREVIEW_SCHEMA, "now": now.isoformat(), "site": str(config.site.root),
+            "timezone": str(config.site.timezone), "ledger": str(ledger), "catch_up": catch_up,
+            "events": len(loaded.refs()),
+            "problems": {"errors": errors, "warnings": len(loaded.problems) - errors}}
+    click.echo("{")
+    for name, value in head.items():
+        click.echo(f"  {json.dumps(name)}: {json.dumps(value, ensure_ascii=False)},")
+    click.echo('  "posts": [', nl=False)
+    separator = "\n"
+    for item in items:
+        shown.add(item)
+        body = json.dumps(item_json(item, written(item), config), ensure_ascii=False, indent=2)
+        click.echo(separator + textwrap.indent(body, "    "), nl=False)
+        separator = ",\n"
+        progress.say(f"preview: {plural(shown.posts, 'post')} so far ...")
+    click.echo("\n  ]," if shown.posts else "],")
+    summary = {"posts": shown.posts, "going": shown.going, "not_going": shown.not_going,
+               "unfit": shown.unfit, "cost": round(shown.cost, 6)}
+    click.echo(f'  "summary": {json.dumps(summary)}')
+    click.echo("}")
+
+
+def item_json(item, written, config) -> dict:
+    """One post of `herald preview --json`, every time ISO 8601 with the site's offset."""
+    zone = config.site.timezone
+    post, extras = item.post, item.attachments
+    data = {
+        "ref": item.key.ref, "stage": item.key.stage, "account": item.account.name,
+        "platform": item.account.platform, "lang": item.key.lang,
+        "state": item.state, "goes": item.goes,
+        "at": item.at.astimezone(zone).isoformat() if item.at else None,
+        "due": item.due.astimezone(zone).isoformat(),
+        "reason": item.reason,
+        "text_lang": post.lang if post else None,
+        "text": post.text if post else None,
+        "length": post.length if post else None,
+        "limit": post.limit if post else None,
+        "bytes": post.byte_length if post else None,
+        "fits": post.fits if post else False,
+        "link": post.link if post else None,
+        "image": ({"path": str(post.image.path), "alt": post.image.alt}
+                  if post is not None and post.image else None),
+        "media": None if extras is None else [
+            {"width": m.width, "height": m.height, "bytes": len(m.data), "mime": m.mime,
+             "alt": m.alt, "drawn_card": extras.drawn, "note": m.note} for m in extras.media],
+        "link_card": ({"url": extras.card.url, "title": extras.card.title,
+                       "description": extras.card.description,
+                       "thumb": bool(extras.card.thumb)}
+                      if extras is not None and extras.card else None),
+        "written": list(written),
+        "cost": item.cost,
+        "warnings": list((post.warnings if post else ())
+                         + (extras.warnings if extras is not None else ())),
+        "error": (post.error if post else None) or (item.reason if item.state == "unfit"
+                                                    else None),
+    }
+    return data
+
+
+def _media_line(item) -> str:
+    kind = item.mime.split("/")[-1].upper()
+    return f"{item.width}x{item.height} {kind}, {len(item.data):,} bytes"
+
+
+def _image_line(post, extras, item, config) -> str:
+    """Where the image comes from, what goes out, and what was done to it (its note)."""
+    if extras.drawn or not post.image:
+        return f"{item.note or 'drawn card'} → {_media_line(item)}"
+    note = f"; {item.note}" if item.note else ""
+    return f"{_site_path(post.image.path, config)} → {_media_line(item)}{note}"
+
+
+def _site_path(path: Path, config) -> str:
+    try:
+        return str(path.relative_to(config.site.root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,235 @@
+"""Find a site's event files and read them safely.
+
+An event file is treated like an image: Herald reads only regular files inside the site, of at
+most `MAX_EVENT_BYTES`. A link is followed only to such a file; a link to a FIFO, a device, a
+folder or anything outside the site is reported in one line and skipped, never opened. Files
+are opened without blocking and checked again once open, so a file swapped for a FIFO between
+the scan and the read cannot hang Herald either.
+
+Like Jekyll, sub-folders are read too, and names starting with `.`, `_` or `#` are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ..config import SiteConfig
+from ..errors import ConfigError
+from ..model import Problem
+from .names import printable
+
+MAX_EVENT_BYTES = 1_000_000
+"""The largest event file Herald reads (1 MB; the real ones are under 10 kB)."""
+
+_SKIPPED_PREFIXES = "._#"
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) \
+    | getattr(os, "O_CLOEXEC", 0)
+
+
+class EventFile(NamedTuple):
+    """One event file found under the events folder.
+
+    `key` is its path relative to the site root exactly as on disk (it may hold bytes that are
+    not UTF-8, as surrogate escapes); `source` is the same path made safe to print (see
+    `names.printable`), used in every message. `path` is the real file to open (a link already
+    followed); `size` and `mtime_ns` are that file's.
+    """
+
+    key: str
+    source: str
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Scan:
+    """The event files of a site, in order, and one problem per file Herald will not read."""
+
+    files: tuple[EventFile, ...]
+    problems: tuple[Problem, ...]
+
+    def state(self) -> frozenset[tuple[str, int, int]]:
+        """Return (key, size, mtime_ns) of every readable file, and the skipped ones' names."""
+        return frozenset([(f.key, f.size, f.mtime_ns) for f in self.files]
+                         + [(p.source, -1, -1) for p in self.problems])
+
+
+class UnreadableFile(Exception):
+    """An event file that cannot be read; the message says why, in words for a user."""
+
+
+def events_folder(site: SiteConfig) -> tuple[str, str]:
+    """Return the real site root and events folder; raise ConfigError when either is unusable.
+
+    The events folder must be a folder inside the site (a link is followed only if it stays
+    inside): `events_dir = "../elsewhere"` or an absolute path outside is a configuration error.
+    """
+    try:
+        return _events_folder(site)
+    except ValueError as exc:  # a NUL byte in a path
+        raise ConfigError(f"site.events_dir: cannot use {printable(site.events_dir)!r} "
+                          f"({exc})") from None
+
+
+def _events_folder(site: SiteConfig) -> tuple[str, str]:
+    root = os.path.realpath(site.root)
+    if not os.path.isdir(root):
+        what = "is not a folder" if os.path.exists(root) else "not found"
+        raise ConfigError(f"site.path: the site folder {printable(str(site.root))} {what}")
+    folder = os.path.realpath(os.path.join(root, site.events_dir))
+    if not _inside(folder, root):
+        raise ConfigError(f"site.events_dir: {printable(site.events_dir)!s} is outside the site "
+                          f"folder {printable(root)}; the events folder must be inside the site")
+    if not os.path.isdir(folder):
+        what = "is not a folder" if os.path.exists(folder) else "not found"
+        raise ConfigError(f"site.events_dir: {printable(site.events_dir)}/ {what} in the site "
+                          f"folder {printable(root)}")
+    return root, folder
+
+
+def scan_events(site: SiteConfig) -> Scan:
+    """List the site's event files (sorted by path) without reading them: one stat per file.
+
+    Raises ConfigError when the site or its events folder is unusable (see `events_folder`).
+    """
+    root, folder = events_folder(site)
+    found: list[EventFile] = []
+    problems: list[Problem] = []
+    if os.path.isabs(site.events_dir):
+        prefix = os.path.relpath(folder, root)
+    else:  # as configured, even when the folder is a link to another folder of the site
+        prefix = os.path.normpath(site.events_dir)
+    prefix = prefix.replace(os.sep, "/")
+    prefix = "" if prefix == "." else prefix + "/"
+    _walk(folder, prefix, root, found, problems)
+    found.sort(key=lambda f: f.key)
+    problems.sort(key=lambda p: p.source)
+    return Scan(tuple(found), tuple(problems))
+
+
+def _walk(top: str, top_prefix: str, root: str, found: list[EventFile],
+          problems: list[Problem]) -> None:
+    """Visit the folder and its sub-folders (a list, not recursion: any depth is fine)."""
+    pending = [(top, top_prefix)]
+    while pending:
+        folder, prefix = pending.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            problems.append(Problem(printable(prefix.rstrip("/")), None,
+                                    f"cannot list the folder ({_reason(exc)}); its files are "
+                                    f"skipped", "error"))
+            continue
+        for entry in entries:
+            name = entry.name
+            if name[:1] in _SKIPPED_PREFIXES:
+                continue
+            key = prefix + name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, key + "/"))
+                    continue
+                if not name.endswith(".md"):
+                    continue
+                if entry.is_symlink():
+                    file = _linked(entry.path, key, root)
+                else:
+                    file = _regular(entry.path, key, entry.stat(follow_symlinks=False))
+            except _Skip as skip:
+                problems.append(Problem(printable(key), None, str(skip), skip.severity))
+                continue
+            except OSError as exc:
+                problems.append(Problem(printable(key), None,
+                                        f"cannot read the file ({_reason(exc)}); skipped",
+                                        "error"))
+                continue
+            found.append(file)
+
+
+class _Skip(Exception):
+    def __init__(self, message: str, severity: str = "error"):
+        super().__init__(message)
+        self.severity = severity
+
+
+def _regular(path: str, key: str, st: os.stat_result) -> EventFile:
+    if not stat.S_ISREG(st.st_mode):
+        raise _Skip(f"is {_kind(st.st_mode)}, not a regular file; skipped")
+    if st.st_size > MAX_EVENT_BYTES:
+        raise _Skip(f"is {st.st_size:,} bytes, more than the {MAX_EVENT_BYTES:,} bytes "
+                    f"Herald reads in an event file; skipped")
+    return EventFile(key, printable(key), path, st.st_size, st.st_mtime_ns)
+
+
+def _linked(path: str, key: str, root: str) -> EventFile:
+    """Follow a link only to a regular file inside the site."""
+    target = os.path.realpath(path)
+    shown = printable(target)
+    if not _inside(target, root):
+        raise _Skip(f"is a link to {shown}, outside the site folder; Herald reads only files "
+                    f"inside the site; skipped")
+    try:
+        st = os.stat(target, follow_symlinks=False)
+    except FileNotFoundError:
+        raise _Skip(f"is a link to {shown}, which does not exist; skipped") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise _Skip(f"is a link to the folder {shown}; Herald does not follow links to "
+                    f"folders; skipped", "warning")
+    if not stat.S_ISREG(st.st_mode):
+        raise _Skip(f"is a link to {shown}, which is {_kind(st.st_mode)}, not a regular file; "
+                    f"skipped")
+    return _regular(target, key, st)
+
+
+def read_event_file(file: EventFile) -> bytes:
+    """Return the file's bytes; raise UnreadableFile when it is not a regular file of at most
+    `MAX_EVENT_BYTES` once open (it may have changed since the scan)."""
+    try:
+        fd = os.open(file.path, _OPEN_FLAGS)
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read the file ({_reason(exc)})") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableFile(f"is {_kind(st.st_mode)}, not a regular file; skipped")
+        # A regular file answers a read of more than its size with all of it (one call);
+        # only a file that grows meanwhile needs more, and only up to the cap.
+        data = os.read(fd, min(st.st_size, MAX_EVENT_BYTES) + 1)
+        while len(data) > st.st_size and len(data) <= MAX_EVENT_BYTES:
+            more = os.read(fd, MAX_EVENT_BYTES + 1 - len(data))
+            if not more:
+                break
+            data += more
+        if len(data) > MAX_EVENT_BYTES:
+            raise UnreadableFile(f"is more than the {MAX_EVENT_BYTES:,} bytes Herald reads in "
+                                 f"an event file; skipped")
+        return data
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read the file ({_reason(exc)})") from None
+    finally:
+        os.close(fd)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a special file"
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+

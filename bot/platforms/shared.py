@@ -1,0 +1,107 @@
+"""What every adapter does the same way: mask secrets, name credential variables, wait out a
+rate limit, and reuse an upload the platform still keeps.
+
+Plain Python only: no SDK and no HTTP library is imported here (import-linter checks it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Hashable, Iterable
+from datetime import datetime
+from typing import Generic, TypeVar
+from urllib.parse import quote, quote_plus
+
+from ..errors import PublishError, RateLimited
+from ..model import Media
+
+MASK = "****"
+
+V = TypeVar("V")
+
+
+def mask(text: str, secrets: Iterable[str | None]) -> str:
+    """Replace each of `secrets`, plain or URL-encoded (as in a header or a form), by **** in
+    `text`, the way bot.secrets masks them.
+
+    The longest secret goes first, so one that holds another is masked whole.
+    """
+    forms = {form for secret in secrets if secret
+             for form in (secret, quote(secret, safe=""), quote_plus(secret))}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, MASK)
+    return text
+
+
+def env_name(account: str, field: str) -> str:
+    """Return the environment variable that holds `field` of `account`, as bot.secrets reads it:
+    `env_name("x-events", "api_key")` is HERALD_X_EVENTS_API_KEY."""
+    return "HERALD_" + re.sub(r"[^A-Z0-9]", "_", f"{account}_{field}".upper())
+
+
+class RateGate:
+    """Remember until when a platform said to wait, and refuse to call it before then.
+
+    `check` raises RateLimited without any request while the reset lies ahead; `note` reads
+    the reset from a RateLimited the platform's answer was mapped to. A later reset never
+    moves the gate earlier.
+    """
+
+    def __init__(self, account: str, clock: Callable[[], datetime]):
+        self.account = account
+        self.clock = clock
+        self.until: datetime | None = None
+
+    def check(self, message: str) -> None:
+        """Raise RateLimited before the reset; `message` may name it as `{until}` (UTC)."""
+        if self.until is not None and self.clock() < self.until:
+            raise RateLimited(message.format(until=f"{self.until:%Y-%m-%d %H:%M:%S}"),
+                              account=self.account, retry_after=self.until)
+
+    def note(self, error: PublishError) -> None:
+        """Close the gate until the reset `error` names, if it is a rate limit with one."""
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            self.until = max(error.retry_after, self.until or error.retry_after)
+
+
+def digest(media: Media) -> str:
+    """The sha256 of an image's bytes, which names an upload of it."""
+    return hashlib.sha256(media.data).hexdigest()
+
+
+class Uploads(Generic[V]):
+    """Uploads the platform still keeps, so that a retried post attaches them again.
+
+    `key` says which images are the same upload (the bytes and the alt text where the alt text
+    is part of the upload, the bytes and the type where it is not). Each entry is kept for the
+    seconds given when it was stored, on the monotonic clock.
+    """
+
+    def __init__(self, key: Callable[[Media], Hashable]):
+        self._key = key
+        self._kept: dict[Hashable, tuple[V, float]] = {}
+
+    def get(self, media: Media) -> V | None:
+        """The upload of `media`, while the platform keeps it; else None."""
+        kept = self._kept.get(self._key(media))
+        if kept is None or time.monotonic() >= kept[1]:
+            return None
+        return kept[0]
+
+    def put(self, media: Media, upload: V, seconds: float) -> None:
+        """Keep `upload` of `media` for `seconds`."""
+        self._kept[self._key(media)] = (upload, time.monotonic() + seconds)
+
+    def keep(self, media: Media, seconds: float) -> None:
+        """Keep the upload of `media`, if there is one, `seconds` from now."""
+        key = self._key(media)
+        if key in self._kept:
+            self._kept[key] = (self._kept[key][0], time.monotonic() + seconds)
+
+    def forget(self, media: Iterable[Media]) -> bool:
+        """Drop the uploads of these images; True when there were any."""
+        keys = {self._key(item) for item in media}
+        return bool([self._kept.pop(key) for key in keys if key in self._kept])
+

@@ -1,0 +1,134 @@
+"""Every `--json` output has one documented, versioned shape: checked against docs/json/."""
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT / "docs" / "json"
+FIXTURES = ROOT.parent / "shared" / "fixtures" / "civictech"
+EVENT = "varmote-2027"
+
+
+def schema(name: str) -> dict:
+    found = json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(found)
+    return found
+
+
+def check(name: str, output: str) -> dict:
+    document = json.loads(output)
+    jsonschema.Draft202012Validator(schema(name)).validate(document)
+    assert document["schema"] == f"herald.{name}/1"
+    return document
+
+
+def herald(platforms, *args):
+    return CliRunner().invoke(main, [*args[:1], "--config", str(platforms.config), *args[1:]],
+                              catch_exceptions=False)
+
+
+def test_every_json_shape_is_documented_and_its_schema_named_in_the_readme():
+    readme = (SCHEMAS / "README.md").read_text(encoding="utf-8")
+    for name in ("preview", "validate", "history", "status"):
+        schema(name)
+        assert f"`herald.{name}/1`" in readme and f"{name}.schema.json" in readme
+
+
+def test_preview_status_and_history_json_match_their_schemas_after_real_posts(platforms,
+                                                                            tmp_path):
+    assert herald(platforms, "announce", EVENT, "--account", "mastodon").exit_code == 0
+    now = (platforms.start.replace(hour=12)).isoformat()
+    preview = herald(platforms, "preview", "--now", now, "--json", "--images",
+                     str(tmp_path / "images"))
+    shown = check("preview", preview.output)
+    # the day of the meetup: the 1-day reminder's time has passed, the 2-hour one comes
+    assert {"due", "later", "skipped"} <= {p["state"] for p in shown["posts"]}
+    assert any(p["media"] for p in shown["posts"] if p["goes"])
+    status = herald(platforms, "status", "--now", now, "--json")
+    check("status", status.output)
+    history = check("history", herald(platforms, "history", "--json").output)
+    assert {e["state"] for e in history["entries"]} == {"posted"}
+    assert all(e["updated_at"].endswith(("+01:00", "+02:00")) for e in history["entries"])
+
+
+def test_history_json_keeps_the_reason_the_text_view_shows(platforms):
+    from bot.daemon import run_once
+
+    first = datetime.fromisoformat(platforms.start.isoformat()).replace(hour=12)
+    run_once(platforms.config, clock=lambda: first)             # the first run skips the backlog
+    document = check("history", herald(platforms, "history", "--json").output)
+    text = herald(platforms, "history").output
+    skipped = [e for e in document["entries"] if e["state"] == "skipped"]
+    assert skipped and all(e["reason"] and e["detail"] == e["reason"] for e in skipped)
+    assert all(e["detail"] in text for e in skipped)
+
+
+@pytest.mark.parametrize("args", [(), ("--upcoming",), ("--now", "2026-02-12T12:00+01:00")])
+def test_validate_json_matches_its_schema(args):
+    result = CliRunner().invoke(main, ["validate", "--site", str(FIXTURES), "--json", *args])
+    document = check("validate", result.output)
+    assert document["problems"] or args == ("--upcoming",)
+    if args == ("--upcoming",):
+        assert all(p["upcoming"] for p in document["problems"])
+
+
+def test_a_time_without_its_offset_does_not_pass_the_schema():
+    document = {"schema": "herald.history/1", "ledger": "l", "timezone": "Europe/Stockholm",
+                "event": None, "entries": []}
+    jsonschema.Draft202012Validator(schema("history")).validate(document)
+    entry = {"ref": "r", "stage": "s", "account": "a", "lang": "sv", "generation": 0,
+             "state": "posted", "life": "posted", "requested": False, "outcome_unknown": False,
+             "left_to_user": False, "url": None, "platform_id": None, "error": None,
+             "error_kind": None, "reason": None, "detail": "", "attempts": 1, "retry_at": None,
+             "created_at": "2027-04-14T18:00:00+02:00", "updated_at": "2027-04-14T18:00:00",
+             "posted_at": None}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.Draft202012Validator(schema("history")).validate(
+            {**document, "entries": [entry]})
+
+
+# --- validate: grouped by event, past events counted by kind -----------------------------------
+
+def validate(*args):
+    return CliRunner().invoke(main, ["validate", "--site", str(FIXTURES), *args])
+
+
+def test_validate_groups_by_event_and_counts_the_past_by_kind():
+    result = validate("--now", "2026-02-12T12:00+01:00")
+    lines = result.output.splitlines()
+    assert lines[0] == "2026-02-open-knowledge-sweden-meetup-1 · 2026-02-24 18:00 CET:"
+    # both language versions say the same: one line naming both files
+    assert lines[1] == ("  warning: _events/2026-02-open-knowledge-sweden-meetup-1-en.md, "
+                        "_events/2026-02-open-knowledge-sweden-meetup-1.md: event-date: offset "
+                        "+02:00 differs from Europe/Stockholm (+01:00) on 2026-02-24; using the "
+                        "clock time 18:00 (by the offset it would be 17:00)")
+    past = lines.index("Past events, no longer posted: 76 warnings about 32 events "
+                       "(--all lists them)")
+    kinds = lines[past + 1:-1]
+    assert [line.split(":")[0].strip() for line in kinds] == ["image", "image-alt",
+                                                              "event-date", "ref"]
+    assert kinds[1].startswith("  image-alt: 20 warnings in 11 events (meetup-6, ")
+    assert lines[-1] == "74 event files (39 events), 0 drafts, 0 errors, 80 warnings"
+    assert len(lines) < 15
+
+
+def test_validate_upcoming_shows_only_what_can_still_be_posted():
+    result = validate("--now", "2026-02-12T12:00+01:00", "--upcoming", "--strict")
+    assert "Past events" not in result.output and "meetup-6" not in result.output
+    assert result.output.splitlines()[-1].endswith(", 4 warnings")
+    assert result.exit_code == 1                                    # --strict: warnings left
+    assert validate("--now", "2026-03-01T12:00+01:00", "--upcoming", "--strict").exit_code == 0
+
+
+def test_validate_all_lists_every_problem_of_past_events_under_their_event():
+    result = validate("--now", "2026-02-12T12:00+01:00", "--all")
+    assert "meetup-6 · 2019-" in result.output
+    assert ("  warning: _events/meetup-6-en.md, _events/meetup-6.md: image-alt: missing"
+            in result.output)
