@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.campaign import (ACCOUNTS, ANNOUNCEMENT, LANGS, LEAD, STAGES, ZONE, design,
-                                   run_campaign, write_config, write_event)
+                                   history_entries, run_campaign, write_config, write_event)
 from tests.faults.tally import ServerPost, tally
 
 # --- the counting ---------------------------------------------------------------------------
@@ -160,15 +160,15 @@ def test_posts_that_are_no_post_of_the_campaign_and_early_requests_are_counted()
 def test_the_design_leaves_every_post_minutes_before_its_event_starts():
     t0 = time.time()
     campaign = design(t0, 50)
-    assert len(campaign.expected()) == 6 * 3 * 4 * 2 == 144
-    assert len(campaign.identify()) == 6 * 3 * 2
+    assert len(campaign.expected()) == 4 * 3 * 4 * 2 == 96
+    assert len(campaign.identify()) == 4 * 3 * 2
     for event in campaign.events:
         assert event.start - event.appears >= LEAD
         for _, before in STAGES:
             due = event.appears if before is None else event.start - before
             assert event.appears <= due <= event.start - 8 * 60
-    assert campaign.deadline - t0 < 12 * 60                # the campaign ends within minutes
-    assert len(design(t0, 500).events) == 16
+    assert campaign.deadline - t0 < 13 * 60                # the campaign ends within minutes
+    assert len(design(t0, 500).events) == 14
 
 
 def test_herald_plans_exactly_the_expected_posts_and_they_compose_to_known_first_lines(tmp_path):
@@ -207,6 +207,28 @@ def test_herald_plans_exactly_the_expected_posts_and_they_compose_to_known_first
         assert identify[composed.text.split("\n")[0]] == (post.key.ref, post.key.stage,
                                                           post.key.lang)
     assert ANNOUNCEMENT == config.stages[0].name and LANGS == config.accounts[0].languages
+
+
+def test_the_campaign_reads_what_herald_history_json_prints(tmp_path):
+    from click.testing import CliRunner
+
+    from bot.cli import main
+    from bot.ledger import Ledger
+    from bot.model import PostKey
+
+    campaign = design(time.time(), 50)
+    config = write_config(tmp_path / "herald.toml", campaign,
+                          {name: "http://127.0.0.1:9" for name in ACCOUNTS})
+    (tmp_path / "site" / "_events").mkdir(parents=True)
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        ledger.skip_generation(PostKey("traff-0", "reminder-early", "x", "sv"),
+                               "superseded by reminder-late", datetime.now(ZONE))
+    result = CliRunner().invoke(main, ["history", "--json", "--config", str(config)])
+    [entry] = history_entries(result.output)
+    assert (entry["ref"], entry["stage"], entry["account"], entry["lang"], entry["generation"],
+            entry["state"], entry["reason"]) == ("traff-0", "reminder-early", "x", "sv", 0,
+                                                 "skipped", "superseded by reminder-late")
+    assert {"platform_id", "url", "error"} <= set(entry)
 
 
 # --- the campaign ---------------------------------------------------------------------------
