@@ -169,7 +169,7 @@ def test_the_page_draws_every_planned_post_of_the_week_with_its_account_time_and
         assert when.content() == f"{moment:%H:%M} CET"
     first = articles[0]
     assert first.attrs["data-platform"] == "mastodon" and first.attrs["data-lang"] == "sv"
-    assert "tisdag 24 februari 2026 kl. 18:00" in first.content()
+    assert "tisdag 24 februari kl. 18:00–20:00" in first.content()
     assert [h.content() for h in tree.root.all("h2")][:3] == [
         "Thursday 12 February 2026", "Monday 23 February 2026", "Tuesday 24 February 2026"]
     summary = next(tree.root.all("p", "summary")).content()
