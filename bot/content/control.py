@@ -93,16 +93,14 @@ def _platforms(value: Any, report: Report) -> tuple[str, ...] | None:
     if names is None:
         report("herald.platforms", "the event goes on no platform until this is fixed")
         return ()
-    kept = []
+    kept = tuple(dict.fromkeys(n.lower() for n in names if n.lower() in PLATFORMS))
+    rest = (f"the event goes only on {', '.join(kept)}" if kept else
+            "the event goes on no platform until this is fixed")
     for name in names:
-        if name.lower() in PLATFORMS:
-            kept.append(name.lower())
-            continue
-        hint = suggestion(name.lower(), PLATFORMS) or f" (platforms: {', '.join(PLATFORMS)})"
-        rest = (f"the event goes only on {', '.join(dict.fromkeys(kept))}" if kept else
-                "the event goes on no platform until this is fixed")
-        report("herald.platforms", f"{shown(name)} is not a platform{hint}; {rest}")
-    return tuple(dict.fromkeys(kept))
+        if name.lower() not in PLATFORMS:
+            hint = suggestion(name.lower(), PLATFORMS) or f" (platforms: {', '.join(PLATFORMS)})"
+            report("herald.platforms", f"{shown(name)} is not a platform{hint}; {rest}")
+    return kept
 
 
 def _names(value: Any, where: str, what: str, report: Report) -> tuple[str, ...] | None:
