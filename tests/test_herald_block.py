@@ -222,3 +222,22 @@ def test_validate_finds_an_events_own_text_that_can_never_fit(site):
     assert result.exit_code == 2
     assert ("the announcement post cannot fit x (account x): " in result.output
             and "; shorten its herald.text" in result.output)
+
+
+def test_validate_checks_the_fit_only_where_the_herald_block_lets_the_event_go(site):
+    title = "Hackathon för civic tech-communitiet i Göteborg " * 7
+    for name in ("hackathon-1.md", "hackathon-1-en.md"):
+        path = site / "_events" / name
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "title: 'Hackathon #1'", f"title: '{title.strip()}'"), encoding="utf-8")
+    path = site / "_events" / "hackathon-1.md"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("platforms: [mastodon, bluesky]", "platforms: [mastodon]"),
+                    encoding="utf-8")
+    quiet = herald("validate", "--site", str(site), "--now", "2018-03-01T12:00+01:00")
+    assert "cannot fit" not in quiet.output and quiet.exit_code == 0, quiet.output
+    path.write_text(text.replace("platforms: [mastodon, bluesky]", "platforms: [mastodon, x]"),
+                    encoding="utf-8")
+    loud = herald("validate", "--site", str(site), "--now", "2018-03-01T12:00+01:00")
+    assert loud.exit_code == 2
+    assert "cannot fit x (account x)" in loud.output and "bluesky" not in loud.output

@@ -21,7 +21,7 @@ from ..config import Config
 from ..counting import DEFAULT_URL_WEIGHT
 from ..localize import format_date, format_time, format_when, relative_day
 from ..model import Account, Event, Limits, PlannedPost, PostKey, Problem, Stage
-from ..planner import languages_for
+from ..planner import allows, control, languages_for
 from .names import file_slug, is_safe_file_name
 from .values import shown
 
@@ -61,7 +61,10 @@ def fit_problems(events: Iterable[Event], config: Config,
     for versions in groups.values():
         if all(tightest.fits(e) and not _own_texts(e) for e in versions.values()):
             continue
+        rules = control(versions)
         for account in config.accounts:
+            if not allows(rules, account):      # the event's herald: block keeps it off there
+                continue
             own = limits[account.name]
             bounds = {stage.name: _Bound(own.max_chars, own.max_bytes, _url_weight(own),
                                          shapes[stage.name]) for stage in config.stages}
