@@ -475,3 +475,12 @@ def test_text_colours_reach_wcag_aa_contrast_in_light_and_dark():
         assert len(colours) >= 17
         for fore, back in pairs:
             assert contrast(colours[fore], colours[back]) >= 4.5, (fore, back, colours)
+
+
+def test_an_event_without_a_time_of_day_is_headed_by_its_date_alone():
+    start = datetime(2026, 2, 19, 0, 0, tzinfo=ZONE)
+    timed = render(page_of(entry(ref="hack"), starts={"hack": start}))[0]
+    alone = render(page_of(entry(ref="hack"), starts={"hack": start}, days={"hack"}))[0]
+    heading = lambda html: next(Tree(html).root.all("h3")).content()  # noqa: E731
+    assert heading(timed).endswith("event Thu 19 Feb 2026 00:00")
+    assert heading(alone).endswith("event Thu 19 Feb 2026")
