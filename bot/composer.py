@@ -2,8 +2,8 @@
 
 Pure: the due time comes from the planned post, the limits from the platform's adapter. A post
 that is too long loses words from the end of its excerpt, then the whole excerpt, then hashtags;
-the title, the date and time and the link are never cut. If that is still not enough the Post
-comes back with `error` set, never silently cut.
+the title, the date and time, the registration link and the link are never cut. If that is
+still not enough the Post comes back with `error` set, never silently cut.
 """
 
 from __future__ import annotations

@@ -3,8 +3,6 @@ hashtags or gives its own text, without touching the config; a bad key is one cl
 
 import shutil
 from datetime import datetime, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -13,18 +11,11 @@ from bot.cli import main
 from bot.composer import compose
 from bot.config import SiteConfig
 from bot.content import parse_event
-from bot.model import Account, Control, Event, Limits, PlannedPost, PostKey, Stage
+from bot.model import Account, Control, Event, PlannedPost, PostKey, Stage
 from bot.planner import plan
+from tests.test_dates import (ANNOUNCEMENT, DATES_SITE, FIXTURES, MASTODON, REMINDER_1D, STHLM,
+                              X)
 
-STHLM = ZoneInfo("Europe/Stockholm")
-HERE = Path(__file__).resolve().parent
-FIXTURES = HERE.parents[1] / "shared" / "fixtures" / "civictech"
-DATES_SITE = HERE / "data" / "dates-site"
-
-X = Limits("x", 280, "twitter", url_weight=23)
-MASTODON = Limits("mastodon", 500, "mastodon", url_weight=23)
-ANNOUNCEMENT = Stage("announcement", "announcement")
-REMINDER_1D = Stage("reminder-1d", "reminder", timedelta(days=1), "reminder")
 STAGES = (ANNOUNCEMENT, REMINDER_1D)
 ACCOUNTS = (Account("masto", "mastodon", ("sv", "en")), Account("x", "x", ("sv", "en")),
             Account("bsky", "bluesky", ("sv", "en")))
