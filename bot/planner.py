@@ -137,11 +137,20 @@ def plan(
                 continue
             for lang in languages_for(account, versions):
                 due_now: list[PlannedPost] = []
+                same_time: dict[datetime, str] = {}
                 for stage in stages:
                     key = PostKey(ref, stage.name, account.name, lang)
+                    due = _due(stage, any_version, visible, zone)
+                    if any_version.date_only and stage.kind == "reminder":
+                        first = same_time.setdefault(due, stage.name)
+                        if first != stage.name:     # "2h" and "30m" both go at 09:00 that day
+                            if key not in done:
+                                skipped.append(Skipped(key, due, f"goes at the same time as "
+                                                                 f"{first}: the event has no "
+                                                                 f"time of day"))
+                            continue
                     if key in done:
                         continue
-                    due = _due(stage, any_version, visible, zone)
                     if due >= start:
                         skipped.append(Skipped(key, due, "the event starts before this stage"))
                         continue

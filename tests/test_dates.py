@@ -324,3 +324,12 @@ def test_a_daily_digest_lists_a_date_only_event_of_its_day_but_not_one_turned_of
                        "off.md", herald=Control(skip=True))}
     period = current(daily, at(2027, 3, 10, 8), STHLM)
     assert [next(iter(v.values())).ref for v in events_in(period, [today, off])] == ["hack"]
+
+
+def test_two_reminders_that_fall_at_the_same_morning_hour_are_posted_once():
+    stages = (*STAGES, Stage("reminder-30m", "reminder", timedelta(minutes=30), "reminder"))
+    result = plan([date_only(date(2027, 3, 10))], stages, (X_SV,), now=at(2027, 3, 1, 12),
+                  grace=timedelta(hours=2), zone=STHLM)
+    assert [p.key.stage for p in result.posts] == ["announcement", "reminder-1d", "reminder-2h"]
+    assert [(s.key.stage, s.reason) for s in result.skipped] == [
+        ("reminder-30m", "goes at the same time as reminder-2h: the event has no time of day")]
