@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import config_accounts, config_digests
+from . import config_accounts, config_digests, planner
 from . import config_read as read
 from .config_read import MAX_DURATION, parse_clock_period, parse_duration
 from .errors import ConfigError, UsageError
@@ -54,7 +54,7 @@ TOP_KEYS = ("grace", "ledger", "secrets", "site", "stages", "templates", "images
 SITE_KEYS = ("path", "url", "timezone", "default_lang", "languages", "events_dir", "uploads",
              "permalink", "offset_policy", "hashtags", "name", "date_only_time")
 STAGE_KEYS = ("name", "kind", "before", "template", "date_only_time")
-DATE_ONLY_TIME = "09:00"
+DATE_ONLY_TIME = f"{planner.DATE_ONLY_TIME:%H:%M}"
 """When, on its day, a stage goes for an event without a time of day (`site.date_only_time`)."""
 IMAGE_KEYS = ("cards", "max_edge", "background", "card_background", "card_foreground",
               "card_accent", "logo", "bluesky_bytes", "cache_dir", "place_on_card")

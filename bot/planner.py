@@ -62,7 +62,8 @@ def control(versions: Mapping[str, Event]) -> Control:
 
     One version's `skip` turns the whole event off, and where versions narrow the platforms or
     accounts, the event goes only where every version lets it: Herald never posts where one
-    of the site's editors said not to. Hashtags and texts stay each version's own.
+    of the site's editors said not to. (Hashtags and texts are the composer's: see
+    `composer.own_hashtags` and `composer.own_text`.)
     """
     blocks = [v.herald for v in versions.values() if v.herald is not None]
     if not blocks:
