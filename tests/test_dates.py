@@ -333,3 +333,18 @@ def test_two_reminders_that_fall_at_the_same_morning_hour_are_posted_once():
     assert [p.key.stage for p in result.posts] == ["announcement", "reminder-1d", "reminder-2h"]
     assert [(s.key.stage, s.reason) for s in result.skipped] == [
         ("reminder-30m", "goes at the same time as reminder-2h: the event has no time of day")]
+
+
+@pytest.mark.parametrize(("stages", "said"), [
+    ([{"name": "ann", "kind": "announcement"}], "posts say the date alone; write"),
+    ([{"name": "ann", "kind": "announcement"}, {"name": "r1", "before": "1d"},
+      {"name": "r2", "before": "2h", "date_only_time": "08:00"}],
+     "posts say the date alone; its stages go at 09:00 (r1) and 08:00 (r2) (date_only_time); "
+     "write"),
+])
+def test_validate_says_what_it_assumed_whatever_the_stages(stages, said):
+    from bot.content.assumed import date_only_problems
+
+    config = parse_config({"stages": stages}, base=FIXTURES)
+    (problem,) = date_only_problems([real("good-tech-hack-2021.md")], config)
+    assert said in problem.message

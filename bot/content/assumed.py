@@ -20,13 +20,15 @@ def date_only_problems(events: Iterable[Event], config: Config) -> list[Problem]
     at: dict[str, list[str]] = {}
     for stage in timed:
         at.setdefault(f"{stage.date_only_time or DATE_ONLY_TIME:%H:%M}", []).append(stage.name)
+    said = "posts say the date alone"
     if len(at) == 1:
         (clock, names), = at.items()
-        stages = f"{_and(names)} {'goes' if len(names) == 1 else 'go'} at {clock}"
-    else:
-        stages = "its stages go at " + _and([f"{clock} ({_and(names)})"
+        said += f"; {_and(names)} {'goes' if len(names) == 1 else 'go'} at {clock}"
+    elif at:
+        said += "; its stages go at " + _and([f"{clock} ({_and(names)})"
                                              for clock, names in at.items()])
-    said = "posts say the date alone" + (f"; {stages} (date_only_time)" if at else "")
+    if at:
+        said += " (date_only_time)"
     return [Problem(e.source, "event-date",
                     f"no time of day ({e.start:%Y-%m-%d}; a start at 00:00:00 counts as none): "
                     f"{said}; write a time in event-date to change that")
