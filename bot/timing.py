@@ -18,6 +18,7 @@ planner says when a stage is due; `arrange` turns that into the moment it is sen
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -182,7 +183,7 @@ def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules,
         units[_unit(post)].append(post)
     queue = sorted(units.values(),
                    key=lambda u: (min(p.due for p in u), u[0].event_start, _unit(u[0])))
-    times = list(history)
+    times = list(history)   # sorted, and kept sorted: every slot is at or after the last
     cursor = history[-1] + rules.min_gap if history else None
     slots: list[Slot] = []
     skipped: list[Skipped] = []
@@ -196,17 +197,22 @@ def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules,
         if lost is not None:
             skipped.extend(Skipped(p.key, p.due, lost) for p in unit)
             continue
-        at, why = _earliest(due, cursor, rules, times, len(unit), zone)
+        at, why = _earliest(due, cursor, rules, times, len(times), len(unit), zone)
         if at >= start:
             skipped.extend(Skipped(p.key, p.due, f"would go out after the event started "
                                                  f"({why or 'too late'})") for p in unit)
             continue
         if blocked is not None and blocked > at:
-            at, why = _earliest(max(due, blocked), cursor, rules, times, len(unit), zone)
+            at, why = _earliest(max(due, blocked), cursor, rules, times, len(times), len(unit),
+                                zone)
             why = f"{RETRYING_AFTER_FAILURE}{', ' + why if why else ''}"
             if at >= start:
                 continue  # waits: the back-off may end sooner (SIGHUP, restart)
-        times.extend([at] * len(unit))
+        if times and at < times[-1]:
+            for _ in unit:   # not reached while the gap is not negative; kept correct anyway
+                insort(times, at)
+        else:
+            times.extend([at] * len(unit))
         cursor = at + rules.min_gap
         slots.extend(Slot(p, at.astimezone(zone), why) for p in unit)
     return slots, skipped
@@ -245,21 +251,26 @@ def _first_allowed(due: datetime, rules: Rules, times: Sequence[datetime], size:
     was sent while this one was already late. The grace then counts from the moment found, so
     a unit waiting its turn behind the gap or the daily cap keeps its place however long the
     queue, and a unit Herald did not know of in time (an event that moved) is missed.
+
+    `times` is sorted: the posts before a moment are a prefix of it, found by bisection, so
+    each unit costs the logarithm of the account's history, not all of it.
     """
-    ordered = sorted(times)
     limit = due + grace
     while True:
-        before = [t for t in ordered if t <= limit]
-        cursor = before[-1] + rules.min_gap if before else None
-        allowed, _ = _earliest(due, cursor, rules, before, size, zone)
+        end = bisect_right(times, limit)
+        cursor = times[end - 1] + rules.min_gap if end else None
+        allowed, _ = _earliest(due, cursor, rules, times, end, size, zone)
         if allowed + grace <= limit or allowed + grace >= now:
             return allowed
         limit = allowed + grace
 
 
 def _earliest(due: datetime, cursor: datetime | None, rules: Rules, times: Sequence[datetime],
-              size: int, zone: ZoneInfo) -> tuple[datetime, str]:
-    """Return the first moment at or after `due` this account may post, and why it is later."""
+              end: int, size: int, zone: ZoneInfo) -> tuple[datetime, str]:
+    """Return the first moment at or after `due` this account may post, and why it is later.
+
+    Only the posts `times[:end]` (sorted) count.
+    """
     at, reasons = due, []
     if cursor is not None and cursor > at:
         at = cursor
@@ -268,7 +279,7 @@ def _earliest(due: datetime, cursor: datetime | None, rules: Rules, times: Seque
         if rules.quiet is not None and rules.quiet.covers(at, zone):
             at = rules.quiet.end_after(at, zone)
             reasons.append(f"quiet hours {rules.quiet}")
-        opens = cap_opens_at(times, at, rules.daily_cap, size)
+        opens = _cap_opens(times, end, at, rules.daily_cap, size)
         if opens <= at:
             break
         at = opens
@@ -287,11 +298,22 @@ def cap_opens_at(times: Iterable[datetime], at: datetime, cap: int | None,
     """
     if cap is None:
         return at
-    window = sorted(t for t in times if at - CAP_WINDOW < t <= at)
-    if not window or len(window) + size <= cap:
+    ordered = sorted(times)
+    return _cap_opens(ordered, len(ordered), at, cap, size)
+
+
+def _cap_opens(times: Sequence[datetime], end: int, at: datetime, cap: int | None,
+               size: int) -> datetime:
+    """`cap_opens_at` over the sorted `times[:end]`, by bisection."""
+    if cap is None:
         return at
-    leaving = min(len(window) + size - cap, len(window))
-    return window[leaving - 1] + CAP_WINDOW
+    high = bisect_right(times, at, 0, end)
+    low = bisect_right(times, at - CAP_WINDOW, 0, high)
+    count = high - low
+    if not count or count + size <= cap:
+        return at
+    leaving = min(count + size - cap, count)
+    return times[low + leaving - 1] + CAP_WINDOW
 
 
 def cap_reason(cap: int | None) -> str:
