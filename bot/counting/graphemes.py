@@ -22,6 +22,9 @@ ALONE = ("\n\x20-\x7e\xa0-\xa8\xaa-\xac\xaf-\u02ff\u0370-\u0482\u048a-\u0590"
 
 _ALL_ALONE = re.compile(f"[{ALONE}]*")
 _JOINING = re.compile(f"[^{ALONE}]+")
+_KNOWN: dict[str, int] = {}
+"""The count of each short part handed to `grapheme` ("\n📍 ", " 🗓️ " recur in every post)."""
+_KNOWN_MAX = 4096
 
 
 def length(text: str) -> int:
@@ -37,9 +40,20 @@ def length(text: str) -> int:
             end = after
             continue
         if end > start:
-            total += grapheme.length(text[start:end])
+            total += _part(text[start:end])
         total += before - end   # characters alone between the two parts
         start, end = before, after
     if end > start:
-        total += grapheme.length(text[start:end])
+        total += _part(text[start:end])
     return total + size - end
+
+
+def _part(part: str) -> int:
+    found = _KNOWN.get(part)
+    if found is None:
+        found = grapheme.length(part)
+        if len(part) <= 16:
+            if len(_KNOWN) >= _KNOWN_MAX:
+                _KNOWN.clear()
+            _KNOWN[part] = found
+    return found
