@@ -147,13 +147,15 @@ def arrange(posts: Iterable[PlannedPost], accounts: Mapping[str, Account], *, no
             zone: ZoneInfo, grace: timedelta,
             history: Mapping[str, Sequence[datetime]] | None = None,
             blocked_until: Mapping[str, datetime] | None = None,
-            safe_since: datetime | None = None) -> Arrangement:
+            safe_since: datetime | None = None, until: datetime | None = None) -> Arrangement:
     """Give every planned post its sending time on its account, or skip it and say why.
 
     `history` holds when each account posted before (for the gap and the daily cap);
     `blocked_until` when an account in back-off may post again (a post that would then be too
     late is left waiting, not skipped: the back-off may end sooner); `safe_since` is the first
-    run of a new ledger: stages due before it are skipped, not posted as a backlog.
+    run of a new ledger: stages due before it are skipped, not posted as a backlog. With
+    `until`, each account stops at its first post due after it: what comes before is timed
+    exactly as without it (a post is timed by the posts due before it only).
     """
     history = history or {}
     blocked_until = blocked_until or {}
@@ -166,7 +168,8 @@ def arrange(posts: Iterable[PlannedPost], accounts: Mapping[str, Account], *, no
         account = accounts[name]
         got, lost = _arrange_account(planned, account, rules_for(account), now=now, zone=zone,
                                      grace=grace, history=sorted(history.get(name, ())),
-                                     blocked=blocked_until.get(name), safe_since=safe_since)
+                                     blocked=blocked_until.get(name), safe_since=safe_since,
+                                     until=until)
         slots.extend(got)
         skipped.extend(lost)
     slots.sort(key=lambda s: (s.at, s.post.key.account, s.post.event_start, _unit(s.post)))
@@ -175,8 +178,8 @@ def arrange(posts: Iterable[PlannedPost], accounts: Mapping[str, Account], *, no
 
 def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules, *,
                      now: datetime, zone: ZoneInfo, grace: timedelta, history: list[datetime],
-                     blocked: datetime | None,
-                     safe_since: datetime | None) -> tuple[list[Slot], list[Skipped]]:
+                     blocked: datetime | None, safe_since: datetime | None,
+                     until: datetime | None = None) -> tuple[list[Slot], list[Skipped]]:
     order = {lang: i for i, lang in enumerate(account.languages)}
     units: dict[tuple[str, str], list[PlannedPost]] = defaultdict(list)
     for post in planned:
@@ -190,6 +193,8 @@ def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules,
     for unit in queue:
         unit.sort(key=lambda p: order.get(p.key.lang, len(order)))
         due = min(p.due for p in unit)
+        if until is not None and due > until:
+            break          # the queue is in order of due time: the rest is due later too
         start = unit[0].event_start
         allowed = _first_allowed(due, rules, times, len(unit), zone, grace=grace, now=now)
         lost = _lost(unit[0], due, allowed, now=now, zone=zone, grace=grace,
