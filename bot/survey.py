@@ -8,6 +8,7 @@ out, or why it does not.
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections import defaultdict
 from collections.abc import Collection, Container, Iterable, Mapping, Sequence
@@ -129,7 +130,7 @@ def _plan_ahead(events: list[Mapping[str, Event]], config: Config, *, now: datet
                                 zone=zone, done=done, first_seen=seen)
     if lookahead is None:
         return whole(events), None
-    finished = {(k.ref, k.stage, k.account, k.lang) for k in done}
+    finished = done.threads if isinstance(done, Done) else Done(done).threads
     bounds: list[tuple[Mapping[str, Event], list[datetime | None]]] = []
     later: list[datetime] = []
     for versions in events:
@@ -295,8 +296,17 @@ def latest_entries(rows: Iterable[Entry]) -> dict[PostKey, Entry]:
     return latest
 
 
+class Done(frozenset):
+    """The posts the planner must not plan again (`done_keys`)."""
+
+    @functools.cached_property
+    def threads(self) -> set[tuple[str, str, str, str]]:
+        """The same keys as plain (ref, stage, account, lang): quicker to look up."""
+        return {(k.ref, k.stage, k.account, k.lang) for k in self}
+
+
 def done_keys(latest: Mapping[PostKey, Entry], site: Site,
-              stages: Iterable[Stage]) -> set[PostKey]:
+              stages: Iterable[Stage]) -> Done:
     """The posts the planner must not plan again.
 
     A posted announcement is done for good (a change is corrected, not re-announced). A posted
@@ -333,7 +343,7 @@ def done_keys(latest: Mapping[PostKey, Entry], site: Site,
     for thread in cancelled:
         for stage in stages:
             done.add(PostKey(thread[0], stage.name, thread[1], thread[2]))
-    return done
+    return Done(done)
 
 
 def blocked_until(entries: Iterable[Entry], now: datetime) -> dict[str, datetime]:
