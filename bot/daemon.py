@@ -108,7 +108,8 @@ class Daemon:
                  initial: Setup | None = None, clock: Callable[[], datetime] = utc_now,
                  random: Callable[[], float] = random_module.random, catch_up: bool = False,
                  check_every: float = CHECK_EVERY,
-                 confirm_missing: timedelta = CONFIRM_MISSING, logger: logging.Logger = log):
+                 confirm_missing: timedelta = CONFIRM_MISSING, logger: logging.Logger = log,
+                 freeze: bool = False):
         self._build = setup
         self.ledger = ledger
         self.clock = clock
@@ -116,6 +117,9 @@ class Daemon:
         self.catch_up = catch_up
         self.check_every = check_every
         self.confirm_missing = confirm_missing
+        self.freeze = freeze
+        """Move what a load made out of the cycle collector's reach (`gc.freeze`): for a
+        process that is the daemon, not for one that only hosts it (a test)."""
         self.log = logger
         self.scheduler = schedule.Scheduler()
         self.stopping = False
@@ -162,8 +166,8 @@ class Daemon:
         self._content = state
         if first:
             self.save_cache()
-        # The site lives as long as the process: keep the cycle collector from walking it.
-        gc.freeze()
+        if self.freeze:     # the site lives as long as the process: spare it the cycle collector
+            gc.freeze()
         errors = sum(1 for p in site.problems if p.severity == "error")
         self.log.info("read %s from %s (%s, %s with errors)", plural(len(site.refs()), "event"),
                       self.setup.config.site.root, plural(len(site.drafts), "draft"),
@@ -346,7 +350,7 @@ def run_forever(config_path: str | Path | None = None, site: str | Path | None =
                             "or set the HERALD_%s_* variables", account.name, ", ".join(missing),
                             account.platform, account.name.upper().replace("-", "_"))
         daemon = Daemon(lambda: build_setup(config_path, site), ledger, initial=setup,
-                        catch_up=catch_up, check_every=check_every)
+                        catch_up=catch_up, check_every=check_every, freeze=True)
         return daemon.run()
 
 
@@ -365,7 +369,8 @@ def run_once(config_path: str | Path | None = None, site: str | Path | None = No
     configure_logging(setup.config.site.timezone, verbose=verbose)
     path = app.ledger_path(setup.config)
     with Ledger.open(path, lock="herald run") as ledger:
-        daemon = Daemon(lambda: setup, ledger, initial=setup, catch_up=catch_up, clock=clock)
+        daemon = Daemon(lambda: setup, ledger, initial=setup, catch_up=catch_up, clock=clock,
+                        freeze=True)
         try:
             return daemon.round()
         except HeraldError:
