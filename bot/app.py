@@ -123,9 +123,9 @@ def attachments(config: Config):
     def card(event, post, picture):
         from .card import draw_card
         from .errors import ImageError
-        from .localize import format_when
+        from .composer import event_fields
 
-        when = format_when(event.start, post.lang)
+        when = event_fields(event, post.lang, post.due)["when"]     # as the post says it
         kwargs = dict(title=event.title, when=when, place=event.place, lang=post.lang,
                       site=site, cache=cache)
         data, name = picture if picture else (None, "image")

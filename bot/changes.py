@@ -29,17 +29,17 @@ CONFIRM_MISSING = timedelta(minutes=10)
 CHANGE_TEMPLATES: dict[str, dict[str, str]] = {
     # A reply under the announcement (X, Bluesky).
     "correction": {
-        "sv": "Uppdaterat: {title}\n\n🗓\ufe0f {when}\n📍 {place}\n{link}",
-        "en": "Updated: {title}\n\n🗓\ufe0f {when}\n📍 {place}\n{link}",
+        "sv": "✏\ufe0f {changed} för {title}\n\n🗓\ufe0f {when}\n📍 {place}\n{link}",
+        "en": "✏\ufe0f {changed} for {title}\n\n🗓\ufe0f {when}\n📍 {place}\n{link}",
     },
     # The announcement's new text where it can be edited (Mastodon).
     "updated": {
-        "sv": "✏\ufe0f Uppdaterat\n\n" + DEFAULT_TEMPLATES["announcement"]["sv"],
-        "en": "✏\ufe0f Updated\n\n" + DEFAULT_TEMPLATES["announcement"]["en"],
+        "sv": "✏\ufe0f {changed}\n\n" + DEFAULT_TEMPLATES["announcement"]["sv"],
+        "en": "✏\ufe0f {changed}\n\n" + DEFAULT_TEMPLATES["announcement"]["en"],
     },
     "cancellation": {
-        "sv": "❌ Inställt: {title} ({when}) blir inte av.",
-        "en": "❌ Cancelled: {title} ({when}) will not take place.",
+        "sv": "❌ {title} ({when}) har ställts in.",
+        "en": "❌ {title} ({when}) has been cancelled.",
     },
 }
 
@@ -59,16 +59,20 @@ class Details:
     place: str
     url: str
     source: str
+    date_only: bool = False
 
     @classmethod
     def of(cls, event: Event) -> Details:
         return cls(event.ref, event.lang, event.title, event.start, event.place, event.url,
-                   event.source)
+                   event.source, event.date_only)
 
     def to_json(self) -> str:
-        return json.dumps({"ref": self.ref, "lang": self.lang, "title": self.title,
-                           "start": self.start.isoformat(), "place": self.place,
-                           "url": self.url, "source": self.source}, ensure_ascii=False)
+        data = {"ref": self.ref, "lang": self.lang, "title": self.title,
+                "start": self.start.isoformat(), "place": self.place, "url": self.url,
+                "source": self.source}
+        if self.date_only:
+            data["date_only"] = True
+        return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str | None) -> Details | None:
@@ -79,14 +83,15 @@ class Details:
             data = json.loads(text)
             start = datetime.fromisoformat(data["start"])
             return cls(data["ref"], data["lang"], data["title"], start, data.get("place", ""),
-                       data.get("url", ""), data.get("source", ""))
+                       data.get("url", ""), data.get("source", ""),
+                       data.get("date_only") is True)
         except (ValueError, KeyError, TypeError):
             return None
 
     def as_event(self, zone) -> Event:
         """An Event with these details, to compose a cancellation of a removed event."""
         return Event(self.ref, self.lang, self.title, self.start.astimezone(zone), self.url,
-                     self.source, place=self.place)
+                     self.source, place=self.place, date_only=self.date_only)
 
     def changes_to(self, event: Event) -> tuple[str, ...]:
         """Which of date, time and place `event` says differently; a title or body never counts."""
@@ -206,10 +211,10 @@ def detect(posted: Sequence[Announced], events: Mapping[str, Mapping[str, Event]
             # A correction is due while the event, as it now stands, has not started.
             event = versions.get(item.key.lang) or next(iter(versions.values()))
             changed = item.told.changes_to(event)
-            if changed and event.start > now:
+            if changed and event.upcoming_until > now:
                 corrections.append(Correction(item, event, changed))
             continue
-        if item.told.start <= now:
+        if item.told.as_event(item.told.start.tzinfo).upcoming_until <= now:
             continue
         if item.told.source in unreadable:
             held.append((ref, f"{item.told.source} cannot be read; not taken for a cancellation"))
@@ -247,7 +252,7 @@ def correction_post(change: Correction, versions: Mapping[str, Event], limits: L
     stage = EDIT_CORRECTION if edit else REPLY_CORRECTION
     return compose(PlannedPost(key, now, change.event.start, stage), versions, limits,
                    templates=change_templates(templates),
-                   hashtags=hashtags if edit else ())
+                   hashtags=hashtags if edit else (), changed=change.changed, own_texts=False)
 
 
 def cancellation_post(change: Cancellation, versions: Mapping[str, Event], limits: Limits, *,
@@ -256,4 +261,4 @@ def cancellation_post(change: Cancellation, versions: Mapping[str, Event], limit
     key = PostKey(change.announced.key.ref, CANCELLATION, change.announced.key.account,
                   change.announced.key.lang)
     return compose(PlannedPost(key, now, change.announced.told.start, CANCEL), versions, limits,
-                   templates=change_templates(templates))
+                   templates=change_templates(templates), own_texts=False)

@@ -2,8 +2,8 @@
 
 Pure: the due time comes from the planned post, the limits from the platform's adapter. A post
 that is too long loses words from the end of its excerpt, then the whole excerpt, then hashtags;
-the title, the date and time and the link are never cut. If that is still not enough the Post
-comes back with `error` set, never silently cut.
+the title, the date and time, the registration link and the link are never cut. If that is
+still not enough the Post comes back with `error` set, never silently cut.
 """
 
 from __future__ import annotations
@@ -11,29 +11,49 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from string import Formatter
 
 import grapheme
 
 from .counting import byte_length, fits, length, refusal, refused
-from .localize import format_date, format_time, format_when, relative_day
+from .localize import format_date, format_time, format_when, relative_day, shows_year
 from .model import Event, ImageRef, Limits, PlannedPost, Post, Stage
 
-FIELDS = ("title", "excerpt", "when", "date", "time", "relative", "place", "link", "hashtags")
+FIELDS = ("title", "excerpt", "when", "date", "time", "relative", "place", "link", "hashtags",
+          "when_desc", "signup", "changed")
 
 DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
     "announcement": {
-        "sv": "{title}\n\n{excerpt}\n\n🗓\ufe0f {when}\n📍 {place}\n{link}\n\n{hashtags}",
-        "en": "{title}\n\n{excerpt}\n\n🗓\ufe0f {when}\n📍 {place}\n{link}\n\n{hashtags}",
+        "sv": ("{title}\n\n{excerpt}\n\n🗓\ufe0f {when}\n📍 {place}\n📝 Anmälan: {signup}\n"
+               "{link}\n\n{hashtags}"),
+        "en": ("{title}\n\n{excerpt}\n\n🗓\ufe0f {when}\n📍 {place}\n📝 Register: {signup}\n"
+               "{link}\n\n{hashtags}"),
     },
     "reminder": {
-        "sv": "Påminnelse: {title}\n\n⏰ Börjar {relative} kl. {time}.\n📍 {place}\n{link}\n\n"
-              "{hashtags}",
-        "en": "Reminder: {title}\n\n⏰ Starts {relative} at {time}.\n📍 {place}\n{link}\n\n"
-              "{hashtags}",
+        "sv": ("⏰ {title}\n\n🗓\ufe0f Börjar {relative} kl. {time}.\n📍 {place}\n"
+               "📝 Anmälan: {signup}\n{link}\n\n{hashtags}"),
+        "en": ("⏰ {title}\n\n🗓\ufe0f Starts {relative} at {time}.\n📍 {place}\n"
+               "📝 Register: {signup}\n{link}\n\n{hashtags}"),
     },
 }
+
+DATE_ONLY_TEMPLATES: dict[str, dict[str, str]] = {
+    "reminder": {
+        "sv": ("⏰ {title}\n\n🗓\ufe0f Äger rum {relative}.\n📍 {place}\n"
+               "📝 Anmälan: {signup}\n{link}\n\n{hashtags}"),
+        "en": ("⏰ {title}\n\n🗓\ufe0f Takes place {relative}.\n📍 {place}\n"
+               "📝 Register: {signup}\n{link}\n\n{hashtags}"),
+    },
+}
+"""The built-in texts for an event without a time of day, where they differ."""
+
+CHANGED: dict[str, tuple[dict[str, str], str, str]] = {
+    "sv": ({"date": "nytt datum", "time": "ny tid", "place": "ny plats"}, "", " och "),
+    "en": ({"date": "date", "time": "time", "place": "place"}, "new ", " and "),
+}
+"""How `{changed}` names what changed: the words, what goes before them all, the last joint."""
 
 DEFAULT_ALT_TEXTS: dict[str, str] = {
     "sv": "Bild för evenemanget ”{title}”",
@@ -68,33 +88,35 @@ def compose(
     *,
     templates: Mapping[str, Mapping[str, str]] | None = None,
     hashtags: Sequence[str] = (),
+    changed: Sequence[str] = (),
+    own_texts: bool = True,
 ) -> Post:
     """Return the post for `planned` in its account's language, fitted to `limits`.
 
-    A missing language version or template translation falls back to another language the
-    event has, with a warning on the Post. Raises ValueError for an unknown template field.
+    The text is the event's own for this account or platform and stage (its `herald.text`,
+    unless `own_texts` is False), else the configured template, else the built-in one. The
+    event's own hashtags come before `hashtags`. `changed` names what changed, for a
+    correction's `{changed}`. Dates are written as of `planned.due`: the year is left out for
+    the coming months. A missing language version or template translation falls back to
+    another language the event has, with a warning on the Post. Raises ValueError for an
+    unknown template field.
     """
     if not versions:
         raise ValueError(f"{planned.key}: the event has no language versions")
-    lang, template, warnings = _choose(planned.key.lang, planned.stage, versions, templates or {})
+    target = (planned.key.account, limits.platform)
+    lang, template, warnings = _choose(planned.key.lang, planned.stage, versions,
+                                       templates or {}, target if own_texts else None)
     event = versions[lang]
     if template is None:
         tried = ", ".join(repr(v) for v in versions)
         return _post(planned, event, limits, "", "", lang, warnings,
                      error=f"no {planned.stage.template_name!r} template in {tried}")
     parsed = parse_template(template)
-    fields = {
-        "title": _one_line(event.title),
-        "when": format_when(event.start, lang),
-        "date": format_date(event.start, lang),
-        "time": format_time(event.start, lang),
-        "relative": relative_day(event.start, planned.due, lang),
-        "place": _one_line(event.place),
-        "link": event.url.strip(),
-    }
+    fields = event_fields(_shared_span(event, versions), lang, planned.due)
+    fields["changed"] = changed_text(changed, lang)
     uses_excerpt = any("excerpt" in names for _, names in parsed)
     excerpt = _one_line(event.excerpt) if uses_excerpt else ""
-    tags = clean_hashtags(hashtags)
+    tags = clean_hashtags([*own_hashtags(event, versions), *hashtags])
     fitted = _fit(parsed, fields, excerpt, tags, limits)
     if excerpt and not fitted.excerpt and fitted.error is None:
         warnings += (f"left out the excerpt to fit {limits.platform}'s limit",)
@@ -105,15 +127,71 @@ def compose(
                  error=fitted.error)
 
 
+def event_fields(event: Event, lang: str, at: datetime | None) -> dict[str, str]:
+    """The template fields an event gives, in `lang`, as written at `at` (see `FIELDS`).
+
+    `{when}` is the date and time, with the end or last day the site's `event-date-desc`
+    names, and without a time for an event that has none; the year is left out for dates of
+    the coming months as seen from `at`. `{time}` is empty for an event without a time.
+    """
+    year = shows_year(event.start, at)
+    when = format_when(event.start, lang, year=year, time=not event.date_only, end=event.end,
+                       last_day=event.last_day)
+    return {
+        "title": _one_line(event.title),
+        "when": when,
+        "date": format_date(event.start, lang, year=year),
+        "time": "" if event.date_only else format_time(event.start, lang),
+        "relative": relative_day(event.start, at, lang) if at is not None else "",
+        "place": _one_line(event.place),
+        "link": event.url.strip(),
+        "when_desc": _one_line(event.when_desc) or when,
+        "signup": event.signup,
+        "changed": "",
+    }
+
+
+def own_hashtags(event: Event, versions: Mapping[str, Event]) -> tuple[str, ...]:
+    """The event's own hashtags (`herald.hashtags`): this version's, else the other versions'."""
+    if event.herald is not None and event.herald.hashtags:
+        return event.herald.hashtags
+    return tuple(tag for other in versions.values() if other.herald is not None
+                 for tag in other.herald.hashtags)
+
+
+def _shared_span(event: Event, versions: Mapping[str, Event]) -> Event:
+    """`event` with the end or last day another version's `event-date-desc` names, when its
+    own names none: the event lasts as long in every language."""
+    if event.end is not None or event.last_day is not None:
+        return event
+    for other in versions.values():
+        if (other.end is not None or other.last_day is not None) and \
+                (other.start, other.date_only) == (event.start, event.date_only):
+            return replace(event, end=other.end, last_day=other.last_day)
+    return event
+
+
+def changed_text(changed: Sequence[str], lang: str) -> str:
+    """Name what changed, as a correction's heading: `Nytt datum och ny plats`, `New time`."""
+    words, before, last = CHANGED.get(lang.split("-")[0].split("_")[0], CHANGED["en"])
+    named = [words[what] for what in changed if what in words]
+    if not named:
+        return ""
+    text = before + (", ".join(named[:-1]) + last + named[-1] if len(named) > 1 else named[0])
+    return text[:1].upper() + text[1:]
+
+
 def _choose(
     lang: str, stage: Stage, versions: Mapping[str, Event],
-    templates: Mapping[str, Mapping[str, str]],
+    templates: Mapping[str, Mapping[str, str]], target: tuple[str, str] | None,
 ) -> tuple[str, str | None, tuple[str, ...]]:
     """Pick the language to post in: the account's, else another the event and a template have."""
-    if lang in versions and (template := _template(stage, lang, templates)) is not None:
+    if lang in versions and (template := _template(stage, versions[lang], lang, templates,
+                                                   target)) is not None:
         return lang, template, ()
     for other in versions:
-        if other != lang and (template := _template(stage, other, templates)) is not None:
+        if other != lang and (template := _template(stage, versions[other], other, templates,
+                                                    target)) is not None:
             if lang not in versions:
                 reason = f"the event has no {lang!r} version"
             else:
@@ -122,12 +200,33 @@ def _choose(
     return next(iter(versions)), None, ()
 
 
-def _template(stage: Stage, lang: str, templates: Mapping[str, Mapping[str, str]]) -> str | None:
-    for source in (templates, DEFAULT_TEMPLATES):
+def _template(stage: Stage, event: Event, lang: str, templates: Mapping[str, Mapping[str, str]],
+              target: tuple[str, str] | None) -> str | None:
+    if target is not None and (own := own_text(event, stage, *target)) is not None:
+        return own
+    builtin = (DATE_ONLY_TEMPLATES, DEFAULT_TEMPLATES) if event.date_only else \
+        (DEFAULT_TEMPLATES,)
+    for source in (templates, *builtin):
         for name in (stage.template_name, stage.kind):
             text = source.get(name, {}).get(lang)
             if text is not None:
                 return text
+    return None
+
+
+def own_text(event: Event, stage: Stage, account: str, platform: str) -> str | None:
+    """The event's own text (`herald.text`) for this account or platform and stage, if any.
+
+    An account's text wins over its platform's, and a text for the stage by name over one
+    for its kind, over one for every stage.
+    """
+    if event.herald is None or not event.herald.texts:
+        return None
+    texts = {(who, which): text for who, which, text in event.herald.texts}
+    for who in (account, platform):
+        for which in (stage.name, stage.kind, ""):
+            if (who, which) in texts:
+                return texts[who, which]
     return None
 
 

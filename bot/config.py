@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import config_accounts, config_digests
+from . import config_accounts, config_digests, planner
 from . import config_read as read
 from .config_read import MAX_DURATION, parse_clock_period, parse_duration
 from .errors import ConfigError, UsageError
@@ -52,8 +52,10 @@ KINDS = ("announcement", "reminder")
 TOP_KEYS = ("grace", "ledger", "secrets", "site", "stages", "templates", "images", "accounts",
             "digests")
 SITE_KEYS = ("path", "url", "timezone", "default_lang", "languages", "events_dir", "uploads",
-             "permalink", "offset_policy", "hashtags", "name")
-STAGE_KEYS = ("name", "kind", "before", "template")
+             "permalink", "offset_policy", "hashtags", "name", "date_only_time")
+STAGE_KEYS = ("name", "kind", "before", "template", "date_only_time")
+DATE_ONLY_TIME = f"{planner.DATE_ONLY_TIME:%H:%M}"
+"""When, on its day, a stage goes for an event without a time of day (`site.date_only_time`)."""
 IMAGE_KEYS = ("cards", "max_edge", "background", "card_background", "card_foreground",
               "card_accent", "logo", "bluesky_bytes", "cache_dir", "place_on_card")
 COLOURS = ("background", "card_background", "card_foreground", "card_accent")
@@ -223,8 +225,11 @@ def _read(found: Path) -> dict[str, Any]:
 def parse_config(data: dict[str, Any], *, base: Path, source: Path | None = None) -> Config:
     """Turn parsed TOML into a Config, checking every key; relative paths are relative to `base`."""
     read.known(data, "", TOP_KEYS)
-    site = _site(read.table(data, "site"), base)
-    stages = _stages(data.get("stages"))
+    site_data = read.table(data, "site")
+    site = _site(site_data, base)
+    day_time = read.clock(site_data.get("date_only_time", DATE_ONLY_TIME), "site.date_only_time")
+    stages = tuple(stage if stage.date_only_time else replace(stage, date_only_time=day_time)
+                   for stage in _stages(data.get("stages")))
     templates_data = data.get("templates", {})
     digest_texts = None
     if isinstance(templates_data, dict) and config_digests.TEMPLATE in templates_data:
@@ -349,7 +354,9 @@ def _stages(data: Any) -> tuple[Stage, ...]:
             raise ConfigError(f"{prefix}.before: a reminder needs a time before the event, "
                               f"e.g. '1d'")
         template = read.string(item, "template", "", prefix) if "template" in item else None
-        stages.append(Stage(name, kind, before, template))
+        day_time = (read.clock(item["date_only_time"], f"{prefix}.date_only_time")
+                    if "date_only_time" in item else None)
+        stages.append(Stage(name, kind, before, template, day_time))
     return tuple(stages)
 
 

@@ -231,6 +231,17 @@ def _seconds(value: Any, name: str) -> float:
                       f"got {shown(value)}")
 
 
+def clock(value: object, name: str) -> time:
+    """Parse a time of day such as `"09:00"` (24-hour clock)."""
+    match = _CLOCK.fullmatch(value.strip()) if isinstance(value, str) and len(value) <= 20 \
+        else None
+    if match:
+        hour, minute = map(int, match.groups())
+        if hour < 24 and minute < 60:
+            return time(hour, minute)
+    raise ConfigError(f"{name}: expected a time of day such as \"09:00\", got {shown(value)}")
+
+
 def parse_clock_period(value: object, name: str) -> tuple[time, time]:
     """Parse a daily period such as `"22:00-08:00"` into its start and end."""
     if isinstance(value, str) and len(value) <= 20:

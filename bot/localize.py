@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
@@ -21,17 +21,27 @@ _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
 
 @dataclass(frozen=True)
 class Phrases:
-    """How one language names a day relative to today; patterns are Babel date patterns."""
+    """How one language says dates, times and days relative to today (Babel date patterns)."""
 
     date: str
-    when: str
+    """A date without its year: `tisdag 1 december`; `year` is added when it is shown."""
+    year: str
+    at: str
+    """A start time after the date: ` 'kl.' HH:mm`."""
+    at_range: str
+    """A start time with an end after it: ` 'kl.' HH:mm`, `', 'HH:mm`."""
+    until: str
+    """The end of a time range after its start: `'–'HH:mm`."""
+    days: str
+    """Between the first and the last day of an event of several days: ` – `."""
+    first_day: str
+    """The first of several days in the same month: `EEEE d`."""
     today: str
     tonight: str
     tomorrow: str
     day_after_tomorrow: str
     weekday: str
     day: str
-    day_other_year: str
     short_date: str = "EEE d MMM"
     """A date in a list of events: `tis 1 dec.`, `Tue 1 Dec`."""
     span_locale: str = ""
@@ -40,26 +50,34 @@ class Phrases:
 
 PHRASES: dict[str, Phrases] = {
     "sv": Phrases(
-        date="EEEE d MMMM y",
-        when="EEEE d MMMM y 'kl.' HH:mm",
+        date="EEEE d MMMM",
+        year=" y",
+        at=" 'kl.' HH:mm",
+        at_range=" 'kl.' HH:mm",
+        until="'–'HH:mm",
+        days=" – ",
+        first_day="EEEE d",
         today="i dag",
         tonight="i kväll",
         tomorrow="i morgon",
         day_after_tomorrow="i övermorgon",
         weekday="'på' EEEE",
         day="'den' d MMMM",
-        day_other_year="'den' d MMMM y",
     ),
     "en": Phrases(
-        date="EEEE d MMMM y",
-        when="EEEE d MMMM y 'at' HH:mm",
+        date="EEEE d MMMM",
+        year=" y",
+        at=" 'at' HH:mm",
+        at_range="', 'HH:mm",
+        until="'–'HH:mm",
+        days=" – ",
+        first_day="EEEE d",
         today="today",
         tonight="tonight",
         tomorrow="tomorrow",
         day_after_tomorrow="the day after tomorrow",
         weekday="'on' EEEE",
         day="'on' d MMMM",
-        day_other_year="'on' d MMMM y",
         span_locale="en_GB",
     ),
 }
@@ -70,27 +88,73 @@ EVENING_STARTS = 17
 WEEKDAY_WITHIN = 6
 """Up to this many days ahead an event is named by its weekday ("on Tuesday")."""
 
+YEAR_LEFT_OUT_WITHIN = 10
+"""A date less than this many months ahead goes without its year ("tisdag 24 februari"): no
+reader takes it for a day of last year."""
 
-def format_when(start: datetime, lang: str) -> str:
-    """Return the full date and time: `tisdag 1 december 2020 kl. 10:00`."""
+
+def shows_year(start: datetime, at: datetime | None) -> bool:
+    """Whether a text written at `at` gives the year of `start`: not for a date of the coming
+    `YEAR_LEFT_OUT_WITHIN` months; always when `at` is None."""
+    if at is None:
+        return True
+    seen = at.astimezone(start.tzinfo).date() if start.tzinfo and at.tzinfo else at.date()
+    months = (start.year - seen.year) * 12 + start.month - seen.month
+    return not (start.date() >= seen and months < YEAR_LEFT_OUT_WITHIN)
+
+
+def format_when(start: datetime, lang: str, *, year: bool = True, time: bool = True,
+                end: datetime | None = None, last_day: date | None = None) -> str:
+    """Return the date and time: `tisdag 1 december 2020 kl. 10:00`.
+
+    Without `year` the year is left out; without `time` the date stands alone (an event that
+    has no time of day). `end` adds when it ends that day (`kl. 18:00–20:00`), `last_day` the
+    last of several days (`fredag 19 – lördag 20 februari`).
+    """
     phrases = _phrases(lang)
-    if phrases is not None:
-        return _format(start, phrases.when, lang)
-    pattern = get_datetime_format("full", locale=_locale(lang)).replace("'", "")
-    return pattern.replace("{1}", format_date(start, lang)).replace("{0}", format_time(start, lang))
+    if phrases is None:
+        pattern = get_datetime_format("full", locale=_locale(lang)).replace("'", "")
+        text = format_date(start, lang, year=year)
+        if time:
+            text = pattern.replace("{1}", text).replace("{0}", format_time(start, lang))
+            if end is not None:
+                text += f"–{format_time(end, lang)}"
+        if last_day is not None:
+            text += " – " + format_date(_on(last_day, start), lang, year=year)
+        return text
+    clock = phrases.at if time else ""
+    if last_day is not None and last_day > start.date():
+        last = _on(last_day, start)
+        tail = phrases.date + (phrases.year if year else "")
+        if not clock and (last.year, last.month) == (start.year, start.month):
+            first = phrases.first_day
+        else:
+            first = phrases.date + (phrases.year if year and last.year != start.year else "")
+        return _format(start, first + clock, lang) + phrases.days + _format(last, tail, lang)
+    if time and end is not None and end > start:
+        return (_format(start, phrases.date + (phrases.year if year else "") + phrases.at_range,
+                        lang) + _format(end, phrases.until, lang))
+    return _format(start, phrases.date + (phrases.year if year else "") + clock, lang)
 
 
-def format_date(start: datetime, lang: str) -> str:
+def format_date(start: datetime, lang: str, *, year: bool = True) -> str:
     """Return the full date with the weekday: `tisdag 1 december 2020`."""
     phrases = _phrases(lang)
     if phrases is not None:
-        return _format(start, phrases.date, lang)
+        return _format(start, phrases.date + (phrases.year if year else ""), lang)
+    if not year:
+        return format_skeleton("MMMMEEEEd", start, tzinfo=start.tzinfo, locale=_locale(lang))
     return _format(start, get_date_format("full", locale=_locale(lang)).pattern, lang)
 
 
 def format_time(start: datetime, lang: str) -> str:
     """Return the time on a 24-hour clock: `10:00`."""
     return _format(start, TIME_PATTERN, lang)
+
+
+def _on(day: date, start: datetime) -> datetime:
+    """`day` at `start`'s time of day, in its zone (for formatting a day)."""
+    return start.replace(year=day.year, month=day.month, day=day.day)
 
 
 def format_short_date(start: datetime, lang: str) -> str:
@@ -124,7 +188,8 @@ def format_span(first: datetime, last: datetime, lang: str) -> str:
 
 
 def relative_day(start: datetime, at: datetime, lang: str) -> str:
-    """Return when the event is, seen from `at`: `i kväll`, `i morgon`, `på tisdag`, `den 4 mars`.
+    """Return when the event is, seen from `at`: `i kväll`, `i morgon`, `på tisdag`, `den 4 mars`
+    (with the year beyond the coming months, see `shows_year`).
 
     Calendar days are counted in `start`'s zone. Languages without phrases get Babel's
     relative time ("in 3 days").
@@ -144,8 +209,7 @@ def relative_day(start: datetime, at: datetime, lang: str) -> str:
         return phrases.day_after_tomorrow
     if 2 < days <= WEEKDAY_WITHIN:
         return _format(start, phrases.weekday, lang)
-    same_year = start.year == seen_from.year
-    return _format(start, phrases.day if same_year else phrases.day_other_year, lang)
+    return _format(start, phrases.day + (phrases.year if shows_year(start, at) else ""), lang)
 
 
 def is_language(lang: object) -> bool:

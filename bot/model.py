@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -43,6 +43,55 @@ class Event:
     image: Path | None = None
     image_alt: str | None = None
     published: bool = True
+    date_only: bool = False
+    """The site gives a day without a time of day: `start` is then midnight at its beginning,
+    texts say the date alone and reminders go at the stage's `date_only_time`."""
+    when_desc: str = ""
+    """The site's own words for when it is (`event-date-desc`), on one line."""
+    end: datetime | None = None
+    """When it ends on its first day, where `event-date-desc` names a time range that starts
+    at `start` ("kl. 18-20")."""
+    last_day: date | None = None
+    """The last day of an event of several days, where `event-date-desc` names them
+    ("19-20 februari")."""
+    links: tuple[Link, ...] = ()
+    """The event's `links`, each a web address (or e-mail address) with its title."""
+    signup: str = ""
+    """The registration link among `links`, as a post shows it (an e-mail address bare)."""
+    herald: Control | None = None
+    """What the file's own `herald:` block asks of Herald, when it has one."""
+
+    @property
+    def upcoming_until(self) -> datetime:
+        """When the event stops being upcoming: its start, or the end of the day of a date-only
+        event (one today is still upcoming in the morning)."""
+        if not self.date_only:
+            return self.start
+        day = self.start.date() + timedelta(days=1)
+        return datetime.combine(day, time(), tzinfo=self.start.tzinfo)
+
+
+@dataclass(frozen=True)
+class Link:
+    """One of an event's `links`: what the site shows and where it leads."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Control:
+    """An event file's `herald:` block: how Herald treats this event, without the config.
+
+    `platforms` and `accounts` are None when the block does not narrow them. `texts` holds
+    (platform or account, stage or kind or "" for every stage, template) in the file's language.
+    """
+
+    skip: bool = False
+    platforms: tuple[str, ...] | None = None
+    accounts: tuple[str, ...] | None = None
+    hashtags: tuple[str, ...] = ()
+    texts: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -56,6 +105,8 @@ class Stage:
     kind: Literal["announcement", "reminder"]
     before: timedelta | None = None
     template: str | None = None
+    date_only_time: time | None = None
+    """When, on its day, this stage goes for an event without a time of day (None: 09:00)."""
 
     @property
     def template_name(self) -> str:

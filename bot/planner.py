@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .model import Account, Event, PlannedPost, PostKey, Skipped, Stage
+from .model import Account, Control, Event, PlannedPost, PostKey, Skipped, Stage
+
+DATE_ONLY_TIME = time(9, 0)
+"""When a stage goes, on its day, for an event without a time of day, unless configured."""
+
+NO_CONTROL = Control()
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,46 @@ def stage_time(start: datetime, before: timedelta, zone: ZoneInfo) -> datetime:
     return (local.astimezone(ZoneInfo("UTC")) - rest).astimezone(zone)
 
 
+def date_only_time(stage: Stage, start: datetime, zone: ZoneInfo) -> datetime:
+    """Return when `stage` goes for an event without a time of day that starts on `start`'s day.
+
+    It goes at the stage's `date_only_time` (09:00 unless configured), on the day its whole
+    days of `before` count back to: "1d" the day before, "2h" the day itself.
+    """
+    at = stage.date_only_time or DATE_ONLY_TIME
+    day = start.astimezone(zone).date() - timedelta(days=(stage.before or timedelta(0)).days)
+    # A wall time inside a DST gap resolves to the instant just after the gap.
+    return datetime.combine(day, at, tzinfo=zone).astimezone(ZoneInfo("UTC")).astimezone(zone)
+
+
+def control(versions: Mapping[str, Event]) -> Control:
+    """What the `herald:` blocks of an event's versions ask, together.
+
+    One version's `skip` turns the whole event off, and where versions narrow the platforms or
+    accounts, the event goes only where every version lets it: Herald never posts where one
+    of the site's editors said not to. (Hashtags and texts are the composer's: see
+    `composer.own_hashtags` and `composer.own_text`.)
+    """
+    blocks = [v.herald for v in versions.values() if v.herald is not None]
+    if not blocks:
+        return NO_CONTROL
+    platforms = [b.platforms for b in blocks if b.platforms is not None]
+    accounts = [b.accounts for b in blocks if b.accounts is not None]
+    return Control(
+        skip=any(b.skip for b in blocks),
+        platforms=tuple(p for p in platforms[0] if all(p in o for o in platforms))
+        if platforms else None,
+        accounts=tuple(a for a in accounts[0] if all(a in o for o in accounts))
+        if accounts else None)
+
+
+def allows(rules: Control, account: Account) -> bool:
+    """Whether an event with these rules goes on `account`."""
+    return (not rules.skip
+            and (rules.platforms is None or account.platform in rules.platforms)
+            and (rules.accounts is None or account.name in rules.accounts))
+
+
 def languages_for(account: Account, versions: Mapping[str, Event]) -> tuple[str, ...]:
     """The languages an account posts an event in: its languages the event has, else its first."""
     both = tuple(lang for lang in account.languages if lang in versions)
@@ -59,6 +104,10 @@ def plan(
 ) -> Plan:
     """Plan every stage of every upcoming event for every account and language.
 
+    An event without a time of day counts as upcoming until the end of its day, and its stages
+    go at their `date_only_time` (see `date_only_time`). An event's `herald:` blocks can turn
+    it off or narrow its accounts (see `control`): it is then not planned there at all, and
+    nothing is recorded, so that it is planned again once the block allows it.
     `events` holds one mapping per event, language -> version; posts come in time order, and
     at one time in the order of each account's languages. A stage whose time has passed
     by more than `grace` is skipped, and a reminder is never planned at or after the start.
@@ -79,18 +128,30 @@ def plan(
         if not versions:
             continue
         any_version = next(iter(versions.values()))
-        ref, start = any_version.ref, any_version.start
+        ref, start = any_version.ref, any_version.upcoming_until
         if start <= now:
             continue
+        rules = control(versions)
         visible = seen.get(ref, now)
         for account in accounts:
+            if not allows(rules, account):
+                continue
             for lang in languages_for(account, versions):
                 due_now: list[PlannedPost] = []
+                same_time: dict[datetime, str] = {}
                 for stage in stages:
                     key = PostKey(ref, stage.name, account.name, lang)
+                    due = _due(stage, any_version, visible, zone)
+                    if any_version.date_only and stage.kind == "reminder":
+                        first = same_time.setdefault(due, stage.name)
+                        if first != stage.name:     # "2h" and "30m" both go at 09:00 that day
+                            if key not in done:
+                                skipped.append(Skipped(key, due, f"goes at the same time as "
+                                                                 f"{first}: the event has no "
+                                                                 f"time of day"))
+                            continue
                     if key in done:
                         continue
-                    due = _due(stage, start, visible, zone)
                     if due >= start:
                         skipped.append(Skipped(key, due, "the event starts before this stage"))
                         continue
@@ -111,13 +172,15 @@ def plan(
     return Plan(tuple(posts), tuple(skipped))
 
 
-def _due(stage: Stage, start: datetime, visible: datetime, zone: ZoneInfo) -> datetime:
-    if stage.kind == "announcement":
-        if stage.before is None:
-            return visible.astimezone(zone)
-        return max(stage_time(start, stage.before, zone), visible.astimezone(zone))
+def _due(stage: Stage, event: Event, visible: datetime, zone: ZoneInfo) -> datetime:
+    if stage.kind == "announcement" and stage.before is None:
+        return visible.astimezone(zone)
     assert stage.before is not None
-    return stage_time(start, stage.before, zone)
+    due = (date_only_time(stage, event.start, zone) if event.date_only
+           else stage_time(event.start, stage.before, zone))
+    if stage.kind == "announcement":
+        return max(due, visible.astimezone(zone))
+    return due
 
 
 def _most_useful(due: list[PlannedPost], seen: datetime

@@ -21,7 +21,7 @@ from .digest import REF_PREFIX, DigestPost, PlannedDigest, compose_digest, curre
 from .errors import PublishError, Unfit, UsageError
 from .ledger import Entry, Ledger
 from .model import Account, Limits, PlannedPost, Post, PostKey
-from .planner import languages_for
+from .planner import allows, control, languages_for
 from .platforms.base import Publisher
 from .survey import Fate, Survey, fates, survey
 
@@ -158,7 +158,7 @@ def _items(site: Site, config: Config, found: Survey, *, now: datetime,
         versions = site.versions(key.ref)
         planned = fate.planned
         if planned is None and key.stage in stages and versions:
-            planned = PlannedPost(key, fate.due, next(iter(versions.values())).start,
+            planned = PlannedPost(key, fate.due, next(iter(versions.values())).upcoming_until,
                                   stages[key.stage])
         if planned is None:
             yield item
@@ -256,21 +256,30 @@ def announce(site: Site, config: Config, ref: str, *, now: datetime, ledger: Led
         (s for s in config.stages if s.kind == "announcement"), config.stages[0])
     if chosen is None:
         raise UsageError(f"unknown stage {stage!r} (configured: {', '.join(stages)})")
-    start = next(iter(versions.values())).start
-    if start <= now:
+    first = next(iter(versions.values()))
+    start = first.start
+    if first.upcoming_until <= now:
         raise UsageError(f"event {ref!r} started at {start:%Y-%m-%d %H:%M}; Herald announces "
                          f"only upcoming events (use `herald post` for anything else)")
+    rules = control(versions)
+    if rules.skip:
+        raise UsageError(f"event {ref!r} is turned off in its front matter (herald: skip); "
+                         f"remove that to announce it")
+    accounts = [a for a in selection.accounts(config) if allows(rules, a)]
+    if selection.accounts(config) and not accounts:
+        raise UsageError(f"event {ref!r} goes on none of the selected accounts (its "
+                         f"herald: platforms or accounts)")
     outcomes = []
-    for account in selection.accounts(config):
+    for account in accounts:
         keys = [PostKey(ref, chosen.name, account.name, lang)
                 for lang in languages_for(account, versions)
                 if selection.lang is None or lang == selection.lang]
         if not keys:
             continue
-        outcomes.extend(_announce_on(account, keys, PlannedPost(keys[0], now, start, chosen),
-                                     site=site, config=config, ledger=ledger,
-                                     publisher=publishers[account.name], attach=attach, now=now,
-                                     again=again, clock=clock))
+        planned = PlannedPost(keys[0], now, first.upcoming_until, chosen)
+        outcomes.extend(_announce_on(account, keys, planned, site=site, config=config,
+                                     ledger=ledger, publisher=publishers[account.name],
+                                     attach=attach, now=now, again=again, clock=clock))
     return outcomes
 
 

@@ -38,9 +38,12 @@ def test_preview_of_the_real_site_shows_the_february_meetup_in_both_languages_on
         assert post["fits"] and post["length"] <= post["limit"]
         assert "18:00" in post["text"]
     sv = next(p for p in posts if p["lang"] == "sv" and p["stage"] == "announcement")
-    assert "tisdag 24 februari 2026 kl. 18:00" in sv["text"]
+    # the year is left out in February of the same year; the end comes from event-date-desc
+    assert "🗓\ufe0f tisdag 24 februari kl. 18:00–20:00\n" in sv["text"]
+    assert "📝 Anmälan: contact@okfn.se\n" in sv["text"]
     en = next(p for p in posts if p["lang"] == "en" and p["stage"] == "announcement")
-    assert "Tuesday 24 February 2026 at 18:00" in en["text"]
+    assert "🗓\ufe0f Tuesday 24 February, 18:00–20:00\n" in en["text"]
+    assert "📝 Register: contact@okfn.se\n" in en["text"]
     reminder = next(p for p in posts if p["stage"] == "reminder-1d" and p["lang"] == "sv")
     assert reminder["due"] == "2026-02-23T18:00:00+01:00"
 

@@ -281,11 +281,25 @@ def test_a_time_without_offset_is_site_clock_time():
     assert problems == []
 
 
-def test_a_date_without_time_starts_at_midnight_with_a_warning():
+def test_a_date_without_time_is_a_date_only_event_starting_at_midnight():
     event, problems = parse(event_text(date="2026-03-10"))
-    assert event.start == stockholm(2026, 3, 10, 0, 0)
-    assert [(p.field, p.message) for p in problems] == [
-        ("event-date", "no time given, using 00:00")]
+    assert event.start == stockholm(2026, 3, 10, 0, 0) and event.date_only
+    assert problems == []           # `herald validate` explains what it assumed
+
+
+@pytest.mark.parametrize("written", ["2021-02-19 00:00:00 +0100", "2021-02-19 00:00",
+                                     "2021-02-19T00:00:00Z", "2021-02-19 00:00:00 +02:00"])
+def test_a_start_written_at_midnight_is_a_date_alone_whatever_its_offset(written):
+    event, problems = parse(event_text(date=written))
+    assert event.date_only and event.start == stockholm(2021, 2, 19, 0, 0)
+    assert problems == []
+
+
+@pytest.mark.parametrize("written", ["2021-02-19 00:00:01 +0100", "2021-02-19 00:30:00 +0100",
+                                     "2021-02-19 09:00:00 +0100"])
+def test_a_start_with_any_other_time_has_a_time_of_day(written):
+    event, _ = parse(event_text(date=written))
+    assert not event.date_only
 
 
 def test_a_correct_offset_in_the_repeated_autumn_hour_picks_the_second_one():

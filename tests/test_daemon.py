@@ -95,7 +95,7 @@ def test_the_daemon_sleeps_until_a_post_is_due_and_posts_within_a_second_or_two(
     assert daemon.run() == 0
     (announced, first_line), (reminded, second_line) = publisher.times
     assert first_line == "Meetup" and announced - now < timedelta(seconds=1)
-    assert second_line == "Påminnelse: Meetup"
+    assert second_line == "⏰ Meetup"
     assert due <= reminded < due + timedelta(seconds=2)
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.startswith("waiting until ") for m in messages)

@@ -204,7 +204,7 @@ def test_a_date_change_after_a_manual_announcement_is_corrected_by_the_next_run(
     assert result.exit_code == 0, result.output
     (sv_status,) = [s for s in platforms.mastodon.status_list() if s["language"] == "sv"]
     assert f"kl. {moved:%H:%M}" in sv_status["text"] and sv_status["edited_at"] is not None
-    replies = [t for t in platforms.x.posts if t.text.startswith(("Uppdaterat", "Updated"))]
+    replies = [t for t in platforms.x.posts if t.text.startswith("✏\ufe0f")]
     assert len(replies) == 2 and all(f"{moved:%H:%M}" in t.text for t in replies)
     announced = {t.id for t in platforms.x.posts[:2]}
     assert {t.reply_to for t in replies} == announced
@@ -284,7 +284,7 @@ def test_a_post_that_failed_for_a_missing_token_does_not_stop_the_account_once_f
 def threads(platforms) -> dict[str, dict[str, str | None]]:
     """Per platform: which post (announcement or reminder, sv or en) replies to which."""
     def label(text: str, lang: str) -> str:
-        return ("reminder-" if text.startswith(("Påminnelse", "Reminder")) else "ann-") + lang
+        return ("reminder-" if text.startswith("⏰") else "ann-") + lang
 
     found = {}
     statuses = platforms.mastodon.status_list()
@@ -292,7 +292,7 @@ def threads(platforms) -> dict[str, dict[str, str | None]]:
     found["mastodon"] = {names[s["id"]]: names.get(s["in_reply_to_id"]) for s in statuses}
     tweets = platforms.x.posts
     names = {t.id: label(t.text, "sv" if "Civic Tech Stockholm #1\n\nVi" in t.text
-                         or t.text.startswith("Påminnelse") else "en") for t in tweets}
+                         or "Börjar" in t.text else "en") for t in tweets}
     found["x"] = {names[t.id]: names.get(t.reply_to) for t in tweets}
     records = list(platforms.bluesky.records.values())
     names = {r.uri: label(r.value["text"], r.value["langs"][0]) for r in records}

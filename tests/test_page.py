@@ -169,7 +169,7 @@ def test_the_page_draws_every_planned_post_of_the_week_with_its_account_time_and
         assert when.content() == f"{moment:%H:%M} CET"
     first = articles[0]
     assert first.attrs["data-platform"] == "mastodon" and first.attrs["data-lang"] == "sv"
-    assert "tisdag 24 februari 2026 kl. 18:00" in first.content()
+    assert "tisdag 24 februari kl. 18:00–20:00" in first.content()
     assert [h.content() for h in tree.root.all("h2")][:3] == [
         "Thursday 12 February 2026", "Monday 23 February 2026", "Tuesday 24 February 2026"]
     summary = next(tree.root.all("p", "summary")).content()
@@ -475,3 +475,12 @@ def test_text_colours_reach_wcag_aa_contrast_in_light_and_dark():
         assert len(colours) >= 17
         for fore, back in pairs:
             assert contrast(colours[fore], colours[back]) >= 4.5, (fore, back, colours)
+
+
+def test_an_event_without_a_time_of_day_is_headed_by_its_date_alone():
+    start = datetime(2026, 2, 19, 0, 0, tzinfo=ZONE)
+    timed = render(page_of(entry(ref="hack"), starts={"hack": start}))[0]
+    alone = render(page_of(entry(ref="hack"), starts={"hack": start}, days={"hack"}))[0]
+    heading = lambda html: next(Tree(html).root.all("h3")).content()  # noqa: E731
+    assert heading(timed).endswith("event Thu 19 Feb 2026 00:00")
+    assert heading(alone).endswith("event Thu 19 Feb 2026")

@@ -299,7 +299,7 @@ def test_announce_dry_run_shows_each_post_exactly_as_preview_shows_it(isolated):
     block = one_post(lines[start:])
     block = [line for line in block if not line.startswith("  later than due")]   # spaced
     told = one_post(dry.output.splitlines())
-    assert told[0].endswith(" (now) · x · sv · announcement · hackathon-2028 · 278/280")
+    assert told[0].endswith(" (now) · x · sv · announcement · hackathon-2028 · 277/280")
     assert told[0].split(" · ", 1)[1] == block[0].split(" · ", 1)[1]
     assert told[1:] == block[1:]
     assert "  image: drawn card → 1200x675 PNG" in told[-3] and told[-1] == "  cost: about $0.205"

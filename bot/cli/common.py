@@ -161,13 +161,19 @@ def _publishers(config, accounts, dry_run: bool) -> dict:
     return {a.name: app.build_publisher(a, config) for a in accounts}
 
 
-def _report(outcomes, dry_run: bool) -> int:
-    """Print one line per outcome; return the exit code of the worst one."""
+def _report(outcomes, dry_run: bool, zone=None) -> int:
+    """Print one line per outcome; return the exit code of the worst one.
+
+    A rate limit's reset is said in `zone` (the site's): the adapters' messages name no time.
+    """
     code = 0
     for outcome in outcomes:
         where = f"{outcome.key.account} {outcome.key.lang} {outcome.key.stage}"
         if outcome.error is not None:
-            click.echo(f"failed: {where}: {outcome.error}", err=True)
+            retry = getattr(outcome.error, "retry_after", None)
+            when = (f"; retry after {retry.astimezone(zone):%Y-%m-%d %H:%M:%S %Z}"
+                    if retry is not None and zone is not None else "")
+            click.echo(f"failed: {where}: {outcome.error}{when}", err=True)
             code = max(code, outcome.error.exit_code)
         elif outcome.note is not None:
             click.echo(f"{outcome.status}: {where}: {outcome.note}", err=True)

@@ -62,7 +62,7 @@ def announce(config_path, site, ref, digest, stage, account, lang, again, dry_ru
         _print_sent(publishers)            # a digest's parts carry no image
     elif dry_run:
         _print_would_send(outcomes, prepared, config, now)
-    sys.exit(_report(outcomes, dry_run))
+    sys.exit(_report(outcomes, dry_run, config.site.timezone))
 
 
 def _noting(attach, prepared: dict):
@@ -164,4 +164,4 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
                                     again=again, requested=True, limits=limits))
     if dry_run:
         _print_sent(publishers)
-    sys.exit(_report(outcomes, dry_run))
+    sys.exit(_report(outcomes, dry_run, config.site.timezone))

@@ -90,7 +90,7 @@ def preview(config_path, site, now_text, event, digest, platform, account, lang,
                          now=now, catch_up=catch_up, ledger=app.ledger_path(config))
         elif html_dir is None:
             print_preview(items, written, shown, progress, config=config, loaded=loaded,
-                           now=now)
+                           now=now, event=event)
         else:
             for item in items:
                 shown.add(item)
@@ -208,6 +208,7 @@ def validate(config_path, site, strict, upcoming, everything, now_text, list_ref
     """
     from .. import app
     from ..content import ParseCache, load_site
+    from ..content.assumed import control_problems, date_only_problems
     from ..content.checks import fit_problems, ref_problems
     from .validation import VALIDATE_SCHEMA, events_of, lines, upcoming_problems
 
@@ -228,16 +229,18 @@ def validate(config_path, site, strict, upcoming, everything, now_text, list_ref
                  force=True)
     files = loaded.events + loaded.drafts
     problems = (list(loaded.problems) + _image_problems(loaded, config) + ref_problems(files)
-                + fit_problems([e for e in files if e.start > now], config,
+                + date_only_problems(files, config) + control_problems(files, config)
+                + fit_problems([e for e in files if e.upcoming_until > now], config,
                                lambda a: app.declared_limits(a, config)))
+    problems.sort(key=lambda p: p.source)         # stable: a file's own problems keep their order
     progress.clear()
     if upcoming:
         problems = upcoming_problems(problems, loaded, now)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
-    refs = [(ref, next(iter(loaded.versions(ref).values())).start,
-             sorted(loaded.versions(ref))) for ref in loaded.refs()]
-    drafts = [d for d in loaded.drafts if not upcoming or d.start > now]
+    refs = [(ref, next(iter(loaded.versions(ref).values())), sorted(loaded.versions(ref)))
+            for ref in loaded.refs()]
+    drafts = [d for d in loaded.drafts if not upcoming or d.upcoming_until > now]
     if as_json:
         files = events_of(loaded)
         click.echo(json.dumps({
@@ -245,9 +248,9 @@ def validate(config_path, site, strict, upcoming, everything, now_text, list_ref
             "now": now.isoformat(),
             "upcoming_only": upcoming,
             "events": len(loaded.refs()),
-            "refs": [{"ref": ref, "start": start.astimezone(zone).isoformat(),
-                      "languages": langs, "upcoming": start > now}
-                     for ref, start, langs in refs],
+            "refs": [{"ref": ref, "start": first.start.astimezone(zone).isoformat(),
+                      "languages": langs, "upcoming": first.upcoming_until > now}
+                     for ref, first, langs in refs],
             "files": len(loaded.events),
             "drafts": [d.source for d in drafts],
             "problems": [{"severity": p.severity, "file": p.source, "field": p.field,
@@ -264,11 +267,12 @@ def validate(config_path, site, strict, upcoming, everything, now_text, list_ref
         for draft in drafts:
             click.echo(f"draft: {draft.source}: published: false, not announced")
         if list_refs:
-            for ref, start, langs in refs:
-                if upcoming and start <= now:
+            for ref, first, langs in refs:
+                if upcoming and first.upcoming_until <= now:
                     continue
-                click.echo(f"event: {ref}: {start.astimezone(zone):%Y-%m-%d %H:%M %Z} "
-                           f"({', '.join(langs)})")
+                start = first.start.astimezone(zone)
+                when = f"{start:%Y-%m-%d}" if first.date_only else f"{start:%Y-%m-%d %H:%M %Z}"
+                click.echo(f"event: {ref}: {when} ({', '.join(langs)})")
         click.echo(f"{plural(len(loaded.events), 'event file')} "
                    f"({plural(len(loaded.refs()), 'event')}), "
                    f"{plural(len(drafts), 'draft')}, {plural(len(errors), 'error')}, "

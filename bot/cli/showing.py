@@ -53,7 +53,8 @@ class Tally:
         return said
 
 
-def print_preview(items, written, shown: Tally, progress, *, config, loaded, now) -> None:
+def print_preview(items, written, shown: Tally, progress, *, config, loaded, now,
+                  event=None) -> None:
     errors = sum(1 for p in loaded.problems if p.severity == "error")
     warnings = len(loaded.problems) - errors
     progress.output()
@@ -62,6 +63,8 @@ def print_preview(items, written, shown: Tally, progress, *, config, loaded, now
     if loaded.problems:
         click.echo(f"({plural(errors, 'error')}, {plural(warnings, 'warning')} in the content: "
                    f"see `herald validate`)")
+    for line in control_lines(loaded, config, now, event):
+        click.echo(line)
     dropped: list = []      # consecutive posts dropped at one time for one reason
 
     def show(lines: list[str]) -> None:
@@ -87,11 +90,41 @@ def print_preview(items, written, shown: Tally, progress, *, config, loaded, now
     progress.clear()
     click.echo("")
     summary = shown.summary()
-    starts = [e.start for e in loaded.events]
-    if not shown.posts and starts and max(starts) <= now:
-        summary += (f" (every event has started; the last one on {max(starts):%Y-%m-%d}: "
+    last = max(loaded.events, key=lambda e: e.upcoming_until, default=None)
+    if not shown.posts and last is not None and last.upcoming_until <= now:
+        summary += (f" (every event has started; the last one on {last.start:%Y-%m-%d}: "
                     f"use --now to look from an earlier time)")
     click.echo(summary)
+
+
+def control_lines(loaded, config, now, event=None) -> list[str]:
+    """One line per upcoming event whose `herald:` block changes what Herald does with it."""
+    from ..composer import own_text
+    from ..planner import allows, control
+
+    lines = []
+    for ref in loaded.refs():
+        versions = loaded.versions(ref)
+        first = next(iter(versions.values()))
+        blocks = [v for v in versions.values() if v.herald is not None]
+        if not blocks or first.upcoming_until <= now or event not in (None, ref):
+            continue
+        files = ", ".join(v.source for v in blocks)
+        rules = control(versions)
+        if rules.skip:
+            lines.append(f"herald: {ref} is turned off in its front matter ({files}): "
+                         f"nothing is posted about it")
+            continue
+        accounts = [a for a in config.accounts if allows(rules, a)]
+        if len(accounts) < len(config.accounts):
+            names = ", ".join(a.label for a in accounts) or "no account"
+            lines.append(f"herald: {ref} goes only on {names} ({files})")
+        texts = {f"{a.label} ({v.lang})" for v in blocks for a in accounts
+                 for stage in config.stages if own_text(v, stage, a.name, a.platform)}
+        if texts:
+            lines.append(f"herald: {ref} has its own text on {', '.join(sorted(texts))} "
+                         f"({files})")
+    return lines
 
 
 def _dropped_lines(items: list, config) -> list[str]:

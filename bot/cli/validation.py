@@ -28,24 +28,31 @@ class Group:
     ref: str | None
     start: datetime | None
     problems: list[Problem] = field(default_factory=list)
+    until: datetime | None = None
+    """When the event stops being upcoming (the end of the day of one without a time)."""
 
     def upcoming(self, now: datetime) -> bool:
         """Can this event still be posted? Unreadable files count: they may be upcoming."""
-        return self.start is None or self.start > now
+        return self.start is None or (self.until or self.start) > now
 
 
 def events_of(loaded) -> dict[str, tuple[str, datetime]]:
-    """Each event file's (ref, start), drafts included."""
-    return {e.source: (e.ref, e.start) for e in tuple(loaded.events) + tuple(loaded.drafts)}
+    """Each event file's (ref, upcoming until), drafts included (see `Event.upcoming_until`)."""
+    return {e.source: (e.ref, e.upcoming_until)
+            for e in tuple(loaded.events) + tuple(loaded.drafts)}
 
 
 def group(problems: list[Problem], loaded) -> list[Group]:
     """Group the problems by event: unreadable files first, then the events by start."""
-    files = events_of(loaded)
+    files = {e.source: e for e in tuple(loaded.events) + tuple(loaded.drafts)}
     groups: dict[str | None, Group] = {}
     for problem in problems:
-        ref, start = files.get(problem.source, (None, None))
-        groups.setdefault(ref, Group(ref, start)).problems.append(problem)
+        event = files.get(problem.source)
+        ref = event.ref if event is not None else None
+        if ref not in groups:
+            groups[ref] = Group(ref, event.start if event else None,
+                                until=event.upcoming_until if event else None)
+        groups[ref].problems.append(problem)
     return sorted(groups.values(),
                   key=lambda g: (g.start is not None, g.start or datetime.min, g.ref or ""))
 
@@ -100,7 +107,10 @@ def lines(problems: list[Problem], loaded, *, now: datetime, zone, upcoming_only
 def _heading(found: Group, zone) -> str:
     if found.ref is None:
         return "Files Herald cannot use as events:"
-    return f"{found.ref} · {found.start.astimezone(zone):%Y-%m-%d %H:%M %Z}:"
+    start = found.start.astimezone(zone)
+    if found.until is not None and found.until != found.start:      # a day without a time
+        return f"{found.ref} · {start:%Y-%m-%d}:"
+    return f"{found.ref} · {start:%Y-%m-%d %H:%M %Z}:"
 
 
 def _tally(lists) -> str:

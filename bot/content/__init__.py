@@ -8,12 +8,16 @@ a warning that says what Herald did instead.
     files.py    which files are event files, and reading them safely (regular, inside, capped)
     front.py    the front matter's YAML, with alias bombs and number bombs refused
     fields.py   one file's fields -> Event (pure: text, path and site configuration only)
-    dates.py    the start, in the site's time zone
+    dates.py    the start, in the site's time zone, and whether it is a date alone
+    when.py     what event-date-desc adds to the start: an end time or a last day
+    links.py    the event's links, and the registration link among them
+    control.py  the file's own `herald:` block
     uploads.py  the event's image, looked up among the site's files
     pairing.py  files that share a ref
     cache.py    parsed files kept by (path, size, mtime): in memory and on disk
     site.py     load_site() and the Site, indexed by ref
     checks.py   what `herald validate` adds: refs that cannot name a file, titles that cannot fit
+    assumed.py  ... and dates without a time, and `herald:` names only the config can check
     names.py    printing file names safely, and safe output file names
 """
 

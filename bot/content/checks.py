@@ -1,5 +1,7 @@
 """What `herald validate` checks beyond loading: refs that cannot name a file, posts that cannot fit.
 
+(What it says about events without a time of day and `herald:` blocks is in `assumed.py`.)
+
 A post that cannot fit its platform even without its excerpt and hashtags would fail on every
 run. The composer decides that, with each account's declared limits, so validate and preview
 agree. Composing every post of a large site is slow (X's counting above all), so a post is
@@ -14,12 +16,12 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from string import Formatter
 
-from ..composer import DEFAULT_TEMPLATES, compose
+from ..composer import DATE_ONLY_TEMPLATES, DEFAULT_TEMPLATES, compose, own_text
 from ..config import Config
 from ..counting import DEFAULT_URL_WEIGHT
 from ..localize import format_date, format_time, format_when, relative_day
 from ..model import Account, Event, Limits, PlannedPost, PostKey, Problem, Stage
-from ..planner import languages_for
+from ..planner import allows, control, languages_for
 from .names import file_slug, is_safe_file_name
 from .values import shown
 
@@ -57,9 +59,12 @@ def fit_problems(events: Iterable[Event], config: Config,
         groups.setdefault((event.published, event.ref), {})[event.lang] = event
     problems, reported = [], set()
     for versions in groups.values():
-        if all(tightest.fits(e) for e in versions.values()):
+        if all(tightest.fits(e) and not _own_texts(e) for e in versions.values()):
             continue
+        rules = control(versions)
         for account in config.accounts:
+            if not allows(rules, account):      # the event's herald: block keeps it off there
+                continue
             own = limits[account.name]
             bounds = {stage.name: _Bound(own.max_chars, own.max_bytes, _url_weight(own),
                                          shapes[stage.name]) for stage in config.stages}
@@ -68,7 +73,7 @@ def fit_problems(events: Iterable[Event], config: Config,
                 if (event.source, account.name) in reported:
                     continue
                 for stage in config.stages:
-                    if bounds[stage.name].fits(event):
+                    if bounds[stage.name].fits(event) and not _own_texts(event):
                         continue
                     error = _misfit(event, versions, lang, stage, account, own, config)
                     if error is not None:
@@ -88,8 +93,14 @@ def _misfit(event: Event, versions: Mapping[str, Event], lang: str, stage: Stage
                    hashtags=config.site.hashtags)
     if post.error is None or post.lang != event.lang:
         return None
+    fix = ("shorten its herald.text" if own_text(event, stage, account.name, limits.platform)
+           else "shorten the title")
     return (f"the {stage.name} post cannot fit {limits.platform} (account {account.name}): "
-            f"{post.error}; shorten the title")
+            f"{post.error}; {fix}")
+
+
+def _own_texts(event: Event) -> bool:
+    return event.herald is not None and bool(event.herald.texts)
 
 
 class _Bound:
@@ -100,15 +111,19 @@ class _Bound:
         self.max_chars, self.max_bytes, self.url_weight = max_chars, max_bytes, url_weight
         self.shapes = [(_weight(fixed, url_weight), len(fixed.encode("utf-8")), counts)
                        for fixed, counts in shapes]
-        self.dates = frozenset(name for _, counts in shapes for name, _ in counts) & _DATE_FIELDS
+        used = frozenset(name for _, counts in shapes for name, _ in counts)
+        self.dates = (used | ({"when"} if "when_desc" in used else set())) & _DATE_FIELDS
         """The date fields the templates use (each costs formatting dates to bound)."""
 
     def fits(self, event: Event) -> bool:
         """Whether every post of `event`, without excerpt and hashtags, surely fits."""
-        own = {"title": event.title, "place": event.place, "link": event.url}
+        own = {"title": event.title, "place": event.place, "link": event.url,
+               "signup": event.signup, "when_desc": event.when_desc}
         weights = {name: _weight(text, self.url_weight) for name, text in own.items()}
         weights.update(_date_weights(event.lang, self.url_weight, self.dates))
+        weights["when_desc"] = max(weights["when_desc"], weights.get("when", 0))
         sizes = {name: len(text.encode("utf-8", "surrogatepass")) for name, text in own.items()}
+        sizes["when_desc"] = max(sizes["when_desc"], 2 * weights.get("when", 0))
         for weight, size, counts in self.shapes:
             for name, count in counts:  # excerpt and hashtags count 0: they may go
                 weight += count * weights.get(name, 0)
@@ -137,7 +152,7 @@ def _url_weight(limits: Limits) -> int:
 def _shapes(stage: Stage, configured: Mapping[str, Mapping[str, str]]) -> tuple[Shape, ...]:
     """Every template the stage may use, in any language (the composer picks one of them)."""
     found: dict[Shape, None] = {}
-    for source in (configured, DEFAULT_TEMPLATES):
+    for source in (configured, DEFAULT_TEMPLATES, DATE_ONLY_TEMPLATES):
         for key in (stage.template_name, stage.kind):
             for text in source.get(key, {}).values():
                 fixed, counts = [], {}
@@ -163,7 +178,9 @@ def _date_weights(lang: str, url_weight: int, used: frozenset[str]) -> dict[str,
     months = [datetime(2026, month, 28, 18, 30, tzinfo=zone) for month in range(1, 13)]
     weekdays = [datetime(2026, 9, day, 18, 30, tzinfo=zone) for day in range(21, 28)]
     texts = {
-        "when": lambda: [format_when(start, lang) for start in months + weekdays],
+        "when": lambda: [format_when(start, lang, end=start + timedelta(hours=5), last_day=last)
+                         for start in months + weekdays
+                         for last in (None, (start + timedelta(days=5)).date())],
         "date": lambda: [format_date(start, lang) for start in months + weekdays],
         "time": lambda: [format_time(start, lang) for start in months[:1]],
         "relative": lambda: [relative_day(start, start - timedelta(days=40), lang)

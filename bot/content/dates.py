@@ -1,4 +1,12 @@
-"""Read an event's start: the written clock time in the site's zone, and what to do with an offset."""
+"""Read an event's start: the written clock time in the site's zone, and what to do with an offset.
+
+A start without a time of day is a date alone: `event-date: 2019-05-04`, and also a start
+written at exactly midnight, `2021-02-19 00:00:00 +0100`. On civictech.se every start written
+at 00:00:00 is a daytime or multi-day event whose hours are in `event-date-desc` ("10 mars
+2018, kl 10 - 19", "19-20 februari", "Pågående"): the site's editor picks a day and leaves the
+time at midnight. No event there starts at midnight, and a reminder or a "kl. 00:00" for one
+would be wrong every time. Such a start's offset, when written, is not applied: a day has none.
+"""
 
 from __future__ import annotations
 
@@ -23,25 +31,28 @@ _DATETIME = re.compile(
 Report = Callable[..., None]
 
 
-def read_start(value: Any, site: SiteConfig, report: Report) -> datetime | None:
-    """Return the start in the site's zone, applying `site.offset_policy` to a wrong offset."""
+def read_start(value: Any, site: SiteConfig, report: Report) -> tuple[datetime | None, bool]:
+    """Return the start in the site's zone and whether it is a date alone (see above).
+
+    A wrong offset is treated by `site.offset_policy`; the start is None when unusable.
+    """
     if value is None or value == "":
         report("event-date", f"missing; write the start like {EXAMPLE_DATE}", "error")
-        return None
+        return None, False
     reading = _read_datetime(value)
     if reading is None:
         report("event-date", f"cannot read {shown(value)} as a date and time; write it like "
                              f"{EXAMPLE_DATE}", "error")
-        return None
-    clock, written, has_time = reading
+        return None, False
+    clock, written, _has_time = reading
     if not FIRST_YEAR <= clock.year <= LAST_YEAR:
         report("event-date", f"{clock:%Y-%m-%d} is outside the years {FIRST_YEAR} to "
                              f"{LAST_YEAR} Herald plans in; write the real start like "
                              f"{EXAMPLE_DATE}", "error")
-        return None
-    if not has_time:
-        report("event-date", "no time given, using 00:00")
-    return _in_zone(clock, written, site, report)
+        return None, False
+    if clock.time() == time():
+        return datetime.combine(clock.date(), time(), tzinfo=site.timezone), True
+    return _in_zone(clock, written, site, report), False
 
 
 def _in_zone(clock: datetime, written: timedelta | None, site: SiteConfig,

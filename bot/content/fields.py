@@ -19,9 +19,12 @@ from urllib.parse import quote
 from ..config import SiteConfig
 from ..model import Event, Problem, Severity
 from . import front
+from .control import read_control
 from .dates import read_start
+from .links import read_links
 from .names import printable
 from .values import one_line, plain, shown, text
+from .when import read_desc
 
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}-")
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
@@ -73,7 +76,7 @@ def parse_text(content: str, source: str, site: SiteConfig) -> Parsed:
     meta = {key if isinstance(key, str) else _key(key): value for key, value in meta.items()}
 
     title = _title(meta.get("title"), raw, report)
-    start = read_start(meta.get("event-date"), site, report)
+    start, date_only = read_start(meta.get("event-date"), site, report)
     if not title or start is None:
         return Parsed(None, tuple(problems))
     lang = _lang(meta.get("lang"), site, report)
@@ -96,10 +99,16 @@ def parse_text(content: str, source: str, site: SiteConfig) -> Parsed:
     excerpt = text(meta.get("excerpt")) or text(meta.get("ingress-text")) or ""
     alt = text(meta.get("image-alt", meta.get("image_alt")))
     image, image_key = _image(meta.get("image"), report)
-    event = Event(ref=ref, lang=lang, title=title, start=start,
-                  url=_url(meta.get("permalink"), source, lang, ref, start, site),
+    url = _url(meta.get("permalink"), source, lang, ref, start, site)
+    when_desc = _when_desc(meta.get("event-date-desc"), report)
+    end, last_day = read_desc(when_desc, start, date_only) if when_desc else (None, None)
+    links, signup = read_links(meta.get("links"), site.url, report)
+    event = Event(ref=ref, lang=lang, title=title, start=start, url=url,
                   source=source, excerpt=plain(excerpt), place=text(meta.get("place")) or "",
-                  image_alt=alt or None, published=published)
+                  image_alt=alt or None, published=published, date_only=date_only,
+                  when_desc=when_desc, end=end, last_day=last_day, links=links,
+                  signup="" if signup == url else signup,
+                  herald=read_control(meta.get("herald"), report))
     return Parsed(event, tuple(problems), image, image_key)
 
 
@@ -134,6 +143,18 @@ def _check_title_comment(raw_front_matter: str, title: str, report: Report) -> N
                 report("title", f"YAML reads everything after ' #' as a comment, so the title is "
                                 f"{title!r}; put the title in quotes to keep all of {written!r}")
             return
+
+
+def _when_desc(value: Any, report: Report) -> str:
+    """The site's own words for when the event is, on one line."""
+    if value is None:
+        return ""
+    words = text(value)
+    if words is None:
+        report("event-date-desc", f"expected text such as \"24 februari, kl. 18-20\", got "
+                                  f"{shown(value)}; left out")
+        return ""
+    return " ".join(words.split())
 
 
 def _lang(value: Any, site: SiteConfig, report: Report) -> str | None:

@@ -146,8 +146,9 @@ def _entry(line: Template, event: Event, lang: str, limits: Limits, numbering: s
     values = {
         "title": _one_line(event.title),
         "date": format_short_date(event.start, lang),
-        "time": format_time(event.start, lang),
-        "when": format_short_when(event.start, lang),
+        "time": "" if event.date_only else format_time(event.start, lang),
+        "when": (format_short_date(event.start, lang) if event.date_only
+                 else format_short_when(event.start, lang)),
         "place": _one_line(event.place),
         "link": event.url.strip(),
     }

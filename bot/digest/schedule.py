@@ -17,6 +17,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from ..model import Account, Event, PostKey
+from ..planner import control
 from .texts import DigestTexts
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -235,12 +236,17 @@ def events_in(period: Period, events: Iterable[Mapping[str, Event]], *,
     """The events (each a mapping language -> version) that start in the period's window.
 
     In time order, then by ref. With `at` (a digest sent late) an event that has started by
-    then is left out: a digest lists only what is still to come.
+    then is left out: a digest lists only what is still to come. An event without a time of
+    day is still to come all its day; one that its `herald:` block turns off is left out.
     """
     since = max(period.at, at) if at is not None else period.at
     found = []
     for versions in events:
-        if versions and since <= next(iter(versions.values())).start < period.end:
+        if not versions:
+            continue
+        first = next(iter(versions.values()))
+        if (since <= first.start or since < first.upcoming_until) and first.start < period.end \
+                and not control(versions).skip:
             found.append(versions)
     return sorted(found, key=lambda v: (next(iter(v.values())).start,
                                         next(iter(v.values())).ref))

@@ -71,6 +71,8 @@ class Page:
     """Each event's title (in the site's default language), by ref."""
     starts: Mapping[str, datetime] = field(default_factory=dict)
     """When each event starts, by ref."""
+    days: frozenset[str] = frozenset()
+    """The refs of events without a time of day (their start is shown as a date alone)."""
     problems: Mapping[str, tuple[Problem, ...]] = field(default_factory=dict)
     """The content's problems by the ref of the event whose file they are about."""
     other_problems: tuple[Problem, ...] = ()
@@ -135,6 +137,8 @@ def build_page(entries: Iterable[Entry], *, loaded, config, now: datetime,
     ranked = sorted(entries, key=lambda e: (e.at, e.key))
     return Page(site=site_name(config) or config.site.url, zone=config.site.timezone, now=now,
                 entries=tuple(ranked), titles=titles, starts=starts,
+                days=frozenset(ref for ref in loaded.refs()
+                               if next(iter(loaded.versions(ref).values())).date_only),
                 problems={ref: tuple(found) for ref, found in tied.items()},
                 other_problems=tuple(other), languages=tuple(config.site.languages))
 

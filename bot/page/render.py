@@ -185,7 +185,8 @@ def _group(group: list[Entry], page: Page, images: dict[str, bytes]) -> str:
     when = ""
     if begins is not None:
         begins = _local(begins, page)
-        label = f"{_short_date(begins)} {begins:%H:%M}"
+        label = (_short_date(begins) if ref in page.days
+                 else f"{_short_date(begins)} {begins:%H:%M}")
         when = f' <span class="starts">event {_time(begins, label)}</span>'
     parts = [f'<section class="group" data-event="{escape(ref)}">',
              f'<h3>{_time(start, f"{start:%H:%M}")} <span class="stage-name">'

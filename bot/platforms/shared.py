@@ -55,10 +55,13 @@ class RateGate:
         self.until: datetime | None = None
 
     def check(self, message: str) -> None:
-        """Raise RateLimited before the reset; `message` may name it as `{until}` (UTC)."""
+        """Raise RateLimited with `message` before the reset.
+
+        The message names no time: the error carries the reset as `retry_after`, and whoever
+        reports it says when, in the site's time zone.
+        """
         if self.until is not None and self.clock() < self.until:
-            raise RateLimited(message.format(until=f"{self.until:%Y-%m-%d %H:%M:%S}"),
-                              account=self.account, retry_after=self.until)
+            raise RateLimited(message, account=self.account, retry_after=self.until)
 
     def note(self, error: PublishError) -> None:
         """Close the gate until the reset `error` names, if it is a rate limit with one."""

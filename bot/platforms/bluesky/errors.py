@@ -40,9 +40,8 @@ def mapped(exc: BaseException, *, account: str, service: str, timeout: float,
         retry_after = exc.reset_at
         if retry_after is None and exc.retry_after is not None:
             retry_after = clock() + timedelta(seconds=exc.retry_after)
-        when = f" until {retry_after:%Y-%m-%d %H:%M:%S} UTC" if retry_after else ""
         policy = f" (policy {exc.policy})" if exc.policy else ""
-        return RateLimited(f"Bluesky rate limit reached{when}{policy}", account=account,
+        return RateLimited(f"Bluesky rate limit reached{policy}", account=account,
                            retry_after=retry_after)
     if isinstance(exc, sdk.RequestErrorBase) and response is not None:
         status = response.status_code

@@ -108,7 +108,7 @@ class BlueskySession:
     # --- the session's life ---------------------------------------------------------------------
 
     def _check_gate(self) -> None:
-        self._gate.check("Bluesky rate limit reached; no request before {until} UTC")
+        self._gate.check("Bluesky rate limit reached; no request before its reset")
 
     def _resume(self, client: Any) -> bool:
         """Import the saved session; False when there is none or it is not usable.

@@ -74,7 +74,7 @@ class MastodonApi:
         """
         from mastodon.errors import MastodonError
 
-        self._gate.check(f"{what}: rate limited by {self.host}; no request before {{until}} UTC")
+        self._gate.check(f"{what}: rate limited by {self.host}; no request before its reset")
         api = self._client()
         self._last_response = None
         try:

@@ -40,8 +40,7 @@ def map_error(exc: BaseException, *, what: str, account: str | None, host: str,
         f" ({status})" if status else "")
     if isinstance(exc, MastodonRatelimitError) or status == 429:
         retry_after = retry_time(headers, datetime.now(timezone.utc))
-        when = f"; retry after {retry_after:%Y-%m-%d %H:%M:%S} UTC" if retry_after else ""
-        return RateLimited(clean(f"{what}: rate limited by {host}{when}"), account=account,
+        return RateLimited(clean(f"{what}: rate limited by {host}"), account=account,
                            retry_after=retry_after)
     if isinstance(exc, MastodonNetworkError) and status is None and response is None:
         return Unavailable(clean(f"{what}: no answer from {host} ({_network_reason(exc)}); "

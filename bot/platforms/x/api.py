@@ -77,7 +77,7 @@ class XApi:
 
         Before a rate limit's reset no request is sent: RateLimited is raised at once.
         """
-        self._gate.check(f"X rate limit reached; no request before {{until}} UTC (not {doing})")
+        self._gate.check(f"X rate limit reached; no request before its reset (not {doing})")
         try:
             return mapped_call(doing, action, self.account, self.mask)
         except PublishError as error:

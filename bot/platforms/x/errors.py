@@ -69,9 +69,8 @@ def mapped(exc: Any, doing: str, account: str | None,
     body = _json(response)
     if status == 429:
         retry_after = retry_time(response.headers)
-        until = f" until {retry_after:%Y-%m-%d %H:%M} UTC" if retry_after else ""
-        return RateLimited(f"X rate limit reached while {doing}; paused{until}",
-                           account=account, retry_after=retry_after)
+        return RateLimited(f"X rate limit reached while {doing}", account=account,
+                           retry_after=retry_after)
     if status == 401:
         return AuthFailed(f"X refused the credentials while {doing} ({status} {response.reason}); "
                           f"check them or run `herald auth {account or '<account>'}` again",
