@@ -34,7 +34,6 @@ def announce(config_path, site, ref, digest, stage, account, lang, again, dry_ru
     holds the ledger, it refuses (exit 5).
     """
     from .. import app
-    from ..content import load_site
     from ..service import Selection, announce as run, announce_digest
 
     if (ref is None) == (digest is None):
@@ -47,7 +46,7 @@ def announce(config_path, site, ref, digest, stage, account, lang, again, dry_ru
     if digest is not None:
         config.digest(digest)
     selection = Selection(account=account, lang=lang)
-    loaded = load_site(config.site)
+    loaded = app.read_site(config)
     now = datetime.now(config.site.timezone)
     publishers = _publishers(config, selection.accounts(config), dry_run)
     attach, prepared = app.attachments(config), {}
