@@ -52,6 +52,17 @@ def missing_credentials(account: Account, config: Config) -> list[str]:
     return _MODULES[account.platform].missing_credentials(credentials)
 
 
+def read_site(config: Config):
+    """Load the site's events through the parse cache of this configuration (then saved):
+    a file unchanged since an earlier command is not parsed again."""
+    from .content import ParseCache, load_site
+
+    cache = ParseCache.for_site(config.site, config.images.cache_dir)
+    site = load_site(config.site, cache=cache)
+    cache.save()
+    return site
+
+
 def ledger_path(config: Config) -> Path:
     from .ledger import default_ledger_path
 

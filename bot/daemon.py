@@ -19,6 +19,7 @@ signals, and STOPPING=1 when asked to stop.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import random as random_module
@@ -34,7 +35,7 @@ import schedule
 
 from .changes import CONFIRM_MISSING
 from .config import Config, SiteConfig, load_config
-from .content import Site, load_site
+from .content import ParseCache, Site, load_site, scan_events
 from .errors import HeraldError
 from .ledger import Ledger
 from .localize import plural
@@ -107,7 +108,8 @@ class Daemon:
                  initial: Setup | None = None, clock: Callable[[], datetime] = utc_now,
                  random: Callable[[], float] = random_module.random, catch_up: bool = False,
                  check_every: float = CHECK_EVERY,
-                 confirm_missing: timedelta = CONFIRM_MISSING, logger: logging.Logger = log):
+                 confirm_missing: timedelta = CONFIRM_MISSING, logger: logging.Logger = log,
+                 freeze: bool = False):
         self._build = setup
         self.ledger = ledger
         self.clock = clock
@@ -115,6 +117,9 @@ class Daemon:
         self.catch_up = catch_up
         self.check_every = check_every
         self.confirm_missing = confirm_missing
+        self.freeze = freeze
+        """Move what a load made out of the cycle collector's reach (`gc.freeze`): for a
+        process that is the daemon, not for one that only hosts it (a test)."""
         self.log = logger
         self.scheduler = schedule.Scheduler()
         self.stopping = False
@@ -127,6 +132,9 @@ class Daemon:
         self._apply(initial or setup())
 
     def _apply(self, setup: Setup) -> None:
+        if getattr(self, "_cache", None) is None or setup.config.site != self.setup.config.site \
+                or setup.config.images.cache_dir != self.setup.config.images.cache_dir:
+            self._cache = ParseCache.for_site(setup.config.site, setup.config.images.cache_dir)
         self.setup = setup
         self.runner = Runner(setup.config, self.ledger, setup.publishers, attach=setup.attach,
                              random=self.random, catch_up=self.catch_up,
@@ -138,18 +146,41 @@ class Daemon:
     # -- one round ---------------------------------------------------------------------------
 
     def check_content(self) -> bool:
-        """Reload the site if any event file was added, changed or removed; True if it was."""
-        state = content_state(self.setup.config.site)
+        """Reload the site if any event file was added, changed or removed; True if it was.
+
+        The files are listed (one stat each) and only those changed since they were parsed
+        are parsed again: the parse cache keeps the others, in memory for the life of the
+        process. The cache is written to disk after the first load and when the daemon stops,
+        so the next start parses only what changed meanwhile; a reload writes nothing.
+        """
+        config = self.setup.config.site
+        try:
+            scan = scan_events(config)
+            state = scan.state()
+        except (HeraldError, OSError) as exc:
+            scan, state = None, frozenset({(f"{config.root}/{config.events_dir}: {exc}", -1, -1)})
         if state == self._content and self.site is not None:
             return False
-        site = load_site(self.setup.config.site)
+        first = self.site is None and self._content is None
+        site = load_site(config, cache=self._cache, scan=scan)   # without a scan: raises why
         self._content = state
+        if first:
+            self.save_cache()
+        if self.freeze:     # the site lives as long as the process: spare it the cycle collector
+            gc.freeze()
         errors = sum(1 for p in site.problems if p.severity == "error")
         self.log.info("read %s from %s (%s, %s with errors)", plural(len(site.refs()), "event"),
                       self.setup.config.site.root, plural(len(site.drafts), "draft"),
                       plural(errors, "file"))
         self.site = site
         return True
+
+    def save_cache(self) -> None:
+        """Write the parse cache to disk if it changed (a problem is logged, never raised)."""
+        if self._cache.save() is False and self._cache.notes:
+            for note in self._cache.notes:
+                self.log.debug("%s", note)
+            self._cache.notes.clear()
 
     def tick(self) -> TickReport | None:
         """Post everything due now (ticking again while the runner asks to); never raises."""
@@ -204,6 +235,7 @@ class Daemon:
         finally:
             restore()
             self.scheduler.clear()
+            self.save_cache()
         self.log.info("stopped")
         return 0
 
@@ -318,7 +350,7 @@ def run_forever(config_path: str | Path | None = None, site: str | Path | None =
                             "or set the HERALD_%s_* variables", account.name, ", ".join(missing),
                             account.platform, account.name.upper().replace("-", "_"))
         daemon = Daemon(lambda: build_setup(config_path, site), ledger, initial=setup,
-                        catch_up=catch_up, check_every=check_every)
+                        catch_up=catch_up, check_every=check_every, freeze=True)
         return daemon.run()
 
 
@@ -337,7 +369,8 @@ def run_once(config_path: str | Path | None = None, site: str | Path | None = No
     configure_logging(setup.config.site.timezone, verbose=verbose)
     path = app.ledger_path(setup.config)
     with Ledger.open(path, lock="herald run") as ledger:
-        daemon = Daemon(lambda: setup, ledger, initial=setup, catch_up=catch_up, clock=clock)
+        daemon = Daemon(lambda: setup, ledger, initial=setup, catch_up=catch_up, clock=clock,
+                        freeze=True)
         try:
             return daemon.round()
         except HeraldError:

@@ -20,8 +20,7 @@ from .lifecycle import Step
 from .model import (Account, Event, Limits, LinkCard, Media, OutgoingPost, Post, PostKey,
                     Published, Stage)
 from .planner import languages_for
-from .survey import posting_times
-from .timing import cap_opens_at, cap_reason, rules_for
+from .timing import CAP_WINDOW, cap_opens_at, cap_reason, rules_for
 
 log = logging.getLogger("herald")
 
@@ -279,7 +278,8 @@ def cap_hold(account: Account, ledger: Ledger, now: datetime, size: int = 1) -> 
     cap = rules_for(account).daily_cap
     if cap is None:
         return None
-    opens = cap_opens_at(posting_times(ledger.history()).get(account.name, ()), now, cap, size)
+    # Only the posts of the last 24 hours count: the ledger reads just those, by its index.
+    opens = cap_opens_at(ledger.posting_times(account.name, now - CAP_WINDOW), now, cap, size)
     if opens <= now:
         return None
     return Hold(opens, f"{cap_reason(cap)}; it can go at "

@@ -169,7 +169,7 @@ def _items(site: Site, config: Config, found: Survey, *, now: datetime,
         except ValueError as exc:   # a template field or a language the composer cannot use
             yield item.unfit(f"cannot compose it: {exc}")
             continue
-        item = replace(item, post=post)
+        item = Item(fate, account, post)
         if not post.fits and item.state != "skipped":
             item = item.unfit(post.error or "does not fit")
         extras = None
@@ -182,8 +182,8 @@ def _items(site: Site, config: Config, found: Survey, *, now: datetime,
             pictured = post.image is not None or config.images.cards
             alts = [post.image.alt if post.image else post.title] \
                 if pictured and not limits.link_cards and limits.images_per_post else []
-        yield replace(item, attachments=extras,
-                      cost=cost(limits, Calls.publishing(post.text, alts)))
+        yield Item(item.fate, account, post, extras,
+                   cost(limits, Calls.publishing(post.text, alts)))
 
 
 def _digest_items(item: Item, planned: PlannedDigest, site: Site, config: Config,

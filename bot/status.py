@@ -15,8 +15,9 @@ from pathlib import Path
 
 from . import errors
 from .config import Config, load_config
-from .content import Site, load_site
+from .content import Site
 from .ledger import MIGRATIONS, Entry, Ledger
+from .ledger.schema import open_checked
 from .localize import plural
 from .model import account_label
 from .survey import Fate, blocked_until, dropped, fates, latest_entries, stopped_by, survey_ledger
@@ -216,7 +217,7 @@ def status(config_path: str | Path | None = None, site: str | Path | None = None
     from . import app
 
     config = load_config(config_path, site=site)
-    loaded = load_site(config.site)
+    loaded = app.read_site(config)
     path = app.ledger_path(config)
     with reading(path) as ledger:
         report = build_status(config, loaded, ledger, now=now or datetime.now(timezone.utc))
@@ -237,10 +238,14 @@ def reading(path: Path) -> Iterator[Ledger]:
     """
     path = Path(path)
     with tempfile.TemporaryDirectory(prefix="herald-read-") as scratch:
-        if not path.exists():
+        # The real file is checked first, as `herald run` checks it: one that is not Herald's
+        # ledger is refused by its own name and left as it was (its journal mode included).
+        checked = open_checked(path, create=False)
+        if checked is None:
             with Ledger.open(Path(scratch) / "ledger.sqlite3") as ledger:
                 yield ledger
             return
+        checked.close()
         conn = _read_only(path)
         if conn is not None:
             try:

@@ -8,8 +8,10 @@ out, or why it does not.
 
 from __future__ import annotations
 
+import functools
+import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,8 +21,8 @@ from .content import Site
 from .digest import plan_digests, with_digests
 from .ledger import Entry
 from .lifecycle import State
-from .model import Account, PlannedPost, PostKey, Stage
-from .planner import Plan, plan
+from .model import Account, Event, PlannedPost, PostKey, Skipped, Stage
+from .planner import Plan, languages_for, plan
 from .timing import PLANNING_HORIZON, Arrangement, arrange
 
 RECENTLY_DROPPED = timedelta(days=7)
@@ -29,7 +31,12 @@ RECENTLY_DROPPED = timedelta(days=7)
 
 @dataclass(frozen=True)
 class Survey:
-    """The campaign as it stands: the plan, when each post goes out, and the ledger's view."""
+    """The campaign as it stands: the plan, when each post goes out, and the ledger's view.
+
+    `horizon` is None when the survey covers the whole campaign. A survey made with a
+    `lookahead` covers only the posts that can be due up to `horizon`: every post due by then
+    is planned and timed exactly as the whole survey would, and what comes later is left out.
+    """
 
     plan: Plan
     arrangement: Arrangement
@@ -38,27 +45,60 @@ class Survey:
     stages: tuple[str, ...] = ()
     """The stages' names in the configured order."""
     accounts: tuple[Account, ...] = ()
+    horizon: datetime | None = None
+
+    def next_after(self, now: datetime, skip: Container[str] = ()) -> datetime | None:
+        """When the first post after `now` goes out (on an account not in `skip`), if known.
+
+        None when nothing is planned, or (for a survey with a horizon) when nothing goes out
+        by the horizon: survey further ahead to know.
+        """
+        found = min((s.at for s in self.arrangement.slots
+                     if s.at > now and s.post.key.account not in skip), default=None)
+        if found is not None and self.horizon is not None and found > self.horizon:
+            return None
+        return found
+
+
+STAGE_SLACK = timedelta(days=1)
+"""More than a stage's time can differ from `start - before` (a daylight-saving change moves
+"1 day before" by an hour): the margin of the earliest time a stage can be due."""
 
 
 def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
            seen: Mapping[str, datetime], safe_since: datetime | None = None,
-           paused: Mapping[str, datetime] | None = None) -> Survey:
+           paused: Mapping[str, datetime] | None = None, lookahead: int | None = None,
+           latest: Mapping[PostKey, Entry] | None = None,
+           history: Mapping[str, Sequence[datetime]] | None = None,
+           done: Collection[PostKey] | None = None) -> Survey:
     """Plan every event and digest and time every post, from the ledger's rows.
 
     `paused` adds back-off times the ledger does not hold (a failure before a post was
     reserved, such as an unreachable server while reading its limits).
+
+    With `lookahead`, only what can be due by a horizon is planned and timed: the stages that
+    can be due by `now`, and the next `lookahead` stages after it (the earliest each can be due,
+    over every event). That costs what is near, not the whole campaign; what it answers up to
+    `horizon` is exactly what the whole survey answers (`herald run` widens the look-ahead
+    until it knows when to wake next). `latest`, `history` and `done` may be given when the
+    caller already has them from the same rows (`latest_entries`, `posting_times`,
+    `done_keys`).
     """
-    rows = list(rows)
     accounts = config.accounts
     zone = config.site.timezone
-    latest = latest_entries(rows)
+    if latest is None or history is None:
+        rows = list(rows)
+    if latest is None:
+        latest = latest_entries(rows)
     # The planner cuts nothing for lateness: whether a post was missed depends on when the
     # account's rules (quiet hours, the gap, the daily cap) first let it go, which `arrange`
     # alone knows; a post they hold back for a day is waiting its turn, not missed.
     events = [site.versions(ref) for ref in site.refs()]
     grace = PLANNING_HORIZON
-    result = plan(events, config.stages, accounts, now=now, grace=grace, zone=zone,
-                  done=done_keys(latest, site, config.stages), first_seen=seen)
+    if done is None:
+        done = done_keys(latest, site, config.stages)
+    result, horizon = _plan_ahead(events, config, now=now, grace=grace, done=done, seen=seen,
+                                  lookahead=lookahead)
     result = with_digests(result, *plan_digests(config.digests, accounts, events, now=now,
                                                 zone=zone, grace=grace, latest=latest))
     blocked = blocked_until(latest.values(), now)
@@ -66,10 +106,76 @@ def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
         if until > now:
             blocked[name] = max(until, blocked.get(name, until))
     arrangement = arrange(result.posts, {a.name: a for a in accounts}, now=now, zone=zone,
-                          grace=config.grace, history=posting_times(rows), blocked_until=blocked,
-                          safe_since=safe_since)
-    return Survey(result, arrangement, latest, blocked,
-                  tuple(s.name for s in config.stages), tuple(accounts))
+                          grace=config.grace,
+                          history=posting_times(rows) if history is None else history,
+                          blocked_until=blocked, safe_since=safe_since, until=horizon)
+    return Survey(result, arrangement, dict(latest), blocked,
+                  tuple(s.name for s in config.stages), tuple(accounts), horizon)
+
+
+def _plan_ahead(events: list[Mapping[str, Event]], config: Config, *, now: datetime,
+                grace: timedelta, done: Collection[PostKey], seen: Mapping[str, datetime],
+                lookahead: int | None) -> tuple[Plan, datetime | None]:
+    """Plan the whole campaign, or (with `lookahead`) what can be due by a horizon.
+
+    Each stage of each upcoming event can be due no earlier than a bound: when the event was
+    first seen (an announcement at first sight), else its time before the start less
+    `STAGE_SLACK` (and not before first seen, for an announcement). The horizon is the
+    `lookahead`-th bound after `now`; only the stages bound by then are planned. The planner
+    plans each event's stages independently, except the ones due at once by `now`, which are
+    all bound by then: so each post due by the horizon is planned exactly as in the whole plan.
+    """
+    stages, accounts, zone = tuple(config.stages), tuple(config.accounts), config.site.timezone
+    whole = lambda chosen: plan(chosen, stages, accounts, now=now, grace=grace,  # noqa: E731
+                                zone=zone, done=done, first_seen=seen)
+    if lookahead is None:
+        return whole(events), None
+    finished = done.threads if isinstance(done, Done) else Done(done).threads
+    bounds: list[tuple[Mapping[str, Event], list[datetime | None]]] = []
+    later: list[datetime] = []
+    for versions in events:
+        if not versions:
+            continue
+        first = next(iter(versions.values()))
+        ref, start = first.ref, first.start
+        if start <= now:
+            continue           # the planner plans nothing for an event that has started
+        visible = seen.get(ref, now)
+        threads = [(a.name, lang) for a in accounts for lang in languages_for(a, versions)]
+        mine: list[datetime | None] = []
+        for stage in stages:
+            if stage.before is None:
+                bound = visible
+            else:
+                bound = start - stage.before - STAGE_SLACK
+                if stage.kind == "announcement":
+                    bound = max(bound, visible)
+            if bound <= now and all((ref, stage.name, account, lang) in finished
+                                    for account, lang in threads):
+                bound = None   # done on every account and language: nothing to plan
+            elif bound > now:
+                later.append(bound)
+            mine.append(bound)
+        bounds.append((versions, mine))
+    if len(later) <= lookahead:
+        return whole(events), None
+    horizon = max(now, heapq.nsmallest(lookahead, later)[-1])
+    groups: dict[tuple[int, ...], list[Mapping[str, Event]]] = defaultdict(list)
+    for versions, mine in bounds:
+        chosen = tuple(n for n, bound in enumerate(mine) if bound is not None and bound <= horizon)
+        if chosen:
+            groups[chosen].append(versions)
+    posts: list[PlannedPost] = []
+    skipped: list[Skipped] = []
+    for chosen, group in groups.items():
+        part = plan(group, [stages[n] for n in chosen], accounts, now=now, grace=grace,
+                    zone=zone, done=done, first_seen=seen)
+        posts.extend(part.posts)
+        skipped.extend(part.skipped)
+    order = {a.name: {lang: i for i, lang in enumerate(a.languages)} for a in accounts}
+    posts.sort(key=lambda p: (p.due, p.key.ref, p.key.stage, p.key.account,
+                              order[p.key.account].get(p.key.lang, 99), p.key.lang))
+    return Plan(tuple(posts), tuple(skipped)), horizon
 
 
 def survey_ledger(config: Config, site: Site, ledger, *, now: datetime,
@@ -190,8 +296,17 @@ def latest_entries(rows: Iterable[Entry]) -> dict[PostKey, Entry]:
     return latest
 
 
+class Done(frozenset):
+    """The posts the planner must not plan again (`done_keys`)."""
+
+    @functools.cached_property
+    def threads(self) -> set[tuple[str, str, str, str]]:
+        """The same keys as plain (ref, stage, account, lang): quicker to look up."""
+        return {(k.ref, k.stage, k.account, k.lang) for k in self}
+
+
 def done_keys(latest: Mapping[PostKey, Entry], site: Site,
-              stages: Iterable[Stage]) -> set[PostKey]:
+              stages: Iterable[Stage]) -> Done:
     """The posts the planner must not plan again.
 
     A posted announcement is done for good (a change is corrected, not re-announced). A posted
@@ -203,12 +318,21 @@ def done_keys(latest: Mapping[PostKey, Entry], site: Site,
     cancelled = {(k.ref, k.account, k.lang) for k, e in latest.items()
                  if k.stage == "cancellation" and e.done}
     starts = {ref: next(iter(site.versions(ref).values())).start for ref in site.refs()}
+    told = {ref: f'"start": "{start.isoformat()}"' for ref, start in starts.items()}
     done = set()
     for key, entry in latest.items():
         if (key.ref, key.account, key.lang) in cancelled:
             done.add(key)
             continue
         if not entry.done:
+            continue
+        if not (entry.life is State.SKIPPED or key.stage in reminders):
+            done.add(key)
+            continue
+        # A post stored with the start as it is now was made for this start (the details are
+        # JSON, where a quote inside a value is escaped: the key and value cannot be faked).
+        if key.ref in told and entry.event and told[key.ref] in entry.event:
+            done.add(key)
             continue
         details = Details.from_json(entry.event)
         moved = (details is not None and key.ref in starts
@@ -219,7 +343,7 @@ def done_keys(latest: Mapping[PostKey, Entry], site: Site,
     for thread in cancelled:
         for stage in stages:
             done.add(PostKey(thread[0], stage.name, thread[1], thread[2]))
-    return done
+    return Done(done)
 
 
 def blocked_until(entries: Iterable[Entry], now: datetime) -> dict[str, datetime]:

@@ -18,6 +18,7 @@ planner says when a stage is due; `arrange` turns that into the moment it is sen
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -146,13 +147,15 @@ def arrange(posts: Iterable[PlannedPost], accounts: Mapping[str, Account], *, no
             zone: ZoneInfo, grace: timedelta,
             history: Mapping[str, Sequence[datetime]] | None = None,
             blocked_until: Mapping[str, datetime] | None = None,
-            safe_since: datetime | None = None) -> Arrangement:
+            safe_since: datetime | None = None, until: datetime | None = None) -> Arrangement:
     """Give every planned post its sending time on its account, or skip it and say why.
 
     `history` holds when each account posted before (for the gap and the daily cap);
     `blocked_until` when an account in back-off may post again (a post that would then be too
     late is left waiting, not skipped: the back-off may end sooner); `safe_since` is the first
-    run of a new ledger: stages due before it are skipped, not posted as a backlog.
+    run of a new ledger: stages due before it are skipped, not posted as a backlog. With
+    `until`, each account stops at its first post due after it: what comes before is timed
+    exactly as without it (a post is timed by the posts due before it only).
     """
     history = history or {}
     blocked_until = blocked_until or {}
@@ -165,7 +168,8 @@ def arrange(posts: Iterable[PlannedPost], accounts: Mapping[str, Account], *, no
         account = accounts[name]
         got, lost = _arrange_account(planned, account, rules_for(account), now=now, zone=zone,
                                      grace=grace, history=sorted(history.get(name, ())),
-                                     blocked=blocked_until.get(name), safe_since=safe_since)
+                                     blocked=blocked_until.get(name), safe_since=safe_since,
+                                     until=until)
         slots.extend(got)
         skipped.extend(lost)
     slots.sort(key=lambda s: (s.at, s.post.key.account, s.post.event_start, _unit(s.post)))
@@ -174,21 +178,23 @@ def arrange(posts: Iterable[PlannedPost], accounts: Mapping[str, Account], *, no
 
 def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules, *,
                      now: datetime, zone: ZoneInfo, grace: timedelta, history: list[datetime],
-                     blocked: datetime | None,
-                     safe_since: datetime | None) -> tuple[list[Slot], list[Skipped]]:
+                     blocked: datetime | None, safe_since: datetime | None,
+                     until: datetime | None = None) -> tuple[list[Slot], list[Skipped]]:
     order = {lang: i for i, lang in enumerate(account.languages)}
     units: dict[tuple[str, str], list[PlannedPost]] = defaultdict(list)
     for post in planned:
         units[_unit(post)].append(post)
     queue = sorted(units.values(),
                    key=lambda u: (min(p.due for p in u), u[0].event_start, _unit(u[0])))
-    times = list(history)
+    times = list(history)   # sorted, and kept sorted: every slot is at or after the last
     cursor = history[-1] + rules.min_gap if history else None
     slots: list[Slot] = []
     skipped: list[Skipped] = []
     for unit in queue:
         unit.sort(key=lambda p: order.get(p.key.lang, len(order)))
         due = min(p.due for p in unit)
+        if until is not None and due > until:
+            break          # the queue is in order of due time: the rest is due later too
         start = unit[0].event_start
         allowed = _first_allowed(due, rules, times, len(unit), zone, grace=grace, now=now)
         lost = _lost(unit[0], due, allowed, now=now, zone=zone, grace=grace,
@@ -196,17 +202,22 @@ def _arrange_account(planned: list[PlannedPost], account: Account, rules: Rules,
         if lost is not None:
             skipped.extend(Skipped(p.key, p.due, lost) for p in unit)
             continue
-        at, why = _earliest(due, cursor, rules, times, len(unit), zone)
+        at, why = _earliest(due, cursor, rules, times, len(times), len(unit), zone)
         if at >= start:
             skipped.extend(Skipped(p.key, p.due, f"would go out after the event started "
                                                  f"({why or 'too late'})") for p in unit)
             continue
         if blocked is not None and blocked > at:
-            at, why = _earliest(max(due, blocked), cursor, rules, times, len(unit), zone)
+            at, why = _earliest(max(due, blocked), cursor, rules, times, len(times), len(unit),
+                                zone)
             why = f"{RETRYING_AFTER_FAILURE}{', ' + why if why else ''}"
             if at >= start:
                 continue  # waits: the back-off may end sooner (SIGHUP, restart)
-        times.extend([at] * len(unit))
+        if times and at < times[-1]:
+            for _ in unit:   # not reached while the gap is not negative; kept correct anyway
+                insort(times, at)
+        else:
+            times.extend([at] * len(unit))
         cursor = at + rules.min_gap
         slots.extend(Slot(p, at.astimezone(zone), why) for p in unit)
     return slots, skipped
@@ -245,21 +256,26 @@ def _first_allowed(due: datetime, rules: Rules, times: Sequence[datetime], size:
     was sent while this one was already late. The grace then counts from the moment found, so
     a unit waiting its turn behind the gap or the daily cap keeps its place however long the
     queue, and a unit Herald did not know of in time (an event that moved) is missed.
+
+    `times` is sorted: the posts before a moment are a prefix of it, found by bisection, so
+    each unit costs the logarithm of the account's history, not all of it.
     """
-    ordered = sorted(times)
     limit = due + grace
     while True:
-        before = [t for t in ordered if t <= limit]
-        cursor = before[-1] + rules.min_gap if before else None
-        allowed, _ = _earliest(due, cursor, rules, before, size, zone)
+        end = bisect_right(times, limit)
+        cursor = times[end - 1] + rules.min_gap if end else None
+        allowed, _ = _earliest(due, cursor, rules, times, end, size, zone)
         if allowed + grace <= limit or allowed + grace >= now:
             return allowed
         limit = allowed + grace
 
 
 def _earliest(due: datetime, cursor: datetime | None, rules: Rules, times: Sequence[datetime],
-              size: int, zone: ZoneInfo) -> tuple[datetime, str]:
-    """Return the first moment at or after `due` this account may post, and why it is later."""
+              end: int, size: int, zone: ZoneInfo) -> tuple[datetime, str]:
+    """Return the first moment at or after `due` this account may post, and why it is later.
+
+    Only the posts `times[:end]` (sorted) count.
+    """
     at, reasons = due, []
     if cursor is not None and cursor > at:
         at = cursor
@@ -268,7 +284,7 @@ def _earliest(due: datetime, cursor: datetime | None, rules: Rules, times: Seque
         if rules.quiet is not None and rules.quiet.covers(at, zone):
             at = rules.quiet.end_after(at, zone)
             reasons.append(f"quiet hours {rules.quiet}")
-        opens = cap_opens_at(times, at, rules.daily_cap, size)
+        opens = _cap_opens(times, end, at, rules.daily_cap, size)
         if opens <= at:
             break
         at = opens
@@ -287,11 +303,22 @@ def cap_opens_at(times: Iterable[datetime], at: datetime, cap: int | None,
     """
     if cap is None:
         return at
-    window = sorted(t for t in times if at - CAP_WINDOW < t <= at)
-    if not window or len(window) + size <= cap:
+    ordered = sorted(times)
+    return _cap_opens(ordered, len(ordered), at, cap, size)
+
+
+def _cap_opens(times: Sequence[datetime], end: int, at: datetime, cap: int | None,
+               size: int) -> datetime:
+    """`cap_opens_at` over the sorted `times[:end]`, by bisection."""
+    if cap is None:
         return at
-    leaving = min(len(window) + size - cap, len(window))
-    return window[leaving - 1] + CAP_WINDOW
+    high = bisect_right(times, at, 0, end)
+    low = bisect_right(times, at - CAP_WINDOW, 0, high)
+    count = high - low
+    if not count or count + size <= cap:
+        return at
+    leaving = min(count + size - cap, count)
+    return times[low + leaving - 1] + CAP_WINDOW
 
 
 def cap_reason(cap: int | None) -> str:

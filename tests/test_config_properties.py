@@ -253,9 +253,9 @@ def test_a_loaded_config_plans_composes_and_reports_status_for_the_sample_site(d
 
     try:
         config = parse_config(data, base=SAMPLE)
+        site = load_site(config.site)   # a site path that names no folder is refused here
     except ConfigError:
         return
-    site = load_site(config.site)
     posts = list(preview(site, config, now=NOW,
                          limits_for=lambda a: declared_limits(a, config)))
     assert all(p.text or p.error for p in posts)

@@ -14,6 +14,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import yaml
 
 from bot import app
@@ -305,3 +307,47 @@ def test_a_title_with_a_character_x_refuses_makes_the_x_post_an_error_that_names
     assert not post.fits
     assert post.error == ("the post holds U+FEFF, which X refuses in any post, "
                           "even without excerpt and hashtags")
+
+
+# --- graphemes, fast -------------------------------------------------------------------------
+
+def test_every_character_counted_alone_is_a_grapheme_of_its_own_in_unicodes_tables():
+    from grapheme.grapheme_property_group import GraphemePropertyGroup, get_group_ord
+    from grapheme.incb_property_group import InCBPropertyGroup
+    from grapheme.incb_property_group import get_group_ord as incb
+
+    from bot.counting.graphemes import ALONE
+
+    alone = re.compile(f"[{ALONE}]")
+    found = [c for c in range(0x110000) if alone.match(chr(c))]
+    assert len(found) > 1000
+    for code in found:
+        group = get_group_ord(code)
+        assert group is GraphemePropertyGroup.OTHER or code == 0x0A, (hex(code), group)
+        assert incb(code) is InCBPropertyGroup.OTHER, hex(code)
+
+
+JOINERS = ["\u0301", "\u200d", "\ufe0f", "\U0001F1F8", "\U0001F1EA", "\U0001F3FD", "\r", "\n",
+           "\u1100", "\u1161", "\u11a8", "\uac00", "\u0915", "\u094d", "\u0600", "\u0903",
+           "\U0001F468", "\U0001F469", "\U0001F5D3", "\u00a9", "\u200b", "\u00ad", "\u0e33"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(["a", "ö", " ", ".", "—", "Ж", "\n", *JOINERS]), max_size=40)
+       .map("".join))
+def test_graphemes_are_counted_as_the_grapheme_package_counts_them(text):
+    import grapheme
+
+    from bot.counting.graphemes import length as fast
+
+    assert fast(text) == grapheme.length(text)
+
+
+@pytest.mark.parametrize("text", ["", "x", "\r\n", "🇸🇪🇸", "e\u0301e\u0301", "🗓\ufe0f lördag",
+                                  "👨\u200d👩\u200d👧 familj", "\u0600a b", "a\u0903b"])
+def test_graphemes_at_the_edges_of_a_text_are_counted_as_the_grapheme_package_counts_them(text):
+    import grapheme
+
+    from bot.counting.graphemes import length as fast
+
+    assert fast(text) == grapheme.length(text)

@@ -132,3 +132,17 @@ def test_validate_all_lists_every_problem_of_past_events_under_their_event():
     assert "meetup-6 · 2019-" in result.output
     assert ("  warning: _events/meetup-6-en.md, _events/meetup-6.md: image-alt: missing"
             in result.output)
+
+
+def test_preview_json_is_written_as_json_dumps_writes_it_and_keeps_a_line_separator_in_its_string():
+    from bot.cli.showing import indented
+
+    item = {"ref": "möte", "text": "Rad ett\u2028rad två\u2029\x85slut", "goes": True,
+            "at": None, "length": 12, "cost": 0.0015, "media": [], "image": {},
+            "warnings": ["a", "b"], "link_card": {"url": "https://x.se/", "thumb": False},
+            "nested": [[1, 2], {"x": [None]}]}
+    text = indented(item, "    ")
+    assert json.loads(text) == item
+    plain = {k: v for k, v in item.items() if k != "text"}
+    lines = json.dumps(plain, ensure_ascii=False, indent=2).split("\n")
+    assert indented(plain, "    ") == "\n".join(lines[:1] + ["    " + line for line in lines[1:]])

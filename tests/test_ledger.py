@@ -593,3 +593,98 @@ def test_a_ledger_from_before_deleted_posts_keeps_its_rows_and_knows_its_stops(p
         posted = ledger.record(ledger.reserve(KEY, text="a", now=NOW), Published("1", "u"), NOW)
         assert ledger.delete(posted, NOW).state == "deleted"
     connect(path).close()                                      # nothing left to apply
+
+
+# --- reading what changed, and writing many at once ----------------------------------------------
+
+def test_every_change_to_a_post_is_read_again_once_whichever_connection_made_it(path):
+    with Ledger.open(path) as daemon, Ledger.open(path) as thread:
+        _, start = daemon.changed_since(0)
+        assert start == 0
+        reserved = thread.reserve(KEY, text="Hej!", now=NOW)
+        other = PostKey("other", "announcement", "mastodon", "sv")
+        daemon.skip(other, "not wanted", NOW)
+        changed, first = daemon.changed_since(start)
+        assert sorted(e.key.ref for _, e in changed) == [KEY.ref, "other"]
+        assert daemon.changed_since(first) == ([], first)         # nothing new: nothing read
+        thread.record(reserved, Published("1", "https://social.example/1"), minutes(1))
+        changed, second = daemon.changed_since(first)
+        assert [(e.key, e.state) for _, e in changed] == [(KEY, "posted")]
+        assert second > first
+        every, latest = daemon.changed_since(0)                  # each row once, as it is now
+        assert sorted((e.key.ref, e.state) for _, e in every) == [(KEY.ref, "posted"),
+                                                                   ("other", "skipped")]
+        assert latest == second
+
+
+def test_a_ledger_from_before_revisions_numbers_its_rows_in_the_order_they_were_made(path):
+    from bot.ledger.schema import migrate
+
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, MIGRATIONS[:4])
+    for n in range(3):
+        conn.execute("INSERT INTO posts (ref, stage, account, lang, idempotency_key, state,"
+                     " attempts, created_at, updated_at) VALUES (?, 'announcement', 'x', 'sv',"
+                     " ?, 'skipped', 0, ?, ?)", (f"e{n}", f"k{n}", NOW.isoformat(),
+                                                 NOW.isoformat()))
+    conn.close()
+    with Ledger.open(path) as ledger:
+        changed, revision = ledger.changed_since(0)
+        assert [e.key.ref for _, e in changed] == ["e0", "e1", "e2"] and revision == 3
+        assert ledger.changed_since(1)[0][0][1].key.ref == "e1"
+        ledger.skip_generation(PostKey("e0", "announcement", "x", "sv"), "again", NOW)
+        assert ledger.changed_since(3)[1] == 4
+
+
+def test_skipping_many_posts_at_once_records_what_skipping_each_would(tmp_path):
+    keys = [PostKey(f"e{n}", "announcement", "mastodon", "sv") for n in range(4)]
+    results = []
+    for many in (False, True):
+        with Ledger.open(tmp_path / f"{many}.sqlite3") as ledger:
+            posted = ledger.record(ledger.reserve(keys[0], text="a", now=NOW),
+                                   Published("1", "u"), NOW)
+            assert posted.done
+            ledger.reserve(keys[1], text="b", now=NOW)                 # may be out already
+            failed = ledger.reserve(keys[2], text="c", now=NOW)
+            ledger.fail(failed, Rejected("no", account="mastodon"), NOW)
+            items = [(key, f"why {key.ref}", '{"ref": "x"}') for key in keys]
+            if many:
+                conflicts = ledger.skip_all(items, minutes(1))
+            else:
+                conflicts = []
+                for key, why, event in items:
+                    try:
+                        ledger.skip_generation(key, why, minutes(1), event=event)
+                    except LedgerConflict as exc:
+                        conflicts.append(exc)
+            assert [c.entry.key for c in conflicts] == [keys[1]]
+            results.append([(e.key, e.generation, e.state, e.reason, e.event, e.idempotency_key,
+                             e.updated_at) for e in ledger.history()])
+    assert results[0] == results[1]
+
+
+def test_first_sightings_recorded_together_keep_the_times_seen_before(ledger):
+    assert ledger.first_seen("a", NOW) == NOW
+    seen = ledger.first_seen_all(["a", "b", "c"], minutes(5))
+    assert seen == {"a": NOW, "b": minutes(5), "c": minutes(5)}
+    assert ledger.seen() == seen
+
+
+def test_the_posting_times_of_the_last_day_are_read_alone_and_an_edit_counts_once(ledger):
+    from bot.survey import posting_times
+
+    def post(key, at, platform_id):
+        ledger.record(ledger.reserve(key, text="t", now=at), Published(platform_id, "u"), at)
+
+    keys = [PostKey(f"e{n}", "announcement", "mastodon", "sv") for n in range(4)]
+    post(keys[0], NOW - timedelta(hours=30), "1")              # before the window
+    post(keys[1], NOW - timedelta(hours=3), "2")
+    post(keys[2], NOW - timedelta(hours=2), "1")               # an edit of the first
+    post(keys[3], NOW - timedelta(hours=1), "3")
+    other = PostKey("e9", "announcement", "x", "sv")
+    post(other, NOW - timedelta(hours=1), "2")                 # another account's
+    since = NOW - timedelta(hours=24)
+    window = [t for t in posting_times(ledger.history())["mastodon"] if t > since]
+    assert ledger.posting_times("mastodon", since) == window == [
+        NOW - timedelta(hours=3), NOW - timedelta(hours=1)]

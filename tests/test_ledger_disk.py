@@ -383,3 +383,17 @@ def test_a_post_that_went_out_when_a_real_disk_filled_up_is_settled_by_the_next_
         assert len(mastodon.status_list()) == 1
         history = json.loads((out / "history.json").read_text())["entries"]
         assert [(h["state"], h["url"]) for h in history] == [("posted", url)]
+
+
+@pytest.mark.parametrize("command", [("status",), ("preview",)], ids=" ".join)
+@pytest.mark.parametrize("journal", ["delete", "wal"])
+def test_status_and_preview_refuse_another_programs_database_by_its_own_name_untouched(
+        herald, journal, command):
+    herald.state.mkdir()
+    foreign_database(herald.ledger, journal)
+    before = snapshot(herald.state)
+    result = herald.run(*command)
+    assert result.returncode == 5, result.stderr
+    line = one_error_line(result)
+    assert line.startswith(f"Error: {herald.ledger}: an SQLite database but not a Herald ledger")
+    assert snapshot(herald.state) == before      # no -wal, no -shm, the same journal mode

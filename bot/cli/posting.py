@@ -19,7 +19,9 @@ from .common import _ledger, _print_sent, _publishers, _report, config_options, 
 @click.option("--stage", metavar="NAME", help="Stage to post (default: the announcement).")
 @click.option("--account", metavar="NAME", help="Only this account.")
 @click.option("--lang", metavar="LANG", help="Only this language.")
-@click.option("--again", is_flag=True, help="Post again even if this was already posted.")
+@click.option("--again", is_flag=True,
+              help="Post even if this was already posted, or skipped (a first run, missed, "
+                   "superseded).")
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
 def announce(config_path, site, ref, digest, stage, account, lang, again, dry_run):
     """Post one event (REF) or one digest (--digest NAME) now, as `run` would post it.
@@ -32,7 +34,6 @@ def announce(config_path, site, ref, digest, stage, account, lang, again, dry_ru
     holds the ledger, it refuses (exit 5).
     """
     from .. import app
-    from ..content import load_site
     from ..service import Selection, announce as run, announce_digest
 
     if (ref is None) == (digest is None):
@@ -45,7 +46,7 @@ def announce(config_path, site, ref, digest, stage, account, lang, again, dry_ru
     if digest is not None:
         config.digest(digest)
     selection = Selection(account=account, lang=lang)
-    loaded = load_site(config.site)
+    loaded = app.read_site(config)
     now = datetime.now(config.site.timezone)
     publishers = _publishers(config, selection.accounts(config), dry_run)
     attach, prepared = app.attachments(config), {}

@@ -43,7 +43,6 @@ def preview(config_path, site, now_text, event, digest, platform, account, lang,
     platform.
     """
     from .. import app
-    from ..content import load_site
     from ..errors import UsageError
     from ..service import Selection, forecast
     from ..status import reading
@@ -60,7 +59,7 @@ def preview(config_path, site, now_text, event, digest, platform, account, lang,
                          f"{', '.join(config.site.languages)}")
     progress = Progress()
     progress.say(f"reading the events in {config.site.root} ...", force=True)
-    loaded = load_site(config.site)
+    loaded = app.read_site(config)
     if event is not None and digest is not None:
         raise UsageError("--event and --digest: give one of the two")
     selection = Selection(event=event, platform=platform, lang=lang, account=account,

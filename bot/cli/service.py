@@ -62,10 +62,10 @@ def _detail(e) -> str:
 
 def _known_ref(ref: str, config) -> None:
     """Refuse (exit 2) an event ref the site does not have, naming the closest ones."""
-    from ..content import load_site
+    from .. import app
     from ..service import unknown_ref
 
-    loaded = load_site(config.site)
+    loaded = app.read_site(config)
     if ref not in loaded.refs() and ref not in {d.ref for d in loaded.drafts}:
         raise unknown_ref(ref, loaded)
 

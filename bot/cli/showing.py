@@ -7,7 +7,7 @@ in the site's zone.
 from __future__ import annotations
 
 import json
-import textwrap
+from json.encoder import encode_basestring as _json_text
 from pathlib import Path
 
 import click
@@ -217,8 +217,8 @@ def stream_json(items, written, shown: Tally, progress, *, config, loaded, now, 
     separator = "\n"
     for item in items:
         shown.add(item)
-        body = json.dumps(item_json(item, written(item), config), ensure_ascii=False, indent=2)
-        click.echo(separator + textwrap.indent(body, "    "), nl=False)
+        click.echo(separator + "    " + indented(item_json(item, written(item), config), "    "),
+                   nl=False)
         separator = ",\n"
         progress.say(f"preview: {plural(shown.posts, 'post')} so far ...")
     click.echo("\n  ]," if shown.posts else "],")
@@ -226,6 +226,35 @@ def stream_json(items, written, shown: Tally, progress, *, config, loaded, now, 
                "unfit": shown.unfit, "cost": round(shown.cost, 6)}
     click.echo(f'  "summary": {json.dumps(summary)}')
     click.echo("}")
+
+
+def indented(value, pad: str = "") -> str:
+    """`json.dumps(value, ensure_ascii=False, indent=2)`, each line after the first led by
+    `pad`: the same text, written about twice as fast as the pure-Python encoder that `indent`
+    needs, and a text holding a line separator (U+2028) stays inside its string."""
+    if isinstance(value, str):
+        return _json_text(value)
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return json.dumps(value)
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        if not value:
+            return "{}"
+        inner = pad + "  "
+        return ("{\n" + ",\n".join(f"{inner}{_json_text(key)}: {indented(item, inner)}"
+                                    for key, item in value.items()) + f"\n{pad}}}")
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        inner = pad + "  "
+        return "[\n" + ",\n".join(inner + indented(item, inner) for item in value) + f"\n{pad}]"
+    lines = json.dumps(value, ensure_ascii=False, indent=2).split("\n")
+    return "\n".join(lines[:1] + [pad + line for line in lines[1:]])
 
 
 def item_json(item, written, config) -> dict:

@@ -19,10 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-import grapheme
-
 from ..model import Limits
-from . import twitter
+from . import graphemes, twitter
 
 DEFAULT_URL_WEIGHT = 23
 
@@ -118,7 +116,7 @@ def _mastodon(text: str, limits: Limits) -> int:
 
     countable = MASTODON_URL.sub(url, text)
     countable = MASTODON_MENTION.sub(mention, countable)
-    return grapheme.length(countable)
+    return graphemes.length(countable)
 
 
 def _linkable(url: str) -> bool:
@@ -144,7 +142,7 @@ def _twitter(text: str, limits: Limits) -> int:
 
 
 def _graphemes(text: str, limits: Limits) -> int:
-    return grapheme.length(text)
+    return graphemes.length(text)
 
 
 def _url_weight(limits: Limits) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -49,8 +50,9 @@ class Entry:
     """Made by a deliberate request (`announce --again`, `post`): the daemon never completes it."""
     gave_up: bool = False
 
-    @property
+    @functools.cached_property
     def life(self) -> State:
+        """Worked out once per entry (an entry never changes): a tick asks it of every row."""
         return lifecycle.state_of(self.state, self.outcome_unknown, self.gave_up)
 
     @property

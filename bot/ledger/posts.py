@@ -8,6 +8,7 @@ generation 0 is the normal post and a deliberate `again` makes the next one.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from ..lifecycle import State, Step
 from ..model import PostKey, Published
 from .place import sqlite_problem
 from .entries import AlreadyPosted, Entry, LedgerConflict, Reservation, idempotency_key
-from .schema import parse, parse_opt, stamp
+from .schema import parse, stamp
 
 
 class PostRows:
@@ -249,6 +250,42 @@ class PostRows:
             return self._many("ORDER BY updated_at, id", ())
         return self._many("WHERE ref = ? ORDER BY updated_at, id", (ref,))
 
+    def revision(self) -> int:
+        """The number of the latest change to any post's row (0 when there is none)."""
+        (top,) = self._conn.execute("SELECT MAX(revision) FROM posts").fetchone()
+        return top or 0
+
+    def changed_since(self, revision: int) -> tuple[list[tuple[int, Entry]], int]:
+        """Return the rows changed after `revision`, as (row id, entry), and the latest revision.
+
+        Read through the revision index: only the rows changed, however long the history.
+        `changed_since(0)` reads every row.
+        """
+        try:
+            rows = self._conn.execute(
+                f"SELECT {_COLUMNS}, id, revision FROM posts WHERE revision > ?"
+                f" ORDER BY revision", (revision,)).fetchall()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"{self.path}: cannot read the ledger: "
+                              f"{sqlite_problem(exc, self.path)}") from exc
+        return [(row[24], _entry(row)) for row in rows], rows[-1][25] if rows else revision
+
+    def posting_times(self, account: str, since: datetime) -> list[datetime]:
+        """When `account` made a new post after `since`, oldest first (as `survey.posting_times`).
+
+        An edit of an earlier post (a row with the same platform id) does not count; a post
+        deleted since does. Read through the index of posting times: only the window.
+        """
+        rows = self._conn.execute(
+            "SELECT p.posted_at FROM posts p WHERE p.account = ? AND p.posted_at > ?"
+            " AND p.state IN ('posted', 'deleted') AND (p.platform_id IS NULL"
+            " OR p.platform_id = '' OR NOT EXISTS (SELECT 1 FROM posts q"
+            " WHERE q.account = p.account AND q.platform_id = p.platform_id"
+            " AND q.state IN ('posted', 'deleted') AND q.posted_at IS NOT NULL"
+            " AND (q.posted_at < p.posted_at OR (q.posted_at = p.posted_at AND q.id < p.id))))"
+            " ORDER BY p.posted_at", (account, stamp(since)))
+        return [parse(moment) for (moment,) in rows]
+
     def uncertain(self) -> list[Entry]:
         """Return the entries that may be on a platform without being recorded."""
         return self._many("WHERE state = 'reserved' OR (state = 'failed' AND outcome_unknown)"
@@ -262,26 +299,65 @@ class PostRows:
 
     def _skip(self, key: PostKey, reason: str, now: datetime, *, new_generation: bool,
               event: str | None) -> Entry:
-        moment = stamp(now)
         with self._write():
-            row = self.current(key)
-            if row is None or (new_generation and row.done):
-                _, ikey = self._insert(key, state="skipped", reason=reason, created_at=moment,
-                                       updated_at=moment, event=event)
-                return self._by_idempotency_key(ikey)
-            if row.life in (State.POSTED, State.DELETED):
-                raise AlreadyPosted(row)
-            if row.uncertain:
-                raise LedgerConflict(f"{key} may already be posted; reconcile it before skipping",
-                                     row)
-            if row.life is State.SKIPPED:
-                return row
-            lifecycle.move(row.life, Step.SKIP)
-            self._conn.execute(
-                "UPDATE posts SET state = 'skipped', reason = ?, next_attempt_at = NULL,"
-                " event = COALESCE(?, event), updated_at = ? WHERE idempotency_key = ?",
-                (reason, event, moment, row.idempotency_key))
-            return self._by_idempotency_key(row.idempotency_key)
+            ikey = self._skip_row(key, reason, stamp(now), new_generation=new_generation,
+                                  event=event)
+            return self._by_idempotency_key(ikey)
+
+    def skip_all(self, items: Iterable[tuple[PostKey, str, str | None]],
+                 now: datetime) -> list[LedgerConflict]:
+        """Skip many posts at once, as `skip_generation` skips one, in one transaction.
+
+        `items` are (key, reason, event details as JSON). The posts that may already be out
+        are left as they are and returned as LedgerConflicts, to be looked up first. A post
+        the ledger has no row for yet (most of a first run's backlog) is inserted with the
+        others in one statement.
+        """
+        moment = stamp(now)
+        conflicts: list[LedgerConflict] = []
+        new: list[tuple] = []
+        with self._write():
+            for key, reason, event in items:
+                if self._conn.execute(
+                        "SELECT 1 FROM posts WHERE ref = ? AND stage = ? AND account = ?"
+                        " AND lang = ? LIMIT 1", _key_tuple(key)).fetchone() is None:
+                    new.append((*_key_tuple(key), idempotency_key(key, 0), reason, moment,
+                                moment, event))
+                    continue
+                try:
+                    self._skip_row(key, reason, moment, new_generation=True, event=event)
+                except LedgerConflict as exc:
+                    conflicts.append(exc)
+            if new:     # numbered here: the trigger would look up the latest for each row
+                (top,) = self._conn.execute("SELECT MAX(revision) FROM posts").fetchone()
+                self._conn.executemany(
+                    "INSERT INTO posts (ref, stage, account, lang, generation,"
+                    " idempotency_key, state, reason, created_at, updated_at, event, revision)"
+                    " VALUES (?, ?, ?, ?, 0, ?, 'skipped', ?, ?, ?, ?, ?)",
+                    [(*row, (top or 0) + n) for n, row in enumerate(new, start=1)])
+        return conflicts
+
+    def _skip_row(self, key: PostKey, reason: str, moment: str, *, new_generation: bool,
+                  event: str | None) -> str:
+        """Skip `key` inside the caller's transaction; return the idempotency key of the row."""
+        row = self.current(key)
+        if row is None or (new_generation and row.done):
+            _, ikey = self._insert(key, state="skipped", reason=reason, created_at=moment,
+                                   updated_at=moment, event=event)
+            return ikey
+        if row.life in (State.POSTED, State.DELETED):
+            raise AlreadyPosted(row)
+        if row.uncertain:
+            raise LedgerConflict(f"{key} may already be posted; reconcile it before skipping",
+                                 row)
+        if row.life is State.SKIPPED:
+            return row.idempotency_key
+        lifecycle.move(row.life, Step.SKIP)
+        self._conn.execute(
+            "UPDATE posts SET state = 'skipped', reason = ?, next_attempt_at = NULL,"
+            " event = COALESCE(?, event), updated_at = ? WHERE idempotency_key = ?",
+            (reason, event, moment, row.idempotency_key))
+        return row.idempotency_key
 
     def _set_posted(self, ikey: str, published: Published, moment: str,
                     event: str | None = None) -> None:
@@ -333,14 +409,28 @@ _COLUMNS = ("ref, stage, account, lang, generation, idempotency_key, state, text
 
 
 def _entry(row: tuple) -> Entry:
+    """Make the Entry of a row (its first 24 columns), without the checks of a frozen
+    dataclass's `__init__`: reading a long history costs half as much."""
     (ref, stage, account, lang, generation, ikey, state, text, platform_id, url, reply_to,
      error, error_kind, outcome_unknown, reason, attempts, created_at, reserved_at, posted_at,
-     next_attempt_at, updated_at, event, requested, gave_up) = row
-    return Entry(PostKey(ref, stage, account, lang), generation, ikey, state, text, platform_id,
-                 url, reply_to, error, error_kind, bool(outcome_unknown), reason, attempts,
-                 parse(created_at), parse_opt(reserved_at), parse_opt(posted_at),
-                 parse_opt(next_attempt_at), parse(updated_at), event, bool(requested),
-                 bool(gave_up))
+     next_attempt_at, updated_at, event, requested, gave_up) = row[:24]
+    key = _new(PostKey)
+    _set(key, "__dict__", {"ref": ref, "stage": stage, "account": account, "lang": lang})
+    entry = _new(Entry)
+    _set(entry, "__dict__", {
+        "key": key, "generation": generation, "idempotency_key": ikey, "state": state,
+        "text": text, "platform_id": platform_id, "url": url, "reply_to": reply_to,
+        "error": error, "error_kind": error_kind, "outcome_unknown": bool(outcome_unknown),
+        "reason": reason, "attempts": attempts, "created_at": parse(created_at),
+        "reserved_at": None if reserved_at is None else parse(reserved_at),
+        "posted_at": None if posted_at is None else parse(posted_at),
+        "next_attempt_at": None if next_attempt_at is None else parse(next_attempt_at),
+        "updated_at": parse(updated_at), "event": event, "requested": bool(requested),
+        "gave_up": bool(gave_up)})
+    return entry
+
+
+_new, _set = object.__new__, object.__setattr__
 
 
 def _key_tuple(key: PostKey) -> tuple[str, str, str, str]:

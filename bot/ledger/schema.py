@@ -88,6 +88,24 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX posts_state ON posts (state)",
         "CREATE INDEX posts_updated ON posts (updated_at, id)",
     )),
+    ("add_revisions", (
+        # Each change of a row takes the next revision number (triggers, so that every writer
+        # numbers its changes), so `herald run` reads only the rows changed since its last
+        # tick; and an index for the posting times of one account within the daily cap.
+        "ALTER TABLE posts ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+        "UPDATE posts SET revision = id",
+        "CREATE INDEX posts_revision ON posts (revision)",
+        "CREATE INDEX posts_posted ON posts (account, posted_at) WHERE posted_at IS NOT NULL",
+        "CREATE INDEX posts_platform_id ON posts (account, platform_id)"
+        " WHERE platform_id IS NOT NULL",
+        "CREATE TRIGGER posts_revision_insert AFTER INSERT ON posts WHEN NEW.revision = 0 BEGIN"
+        " UPDATE posts SET revision = (SELECT MAX(revision) FROM posts) + 1"
+        " WHERE id = NEW.id; END",
+        "CREATE TRIGGER posts_revision_update AFTER UPDATE ON posts"
+        " WHEN NEW.revision = OLD.revision BEGIN"
+        " UPDATE posts SET revision = (SELECT MAX(revision) FROM posts) + 1"
+        " WHERE id = NEW.id; END",
+    )),
 )
 
 _MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS migrations (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
 
@@ -29,6 +30,18 @@ class Sightings:
             (stored,) = self._conn.execute("SELECT first_seen_at FROM seen WHERE ref = ?",
                                            (ref,)).fetchone()
         return parse(stored)
+
+    def first_seen_all(self, refs: Iterable[str], now: datetime) -> dict[str, datetime]:
+        """`first_seen` for many events at once, in one transaction; return when each was."""
+        refs = list(refs)
+        if not refs:
+            return {}
+        with self._write():
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO seen (ref, first_seen_at) VALUES (?, ?)",
+                [(ref, stamp(now)) for ref in refs])
+        seen = self.seen()
+        return {ref: seen[ref] for ref in refs}
 
     def first_run(self, now: datetime, *, record: bool = True,
                   safe: bool = True) -> datetime | None:

@@ -12,3 +12,22 @@ Each platform package has the same parts: the publisher, its limits, media uploa
 session or API connection, the error mapping, and `herald auth`. Importing a package loads no
 SDK; the SDK loads when a publisher first talks to its server.
 """
+
+import importlib
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy(package: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """Return a package's `__getattr__` that imports each name's module (`names`: name ->
+    relative module) on first use: a command that reads only a platform's limits (`herald
+    preview`, `herald validate`) loads none of its publisher, session or authorization code."""
+    def __getattr__(name: str) -> Any:
+        if name not in names:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(names[name], package), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    return __getattr__

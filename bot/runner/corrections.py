@@ -8,24 +8,44 @@ the deletion of every post about the event, each recorded as deleted in the ledg
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 
 from ..changes import CANCELLATION, CORRECTION, Cancellation, Correction, Details, announced, \
     cancellation_post, correction_post, detect
 from ..config import Config
 from ..config_accounts import CANCEL_MODES
+from ..content import Site
 from ..delivery import Attach, Outcome, failed_before_sending, no_attachments, send
 from ..errors import PublishError, RateLimited
 from ..ledger import AlreadyPosted, Entry, Ledger
 from ..lifecycle import Step
 from ..localize import plural
-from ..model import Account, PostKey
+from ..model import Account, Event, PostKey
 from ..platforms.base import Publisher
 from ..timing import Rules, change_time
+from .journal import Journal
 from .results import Tick
 
 __all__ = ["CANCEL_MODES", "Corrections"]
+
+
+class _Published(Mapping[str, Mapping[str, Event]]):
+    """The site's published events by ref, each one's versions read only when asked for."""
+
+    def __init__(self, site: Site):
+        self._site = site
+
+    def __getitem__(self, ref: str) -> Mapping[str, Event]:
+        if ref not in self._site:
+            raise KeyError(ref)
+        return self._site.versions(ref)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._site.refs())
+
+    def __len__(self) -> int:
+        return len(self._site.refs())
 
 
 class Corrections:
@@ -39,6 +59,7 @@ class Corrections:
     attach: Attach
     confirm_missing: timedelta
     halted: dict[str, str]
+    _journal: Journal
     _paused: dict[str, datetime]
     should_stop: Callable[[], bool]
     _accounts: dict[str, Account]
@@ -55,11 +76,12 @@ class Corrections:
     def _changes(self, tick: Tick, rows: list[Entry]) -> None:
         site = tick.site
         announcement_stages = [s.name for s in self.config.stages if s.kind == "announcement"]
-        posted = announced(rows, announcement_stages)
+        posted = self._journal.derived("announced",
+                                       lambda: announced(rows, announcement_stages))
         if not posted:
             return
         unreadable = {p.source for p in site.problems if p.severity == "error"}
-        found = detect(posted, {ref: site.versions(ref) for ref in site.refs()},
+        found = detect(posted, _Published(site),
                        {d.ref for d in site.drafts}, unreadable, self.ledger.missing(),
                        now=tick.now, confirm=self.confirm_missing)
         for ref in found.missing:

@@ -22,18 +22,26 @@ from ..content import Site
 from ..delivery import Attach, Outcome, failed_before_sending, no_attachments, reply_target, send
 from ..digest import PlannedDigest
 from ..errors import LedgerError, PublishError, RateLimited
-from ..ledger import Entry, Ledger, LedgerConflict
+from ..ledger import Entry, Ledger
 from ..lifecycle import lookup_after
 from ..model import OutgoingPost, PostKey, Skipped
 from ..platforms.base import Publisher
 from ..service import compose_planned
-from ..survey import blocked_until, latest_entries, survey
+from ..survey import Survey, blocked_until, done_keys, posting_times, survey
 from ..timing import RETRYING_AFTER_FAILURE, Arrangement, Rules, Slot, rules_for
 from .corrections import Corrections
 from .digests import Digests
+from .journal import Journal
 from .results import Results, Tick, TickReport
 
 log = logging.getLogger("herald")
+
+LOOKAHEAD = 64
+"""How many stages after `now` a tick plans at first (the earliest each can be due, over every
+event): the next wake is almost always among them; when not, it looks eight times further."""
+
+SKIPS_LOGGED = 20
+"""How many skipped posts one tick logs one by one (the rest only with --verbose)."""
 
 
 class Runner(Corrections, Digests, Results):
@@ -75,6 +83,7 @@ class Runner(Corrections, Digests, Results):
         self._first_run_known = False
         self._said: set[str] = set()
         self._planned: dict[tuple[str, str, str], datetime] = {}
+        self._journal = Journal()
 
     @property
     def ledger(self) -> Ledger:
@@ -88,12 +97,18 @@ class Runner(Corrections, Digests, Results):
 
         `next_wake` equals `now` when something was sent: call again at once to post what the
         new state allows (the next language, the next account's post).
+
+        A tick costs what is near, not the whole campaign: the ledger is read for what changed
+        since the last tick, and the survey plans and times only the posts that can be due
+        before the next wake (`survey(lookahead=...)`, widened until that wake is known).
         """
         now = now.astimezone(self.config.site.timezone)
         self._note_first_run(now)
         self._note_seen(site, now)
-        rows = self.ledger.history()
-        tick = Tick(now, site, latest_entries(rows))
+        journal = self._journal
+        journal.refresh(self.ledger)
+        rows = journal.rows()
+        tick = Tick(now, site, journal.latest())
         tick.blocked = blocked_until(tick.latest.values(), now)
         for name, until in self._paused.items():
             if until > now:
@@ -101,16 +116,30 @@ class Runner(Corrections, Digests, Results):
         self._changes(tick, rows)
         if self.should_stop():
             return self._report(tick, None, interrupted=True)
-        found = survey(self.config, site, rows, now=now, seen=self._seen,
-                       safe_since=self._safe_since, paused=self._paused)
+        found = self._survey(site, now)
         self._record_skips(tick, list(found.plan.skipped) + list(found.arrangement.skipped))
         self._log_planned(found.arrangement, now)
         held = self._held_back(tick, found.arrangement)
         interrupted = self._deliver(tick, found.arrangement.due(now))
-        idle = [s.at for s in found.arrangement.slots
-                if s.at > now and s.post.key.account not in self.halted]
-        return self._report(tick, min(idle, default=None), interrupted=interrupted,
+        return self._report(tick, found.next_after(now, self.halted), interrupted=interrupted,
                             held_back=held)
+
+    def _survey(self, site: Site, now: datetime) -> Survey:
+        """Survey what is due by the next wake: look further ahead until that wake is known."""
+        journal = self._journal
+        latest = journal.latest()
+        history = journal.derived("history", lambda: posting_times(journal.rows()))
+        # What is done depends on the site too (a moved event's reminders are planned again).
+        done = journal.derived("done", lambda: done_keys(latest, site, self.config.stages),
+                               given=site)
+        lookahead = LOOKAHEAD
+        while True:
+            found = survey(self.config, site, (), now=now, seen=self._seen,
+                           safe_since=self._safe_since, paused=self._paused,
+                           lookahead=lookahead, latest=latest, history=history, done=done)
+            if found.horizon is None or found.next_after(now, self.halted) is not None:
+                return found
+            lookahead *= 8
 
     def _report(self, tick: Tick, upcoming: datetime | None, *, interrupted: bool,
                 held_back: tuple[PostKey, ...] = ()) -> TickReport:
@@ -148,24 +177,47 @@ class Runner(Corrections, Digests, Results):
             self._first_run_known = True
 
     def _note_seen(self, site: Site, now: datetime) -> None:
-        for ref in site.refs():
-            if ref not in self._seen:
-                self._seen[ref] = self.ledger.first_seen(ref, now)
+        """Record when each event was first seen: the new ones in one transaction."""
+        if not self._seen:
+            self._seen = self.ledger.seen()
+        new = [ref for ref in site.refs() if ref not in self._seen]
+        if new:
+            self._seen.update(self.ledger.first_seen_all(new, now))
 
     # -- planned posts -----------------------------------------------------------------------
 
     def _record_skips(self, tick: Tick, skipped: Iterable[Skipped]) -> None:
-        """Record each post the timing rules dropped, and log why (`herald status` shows it)."""
+        """Record each post the timing rules dropped, and log why (`herald status` shows it).
+
+        All in one transaction; a post that may already be out is looked up first (`_settle`).
+        Past `SKIPS_LOGGED` in one tick (the backlog of a first run on a large site), the rest
+        are counted in one line and logged one by one only with --verbose.
+        """
+        items = []
+        told: dict[int, str] = {}       # each version's details, once (it has many posts)
         for item in skipped:
             versions = tick.site.versions(item.key.ref)
             event = versions.get(item.key.lang) or next(iter(versions.values()), None)
-            details = Details.of(event).to_json() if event is not None else None
-            try:
-                self.ledger.skip_generation(item.key, item.reason, tick.now, event=details)
-            except LedgerConflict as exc:
-                self._settle(tick, exc.entry, item.reason, details)
+            details = None
+            if event is not None:
+                details = told.get(id(event))
+                if details is None:
+                    details = told[id(event)] = Details.of(event).to_json()
+            items.append((item.key, item.reason, details))
+        if not items:
+            return
+        conflicts = {exc.entry.key: exc for exc in self.ledger.skip_all(items, tick.now)}
+        logged = 0
+        for key, reason, details in items:
+            if key in conflicts:
+                self._settle(tick, conflicts[key].entry, reason, details)
                 continue
-            self.log.info("skipped %s: %s", item.key, item.reason)
+            logged += 1
+            level = logging.INFO if logged <= SKIPS_LOGGED else logging.DEBUG
+            self.log.log(level, "skipped %s: %s", key, reason)
+        if logged > SKIPS_LOGGED:
+            self.log.info("skipped %d more posts (herald status and herald history list them)",
+                          logged - SKIPS_LOGGED)
 
     def _settle(self, tick: Tick, entry: Entry, reason: str, details: str | None) -> None:
         """Skip a post that may already be out: look for it first, record it if found."""
@@ -204,19 +256,26 @@ class Runner(Corrections, Digests, Results):
         self.log.info("skipped %s: %s", entry.key, reason)
 
     def _log_planned(self, arrangement: Arrangement, now: datetime) -> None:
+        """Log each unit's planned time once (again when it changes), as it comes in sight."""
         units: dict[tuple[str, str, str], list[Slot]] = defaultdict(list)
         for slot in arrangement.slots:
             key = slot.post.key
             units[(key.ref, key.stage, key.account)].append(slot)
-        known, self._planned = self._planned, {u: slots[0].at for u, slots in units.items()}
+        known = self._planned
         for unit, slots in units.items():
             at = slots[0].at
-            if known.get(unit) == at or at <= now or slots[0].why.startswith("retrying"):
-                continue  # known, or "posted" / "failed ... retrying at" will say it
+            if known.get(unit) == at:
+                continue
+            known[unit] = at
+            if at <= now or slots[0].why.startswith("retrying"):
+                continue  # "posted" / "failed ... retrying at" will say it
             langs = ", ".join(s.post.key.lang for s in slots)
             why = f" ({slots[0].why})" if slots[0].why else ""
             self.log.info("planned %s/%s on %s (%s) at %s%s", unit[0], unit[1], unit[2], langs,
                           f"{at:%Y-%m-%d %H:%M %Z}", why)
+        if len(known) > 4 * len(units) + 1000:      # forget what is long past
+            for unit in [u for u, at in known.items() if at < now - timedelta(days=1)]:
+                del known[unit]
 
     # -- delivering ---------------------------------------------------------------------------
 

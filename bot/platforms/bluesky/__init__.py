@@ -9,16 +9,18 @@
     auth.py       `herald auth`: check a handle and app password and keep the session
 
 The atproto SDK loads only when a publisher first talks to its server; importing this package
-stays cheap.
+stays cheap (its parts other than `limits.py` load on first use).
 """
 
-from .auth import authorize
+from .. import lazy
 from .limits import LIMITS, SERVICE, THUMB_BYTES, declared_limits
-from .media import BLOB_REUSE, BLOB_REUSE_REFERENCED
-from .publisher import BlueskyPublisher
-from .records import (COLLECTION, build_record, card_embed, facets, images_embed, post_url,
-                      record_key, tid_time)
-from .session import missing_credentials
+
+__getattr__ = lazy(__name__, {
+    "authorize": ".auth", "BLOB_REUSE": ".media", "BLOB_REUSE_REFERENCED": ".media",
+    "BlueskyPublisher": ".publisher", "COLLECTION": ".records", "build_record": ".records",
+    "card_embed": ".records", "facets": ".records", "images_embed": ".records",
+    "post_url": ".records", "record_key": ".records", "tid_time": ".records",
+    "missing_credentials": ".session"})
 
 __all__ = ["BLOB_REUSE", "BLOB_REUSE_REFERENCED", "COLLECTION", "LIMITS", "SERVICE",
            "THUMB_BYTES", "BlueskyPublisher", "authorize", "build_record", "card_embed",

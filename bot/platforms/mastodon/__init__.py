@@ -12,16 +12,19 @@ SDK failure becomes a PublishError.
     auth.py       `herald auth`: register the app and exchange the user's code for a token
 
 Mastodon.py and requests are imported inside the functions that use them, so importing this
-package (as `herald preview` does) stays cheap.
+package (as `herald preview` does) stays cheap; its parts other than `servers.py` load on
+first use.
 """
 
-from .api import missing_credentials, token_variable
-from .auth import OOB, SCOPES, authorize
-from .errors import map_error, retry_time
-from .publisher import VISIBILITIES, MastodonPublisher
+from .. import lazy
 from .servers import (LIMITS, SERVER_RULES, declared_limits, declared_software,
                       limits_from_instance, server_kind)
-from .text import comparable_text, plain_text
+
+__getattr__ = lazy(__name__, {
+    "missing_credentials": ".api", "token_variable": ".api", "OOB": ".auth",
+    "SCOPES": ".auth", "authorize": ".auth", "map_error": ".errors", "retry_time": ".errors",
+    "VISIBILITIES": ".publisher", "MastodonPublisher": ".publisher",
+    "comparable_text": ".text", "plain_text": ".text"})
 
 __all__ = ["LIMITS", "OOB", "SCOPES", "SERVER_RULES", "VISIBILITIES", "MastodonPublisher",
            "authorize", "comparable_text", "declared_limits", "declared_software",

@@ -8,15 +8,17 @@
     auth.py       `herald auth`: the PIN-based OAuth 1.0a flow
 
 tweepy, requests and requests-oauthlib are imported inside the functions that use them, so
-importing this package for `LIMITS` (as `herald preview` does) stays cheap.
+importing this package for `LIMITS` (as `herald preview` does) stays cheap; the other parts
+load on first use.
 """
 
-from ..shared import mask
-from .api import API_HOST, CREDENTIALS, missing_credentials, rebased_session
-from .auth import authorize
-from .errors import DuplicateContent
+from .. import lazy
 from .limits import LIMITS, declared_limits
-from .publisher import XPublisher, comparable_text
+
+__getattr__ = lazy(__name__, {
+    "mask": "..shared", "API_HOST": ".api", "CREDENTIALS": ".api",
+    "missing_credentials": ".api", "rebased_session": ".api", "authorize": ".auth",
+    "DuplicateContent": ".errors", "XPublisher": ".publisher", "comparable_text": ".publisher"})
 
 __all__ = ["API_HOST", "CREDENTIALS", "DuplicateContent", "LIMITS", "XPublisher", "authorize",
            "comparable_text", "declared_limits", "mask", "missing_credentials",
