@@ -241,6 +241,18 @@ def test_a_rejected_token_stops_that_account_and_the_others_go_on(tmp):
     assert [line for _, line, _ in world.got("x")] == ["Event 0", "Event 1", "Event 2"]
 
 
+def test_an_account_with_a_short_request_timeout_retries_sooner_after_a_failure(tmp):
+    """The back-off starts at the request timeout when that is shorter than 30 s."""
+    accounts = {**CONFIG["accounts"],
+                "bsky": {**CONFIG["accounts"]["bsky"], "request_timeout": "4s"}}
+    world = World(tmp, at(4, 1, 12), config={**CONFIG, "accounts": accounts})
+    world.platforms["bsky"].down = (at(4, 1, 12), at(4, 1, 12, 0, 2))
+    world.site = site(event("meetup", "sv", "Vårmöte", at(4, 15, 18)))
+    world.run_until(at(4, 1, 13))
+    assert world.platforms["bsky"].received[0][0] == at(4, 1, 12, 0, 3)   # 4 s, half jittered
+    assert world.platforms["x"].received[0][0] == at(4, 1, 12)
+
+
 def test_a_rate_limited_account_retries_at_the_platforms_reset_time(tmp):
     world = World(tmp, at(4, 1, 12))
     world.platforms["x"].failure = RateLimited("429 Too Many Requests", account="x",
