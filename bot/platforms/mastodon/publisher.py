@@ -145,6 +145,7 @@ class MastodonPublisher:
             if len(status.get("media_attachments") or ()) != len(post.media):
                 continue
             if comparable_text(plain_text(status.get("content") or "")) == wanted:
+                self._media.forget(post.media)      # that status holds its uploads for good
                 return _published(status)
         return None
 
