@@ -260,6 +260,26 @@ def test_a_reply_points_at_its_parent_and_at_the_root_of_the_thread(pds):
     assert refs(third) == (ref(first), ref(second))
 
 
+def test_a_reply_to_a_post_made_or_found_by_the_same_publisher_reads_nothing_first(pds):
+    """Its parent's reference (and the thread's root) is known: one request per reply."""
+    def reads() -> int:
+        return len(pds.received("GET", r"/xrpc/com\.atproto\.repo\.getRecord"))
+
+    bsky = publisher(pds)
+    first = bsky.publish(post("Första", key="e/announcement/bluesky/sv"))
+    english = bsky.publish(post("First", key="e/announcement/bluesky/en", reply_to=first.id))
+    assert reads() == 0
+    later = publisher(pds)                          # the next process finds the post first
+    assert later.find(post("Första", key="e/announcement/bluesky/sv")) == first
+    before = reads()
+    reminder = later.publish(post("Snart", key="e/reminder/bluesky/sv", reply_to=first.id))
+    assert reads() == before
+    root = {"uri": first.id, "cid": pds.records[rkey_of(first.id)].cid}
+    for reply in (english, reminder):
+        refs = pds.record(rkey_of(reply.id))["reply"]
+        assert {k: refs["root"][k] for k in root} == {k: refs["parent"][k] for k in root} == root
+
+
 def test_a_reply_to_a_post_that_does_not_exist_is_rejected(pds):
     missing = f"at://{pds.did}/app.bsky.feed.post/{record_key('nothing')}"
     with pytest.raises(Rejected, match="no such post"):

@@ -49,6 +49,8 @@ class BlueskyPublisher:
         self._session = BlueskySession(account.name, self.service, credentials,
                                        save_session=save_session, timeout=timeout, clock=clock)
         self._media = BlueskyMedia(self._session)
+        self._threads: dict[str, tuple[dict, dict]] = {}
+        """at:// URI -> (its strong ref, its thread root's) of the posts made or found here."""
 
     def __repr__(self) -> str:
         return (f"BlueskyPublisher(account={self.account!r}, service={self.service!r}, "
@@ -107,6 +109,8 @@ class BlueskyPublisher:
                                platform_message="record key taken") from error
             raise
         self._media.referenced(post)
+        ref = {"uri": created.uri, "cid": created.cid}
+        self._threads[created.uri] = (ref, reply["root"] if reply else ref)
         log.info("%s: posted %s", self.account, created.uri)
         return self._published(created.uri, rkey)
 
@@ -128,6 +132,7 @@ class BlueskyPublisher:
         data = {"repo": did, "collection": COLLECTION, "rkey": match["rkey"]}
         answer = self._session.call(lambda client: none_if_missing(
             lambda: client.com.atproto.repo.delete_record(data)))
+        self._threads.pop(platform_id, None)
         if answer is None or answer.commit is None:
             log.info("%s: post %s was already gone", self.account, platform_id)
         else:
@@ -168,6 +173,7 @@ class BlueskyPublisher:
             if found is None:
                 continue
             if _field(found.value, "text") == post.text:
+                self._remember(found)
                 return self._published(found.uri, rkey), None
             log.warning("%s: record %s holds another post than %s", self.account, found.uri,
                         post.idempotency_key)
@@ -184,9 +190,14 @@ class BlueskyPublisher:
         found = self._get(rkey)
         if found is None or _field(found.value, "text") != post.text:
             return None
+        self._remember(found)
         return self._published(found.uri, rkey)
 
     def _reply_refs(self, uri: str) -> dict:
+        """The reply's parent and root: known for a post made or found here, else read."""
+        if uri in self._threads:
+            parent_ref, root_ref = self._threads[uri]
+            return {"root": root_ref, "parent": parent_ref}
         match = AT_URI.fullmatch(uri)
         if match is None:
             raise Rejected(f"cannot reply to {uri!r}: not an at:// post URI",
@@ -203,6 +214,15 @@ class BlueskyPublisher:
         root = _field(_field(parent.value, "reply"), "root")
         root_ref = {"uri": _field(root, "uri"), "cid": _field(root, "cid")} if root else parent_ref
         return {"root": root_ref, "parent": parent_ref}
+
+    def _remember(self, found: Any) -> None:
+        """Keep the strong refs of a post read back, so a reply to it reads nothing first."""
+        if not found.cid:
+            return
+        ref = {"uri": found.uri, "cid": found.cid}
+        root = _field(_field(found.value, "reply"), "root")
+        self._threads[found.uri] = (ref, {"uri": _field(root, "uri"), "cid": _field(root, "cid")}
+                                    if root else ref)
 
     def _published(self, uri: str, rkey: str) -> Published:
         session = self._session
