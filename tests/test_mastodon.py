@@ -306,6 +306,13 @@ def test_find_returns_none_when_the_post_was_never_sent(fake_mastodon, publisher
     assert publisher.find(post(reply_to=fake_mastodon.status_list()[0]["id"])) is None
 
 
+def test_find_names_a_status_with_images_when_asked_by_its_text_alone(fake_mastodon, publisher):
+    """A post in doubt that the timing rules drop is looked up from the ledger, which keeps its
+    text but not its images: the status is found, so history says it went out."""
+    published = publisher.publish(post(media=(Media(png(), "image/png", 40, 30, "Affisch"),)))
+    assert make_publisher(fake_mastodon).find(post()) == published
+
+
 def test_an_image_found_attached_after_a_lost_answer_is_uploaded_afresh_for_the_next_post(
         fake_mastodon):
     """A status takes its attachments for good: the next post (a reminder with the same image

@@ -142,8 +142,8 @@ class MastodonPublisher:
                 continue
             if status.get("language") and status["language"] != post.lang:
                 continue
-            if len(status.get("media_attachments") or ()) != len(post.media):
-                continue
+            if post.media and len(status.get("media_attachments") or ()) != len(post.media):
+                continue        # (a lookup from the ledger alone knows the text, not the images)
             if comparable_text(plain_text(status.get("content") or "")) == wanted:
                 self._media.forget(post.media)      # that status holds its uploads for good
                 return _published(status)
