@@ -820,6 +820,19 @@ def test_a_retried_post_reuses_the_blobs_it_uploaded(pds):
     assert len(uploads(pds)) == 2 and len(pds.records) == 1
 
 
+def test_a_failed_upload_says_the_record_itself_was_never_sent_and_reads_nothing_after(pds):
+    bsky = publisher(pds)
+    pds.fail("com.atproto.repo.uploadBlob", 503, "NotEnoughResources")
+    with pytest.raises(Unavailable) as failed:
+        bsky.publish(post(media=(image(),)))
+    assert failed.value.before_sending and not created(pds) and not pds.records
+    assert pds.received("GET", r"/xrpc/com\.atproto\.repo\.getRecord") == []
+    pds.fail("com.atproto.repo.createRecord", 503, "NotEnoughResources")
+    with pytest.raises(Unavailable) as lost:
+        bsky.publish(post(media=(image(),)))
+    assert not lost.value.before_sending                # the create may have been written
+
+
 def test_the_same_image_in_the_next_post_is_not_uploaded_again(pds):
     bsky = publisher(pds)
     bsky.publish(post(media=(image(alt="Affisch"),)))

@@ -306,6 +306,15 @@ def test_find_returns_none_when_the_post_was_never_sent(fake_mastodon, publisher
     assert publisher.find(post(reply_to=fake_mastodon.status_list()[0]["id"])) is None
 
 
+def test_a_failed_image_upload_says_the_status_itself_was_never_sent(fake_mastodon):
+    with FaultProxy(fake_mastodon.url, MASTODON) as proxy:
+        proxy.force("503", method="POST", path="/api/v2/media")
+        with pytest.raises(Unavailable) as failed:
+            make_publisher(fake_mastodon, instance=proxy.url).publish(
+                post(media=(Media(png(), "image/png", 40, 30, "Affisch"),)))
+    assert failed.value.before_sending and fake_mastodon.status_list() == []
+
+
 def test_find_names_a_status_with_images_when_asked_by_its_text_alone(fake_mastodon, publisher):
     """A post in doubt that the timing rules drop is looked up from the ledger, which keeps its
     text but not its images: the status is found, so history says it went out."""

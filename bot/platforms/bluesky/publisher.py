@@ -17,6 +17,7 @@ from typing import Any
 
 from ...errors import ConfigError, PublishError, Rejected
 from ...model import Account, Limits, OutgoingPost, Published
+from ..shared import before_sending
 from .errors import blob_missing, none_if_missing
 from .limits import LIMITS, SERVICE
 from .media import BlueskyMedia
@@ -83,18 +84,21 @@ class BlueskyPublisher:
         if len(post.media) > LIMITS.images_per_post:
             raise Rejected(f"Bluesky takes at most {LIMITS.images_per_post} images, "
                            f"got {len(post.media)}", account=self.account)
-        self._session.connected()
         rkey = record_key(post.idempotency_key, post.reserved_at)
-        if post.reserved_at is not None and post.reserved_at < self._started:
-            # Reserved before this process started: an earlier Herald version may have sent
-            # it under the key it used then.
-            earlier = self._record(record_key(post.idempotency_key), post)
-            if earlier is not None:
-                return earlier
-        reply = self._reply_refs(post.reply_to) if post.reply_to else None
+        with before_sending():
+            self._session.connected()
+            if post.reserved_at is not None and post.reserved_at < self._started:
+                # Reserved before this process started: an earlier Herald version may have
+                # sent it under the key it used then.
+                earlier = self._record(record_key(post.idempotency_key), post)
+                if earlier is not None:
+                    return earlier
+            reply = self._reply_refs(post.reply_to) if post.reply_to else None
         try:
             created = self._create(post, rkey, reply)
         except PublishError as error:
+            if error.before_sending:
+                raise
             try:
                 existing, other = self._lookup(post)
             except PublishError:
@@ -148,8 +152,10 @@ class BlueskyPublisher:
         """Create the record; if the PDS has dropped an image uploaded for an earlier try, upload
         it again and create once more."""
         for attempt in (1, 2):
+            with before_sending():
+                embed = self._media.embed(post)
             record = build_record(post.text, post.lang, created_at=datetime.now(timezone.utc),
-                                  embed=self._media.embed(post), reply=reply)
+                                  embed=embed, reply=reply)
             data = {"repo": self._session.did, "collection": COLLECTION, "rkey": rkey,
                     "record": record}
             try:
