@@ -1,8 +1,9 @@
 """The campaign under faults and SIGKILLs, and the counting it is judged by.
 
-The campaign itself takes minutes of real time, so it runs only when asked:
+The campaign itself takes minutes of real time, so it runs only when asked (CI asks: .ci/run
+sets HERALD_CAMPAIGN=1):
 
-    HERALD_CAMPAIGN=1 pytest -m campaign -s                               # 50 kills
+    HERALD_CAMPAIGN=1 pytest -m campaign -s                               # 50 kills, 3-6 min
     HERALD_CAMPAIGN=1 HERALD_CAMPAIGN_KILLS=500 pytest -m campaign -s     # the long run
 
 HERALD_CAMPAIGN_SEED picks the random moments and faults (default 1),
@@ -160,15 +161,17 @@ def test_posts_that_are_no_post_of_the_campaign_and_early_requests_are_counted()
 def test_the_design_leaves_every_post_minutes_before_its_event_starts():
     t0 = time.time()
     campaign = design(t0, 50)
-    assert len(campaign.expected()) == 4 * 3 * 4 * 2 == 96
-    assert len(campaign.identify()) == 4 * 3 * 2
+    assert len(campaign.expected()) == 3 * 3 * 4 * 2 == 72
+    assert len(campaign.identify()) == 3 * 3 * 2
     for event in campaign.events:
         assert event.start - event.appears >= LEAD
         for _, before in STAGES:
             due = event.appears if before is None else event.start - before
             assert event.appears <= due <= event.start - 8 * 60
     assert campaign.deadline - t0 < 13 * 60                # the campaign ends within minutes
-    assert len(design(t0, 500).events) == 14
+    # a stalled request lands after Herald gave up, and before it may look the post up:
+    assert campaign.request_timeout < campaign.stall < 2 * campaign.request_timeout
+    assert len(design(t0, 500).events) == 13
 
 
 def test_herald_plans_exactly_the_expected_posts_and_they_compose_to_known_first_lines(tmp_path):

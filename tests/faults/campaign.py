@@ -1,16 +1,20 @@
 """A bilingual campaign on four fake accounts behind fault proxies, with SIGKILLs of `herald run`.
 
-The design is plain data: four events that appear on the site, 40 s apart, while Herald runs,
+The design is plain data: three events that appear on the site, 20 s apart, while Herald runs,
 each announced when it appears and reminded twice before it starts, in Swedish and English, on
 Mastodon, GoToSocial, X and Bluesky. Everything runs on the real clock:
 
-    appears ─60 s─ reminder-early ─60 s─ reminder-late ──────── 8 minutes ──────── starts
+    appears ─30 s─ reminder-early ─30 s─ reminder-late ──────── 9 minutes ──────── starts
 
 so every post of the campaign must go out: no quiet hours, no daily cap, a grace of 2 hours, and
-each reminder comes 8 minutes or more before its event (a post delayed past the start would be
-skipped; 8 minutes is longer than a run of failures and back-offs capped at a few minutes
-takes). These are "the posts the timing rules say must go out". A reminder that comes due while
-its announcement still waits is still due: it comes before the start.
+each reminder comes 9 minutes or more before its event (a post delayed past the start would be
+skipped). These are "the posts the timing rules say must go out". A reminder that comes due
+while its announcement still waits is still due: it comes before the start.
+
+The accounts' `request_timeout` is a few seconds (`Design.request_timeout`) and a stalled
+request is held just past it, so that a stall, the lookup it forces on a server without
+idempotency and Herald's back-off (which starts at a short timeout) take seconds, not minutes:
+the same rules as a daemon with the default 30 s, fifteen times faster.
 
 `run_campaign` starts the fakes, a `FaultProxy` in front of each, and the real `herald run`
 (`python -m bot run`), kills it with SIGKILL at a random moment of its life and starts it again
@@ -41,9 +45,12 @@ from .tally import Figures, Key, Report, ServerPost, tally
 PROJECT = Path(__file__).resolve().parents[2]
 ZONE = ZoneInfo("Europe/Stockholm")
 ANNOUNCEMENT = "announcement"
-STAGES = ((ANNOUNCEMENT, None), ("reminder-early", 540), ("reminder-late", 480))
+STEP = 30
+"""Seconds from an event's appearance to its first reminder, and between its reminders."""
 LEAD = 600
 """Seconds from an event's appearance on the site to its start."""
+STAGES = ((ANNOUNCEMENT, None), ("reminder-early", LEAD - STEP), ("reminder-late", LEAD - 2 * STEP))
+"""Each stage and how many seconds before the start it is due (None: when the event appears)."""
 SUPERSEDES = {"reminder-early": ("reminder-late",)}
 """A reminder still waiting when the next one comes due gives way to it (Herald's rule)."""
 LANGS = ("sv", "en")
@@ -53,16 +60,19 @@ PREFIXES = {(ANNOUNCEMENT, "sv"): "", (ANNOUNCEMENT, "en"): "",
             ("reminder-early", "sv"): "Snart: ", ("reminder-early", "en"): "Soon: ",
             ("reminder-late", "sv"): "Sista påminnelsen: ",
             ("reminder-late", "en"): "Last reminder: "}
-LIFE = (0.5, 8.0)
+LIFE = (0.5, 4.0)
 """Each killed run lives a random time in this range, in seconds: killed while it starts, reads,
 posts, waits for an answer or sleeps (Herald needs about 1.5 s to send its first request)."""
-SPACING = 40.0
-"""At least this many seconds between two events' appearances: 24 posts per account come due
-within about four minutes. Under 30 % faults an attempt whose outcome is unknown costs a server
-without idempotency (GoToSocial, X) half a minute or more (the request timeout, then a lookup);
-denser campaigns would outrun even a sound retry policy."""
-SECONDS_PER_KILL = 4.5
+SPACING = 20.0
+"""At least this many seconds between two events' appearances: 18 posts per account come due
+within 100 seconds, while the kills go on."""
+SECONDS_PER_KILL = 2.6
 """About how long one start-and-kill takes; the events are spread over that many seconds."""
+REQUEST_TIMEOUT = 2.0
+"""The accounts' `request_timeout`, in seconds."""
+STALL_PAST_TIMEOUT = 1.0
+"""A stalled request is held this much longer than the request timeout, then passed on: it
+lands after Herald gave up on it, before Herald may look it up (one timeout after the failure)."""
 
 
 # --- the design ---------------------------------------------------------------------------
@@ -85,9 +95,14 @@ class Design:
     seed: int
     fault_rate: float
     events: tuple[Event, ...]
-    stall: float = 35.0
-    min_gap: str = "2s"
+    request_timeout: float = REQUEST_TIMEOUT
+    min_gap: str = "1s"
     check_every: float = 1.0
+
+    @property
+    def stall(self) -> float:
+        """How long the proxies hold a stalled request: just past the request timeout."""
+        return self.request_timeout + STALL_PAST_TIMEOUT
 
     def expected(self) -> list[Key]:
         """Every post the timing rules say must go out."""
@@ -111,15 +126,19 @@ class Design:
 
 
 def design(t0: float, kills: int, *, seed: int = 1, fault_rate: float = 0.3,
-           stall: float = 35.0) -> Design:
-    """Lay out a campaign starting at `t0` whose posts come while `kills` kills go on."""
-    count = 4 + max(0, kills - 50) // 45
+           request_timeout: float = REQUEST_TIMEOUT) -> Design:
+    """Lay out a campaign starting at `t0` whose posts come while `kills` kills go on.
+
+    Three events for 50 kills; a longer run adds one event per 45 kills, spread over the time
+    the kills take, so that posts keep coming due while Herald is killed.
+    """
+    count = 3 + max(0, kills - 50) // 45
     phase = kills * SECONDS_PER_KILL
-    spacing = max(SPACING, (phase - 150) / (count - 1))
+    spacing = max(SPACING, (phase - 2 * STEP - 30) / (count - 1))
     events = tuple(Event(f"traff-{n}", n, t0 + 5 + n * spacing,
                          int(t0 + 5 + n * spacing + LEAD) + 1, image=n % 3 == 1)
                    for n in range(count))
-    return Design(kills, seed, fault_rate, events, stall=stall)
+    return Design(kills, seed, fault_rate, events, request_timeout=request_timeout)
 
 
 def first_line(number: int, stage: str, lang: str) -> str:
@@ -177,7 +196,8 @@ def write_config(path: Path, design: Design, urls: dict[str, str]) -> Path:
         where = {"mastodon": "instance", "x": "api_url", "bluesky": "service"}[platform]
         accounts += (f'\n[accounts.{account}]\nplatform = "{platform}"\n'
                      f'languages = {json.dumps(list(LANGS))}\n{where} = "{urls[account]}"\n'
-                     f'min_gap = "{design.min_gap}"\n')
+                     f'min_gap = "{design.min_gap}"\n'
+                     f'request_timeout = "{design.request_timeout:g}s"\n')
     path.write_text(f"""ledger = "ledger.sqlite3"
 secrets = "secrets.toml"
 
