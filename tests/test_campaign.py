@@ -54,10 +54,11 @@ def history_of(posts: list[ServerPost]) -> list[dict]:
     return entries
 
 
-def count(posts: list[ServerPost], history: list[dict] | None = None, early=()):
+def count(posts: list[ServerPost], history: list[dict] | None = None, early=(), unrecorded=()):
     return tally("masto", EXPECTED, posts, IDENTIFY,
                  history_of(posts) if history is None else history,
-                 langs=("sv", "en"), announcement="announcement", early=early)
+                 langs=("sv", "en"), announcement="announcement", early=early,
+                 unrecorded=unrecorded)
 
 
 def test_a_perfect_campaign_counts_no_problem():
@@ -154,6 +155,21 @@ def test_posts_that_are_no_post_of_the_campaign_and_early_requests_are_counted()
     figures = count(thread(extra=ServerPost("8", "Hej")), early=["GET /x, 1.5 s early"])
     assert figures.strays == ["masto: 8 'Hej'"] and figures.early == ["GET /x, 1.5 s early"]
     assert not figures.clean
+
+
+def test_a_request_before_a_reset_only_a_killed_run_heard_of_is_told_apart():
+    from tests.faults.campaign import heard_only_by_a_killed_run
+    from tests.faults.proxy import Passage
+
+    limited = Passage("masto", 100.0, "GET", "/api/v1/x", "429", 429, None, None, 104.0, 100.01)
+    early = Passage("masto", 101.5, "GET", "/api/v2/instance", "early", 429, None, None, 104.0)
+    assert heard_only_by_a_killed_run(early, [limited, early], kills=[100.2])
+    assert not heard_only_by_a_killed_run(early, [limited, early], kills=[100.9])  # recorded
+    assert not heard_only_by_a_killed_run(early, [limited, early], kills=[])       # no kill
+    assert not heard_only_by_a_killed_run(early, [limited, early], kills=[101.6])  # after it
+    figures = count(thread(), early=["GET /x, 1.5 s early"])
+    assert not figures.clean
+    assert count(thread(), unrecorded=["GET /x, 1.5 s early"]).clean
 
 
 # --- the design -----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Callable
 from zoneinfo import ZoneInfo
 
-from .proxy import BLUESKY, MASTODON, X, Faults, FaultProxy
+from .proxy import BLUESKY, MASTODON, X, Faults, FaultProxy, Passage
 from .tally import Figures, Key, Report, ServerPost, tally
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,8 @@ STEP = 30
 """Seconds from an event's appearance to its first reminder, and between its reminders."""
 LEAD = 600
 """Seconds from an event's appearance on the site to its start."""
-STAGES = ((ANNOUNCEMENT, None), ("reminder-early", LEAD - STEP), ("reminder-late", LEAD - 2 * STEP))
+STAGES = ((ANNOUNCEMENT, None), ("reminder-early", LEAD - STEP),
+          ("reminder-late", LEAD - 2 * STEP))
 """Each stage and how many seconds before the start it is due (None: when the event appears)."""
 SUPERSEDES = {"reminder-early": ("reminder-late",)}
 """A reminder still waiting when the next one comes due gives way to it (Herald's rule)."""
@@ -71,6 +72,9 @@ SECONDS_PER_KILL = 2.6
 REQUEST_TIMEOUT = 2.0
 """The accounts' `request_timeout`, in seconds."""
 STALL_PAST_TIMEOUT = 1.0
+KILL_WINDOW = 0.5
+"""A run killed this soon after a 429 reached it may not have recorded the reset (Herald records
+a failure within milliseconds of its answer): the next run cannot know that reset."""
 """A stalled request is held this much longer than the request timeout, then passed on: it
 lands after Herald gave up on it, before Herald may look it up (one timeout after the failure)."""
 
@@ -241,6 +245,8 @@ class Campaign:
         (self.site / "_events").mkdir(parents=True, exist_ok=True)
         self.log = folder / "herald.log"
         self.written: set[str] = set()
+        self.kills: list[float] = []
+        """When each SIGKILL was sent (epoch seconds)."""
         masto, gts, x, pds = self.servers.values()
         keys = x.credentials()
         self.env = {**os.environ, "PYTHONPATH": str(PROJECT),
@@ -302,12 +308,17 @@ class Campaign:
     def count(self, *, early: bool = True) -> dict[str, Figures]:
         """Count, per account, what the servers hold against the design and history."""
         history, posts = self.history(), self.server_posts()
-        return {account: tally(account, self.design.expected(), posts[account],
-                               self.design.identify(), history, langs=LANGS,
-                               announcement=ANNOUNCEMENT, supersedes=SUPERSEDES,
-                               early=[_early(p) for p in self.proxies[account].early()]
-                               if early else ())
-                for account in ACCOUNTS}
+        figures = {}
+        for account in ACCOUNTS:
+            passages = self.proxies[account].passages() if early else []
+            unheard = [p for p in passages if p.fault == "early"
+                       and heard_only_by_a_killed_run(p, passages, self.kills)]
+            figures[account] = tally(
+                account, self.design.expected(), posts[account], self.design.identify(),
+                history, langs=LANGS, announcement=ANNOUNCEMENT, supersedes=SUPERSEDES,
+                early=[_early(p) for p in passages if p.fault == "early" and p not in unheard],
+                unrecorded=[_early(p) for p in unheard])
+        return figures
 
     def uploads(self) -> list[str]:
         """How many uploads the posts with images took (each needs one)."""
@@ -341,6 +352,7 @@ def run_campaign(folder: Path, design: Design, *,
             campaign.wait(rng.uniform(*LIFE), lambda: process.poll() is not None)
             if process.poll() is not None:
                 exits.append(f"run {kill} ended by itself with exit code {process.returncode}")
+            campaign.kills.append(time.time())
             process.kill()
             process.wait()
             if kill % 10 == 0:
@@ -374,6 +386,20 @@ def history_entries(output: str) -> list[dict]:
     """The entries of `herald history --json` (schema herald.history/1, or a bare list)."""
     answer = json.loads(output)
     return answer["entries"] if isinstance(answer, dict) else answer
+
+
+def heard_only_by_a_killed_run(early: Passage, passages: list[Passage], kills: list[float],
+                               window: float = KILL_WINDOW) -> bool:
+    """Was the reset `early` came before announced only to a run killed right after?
+
+    True when the 429 that announced it was answered less than `window` seconds before a
+    SIGKILL that came before `early`: that run may have died before recording the reset, and
+    the ledger is a later run's only memory of it.
+    """
+    heard = [p.done or p.at for p in passages if p.fault != "early" and p.reset == early.reset
+             and (p.fault == "429" or p.upstream == 429)]
+    return bool(heard) and any(min(heard) <= k <= early.at and k - min(heard) < window
+                               for k in kills)
 
 
 def _early(passage) -> str:

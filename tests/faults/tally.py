@@ -51,6 +51,9 @@ class Figures:
     """Where `herald history` disagrees with the server."""
     early: list[str] = field(default_factory=list)
     """Requests that came before a reset time the platform had announced."""
+    unrecorded: list[str] = field(default_factory=list)
+    """Requests before a reset that only a killed run had heard of: the run that got the 429
+    was killed moments later, before it could record the reset (no later run can know it)."""
     superseded: list[Key] = field(default_factory=list)
     """Reminders not posted because a later reminder of the event was due by then, and went
     out: Herald's rule (of several reminders due at once only the latest goes out), so not
@@ -68,6 +71,7 @@ class Figures:
                        self.duplicates + other.duplicates, self.copies + other.copies,
                        self.wrong_threads + other.wrong_threads, self.strays + other.strays,
                        self.history + other.history, self.early + other.early,
+                       self.unrecorded + other.unrecorded,
                        self.superseded + other.superseded, self.why_missing + other.why_missing)
 
 
@@ -84,17 +88,20 @@ def expected_parent(key: Key, langs: Sequence[str], announcement: str) -> Key | 
 def tally(account: str, expected: Iterable[Key], posts: Sequence[ServerPost],
           identify: Mapping[str, tuple[str, str, str]], history: Sequence[Mapping],
           *, langs: Sequence[str], announcement: str, early: Sequence[str] = (),
+          unrecorded: Sequence[str] = (),
           supersedes: Mapping[str, Collection[str]] | None = None) -> Figures:
     """Compare one account's server with the campaign it should have made and with history.
 
     `identify` maps a post's first line to (ref, stage, lang); `history` is the parsed output
-    of `herald history --json`; `early` describes the requests made before a reset time;
+    of `herald history --json`; `early` describes the requests made before a reset time
+    (`unrecorded` those before a reset only a killed run had heard of, counted apart);
     `supersedes` names, per reminder stage, the later reminders that replace it when both are
     due (a post history calls "superseded by" one of those, which is on the server, is not
     missing; one superseded by anything else, the announcement say, is).
     """
     expected = [k for k in expected if k[2] == account]
-    figures = Figures(account, expected=len(expected), early=list(early))
+    figures = Figures(account, expected=len(expected), early=list(early),
+                      unrecorded=list(unrecorded))
     copies: dict[Key, list[ServerPost]] = defaultdict(list)
     for post in posts:
         found = identify.get(post.text.split("\n", 1)[0])
@@ -264,7 +271,9 @@ class Report:
                              ("wrong threads", total.wrong_threads),
                              ("not posts of the campaign", total.strays),
                              ("history disagrees", total.history),
-                             ("requests before a reset time", total.early)):
+                             ("requests before a reset time", total.early),
+                             ("requests before a reset only a killed run had heard of",
+                              total.unrecorded)):
             if items:
                 parts.append(f"{title} ({len(items)}):\n  " + "\n  ".join(items[:limit]))
         return "\n".join(parts)
