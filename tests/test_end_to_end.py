@@ -234,6 +234,33 @@ def test_an_announcement_skipped_by_the_first_run_is_posted_with_again(platforms
     assert again.exit_code == 0 and len(platforms.mastodon.status_list()) == 1
 
 
+def test_a_one_off_post_before_the_first_run_does_not_make_it_post_the_backlog(platforms):
+    assert herald(platforms, "post", "Hej! Herald är här.", "--account", "mastodon"
+                  ).exit_code == 0
+    preview = json.loads(herald(platforms, "preview", "--json").output)
+    announcements = [p for p in preview["posts"] if p["stage"] == "announcement"]
+    assert announcements and all(p["state"] == "skipped" for p in announcements)
+    first = herald(platforms, "run", "--once")
+    assert first.exit_code == 0, first.output
+    assert len(platforms.mastodon.status_list()) == 1          # the one-off post, no flood
+    assert platforms.x.posts == [] and platforms.bluesky.records == {}
+    entries = json.loads(herald(platforms, "history", "--json").output)["entries"]
+    skipped = [e for e in entries if e["state"] == "skipped"]
+    assert skipped and all("already on the site" in e["reason"] for e in skipped)
+
+
+def test_announcing_one_event_before_the_first_run_posts_only_that_event(platforms):
+    assert herald(platforms, "announce", EVENT).exit_code == 0
+    first = herald(platforms, "run", "--once")
+    assert first.exit_code == 0, first.output
+    assert len(platforms.mastodon.status_list()) == 2          # sv and en of EVENT only
+    assert len(platforms.x.posts) == 2 and len(platforms.bluesky.records) == 2
+    entries = json.loads(herald(platforms, "history", "--json").output)["entries"]
+    others = [e for e in entries if e["ref"] != EVENT and e["stage"] == "announcement"]
+    assert others and all(e["state"] == "skipped" and "already on the site" in e["reason"]
+                          for e in others)
+
+
 def test_status_names_accounts_without_credentials_and_creates_no_ledger(platforms, monkeypatch):
     for name in ("HERALD_X_API_KEY", "HERALD_BLUESKY_APP_PASSWORD"):
         monkeypatch.delenv(name)
