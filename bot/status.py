@@ -222,7 +222,8 @@ def status(config_path: str | Path | None = None, site: str | Path | None = None
     with reading(path) as ledger:
         report = build_status(config, loaded, ledger, now=now or datetime.now(timezone.utc))
     report = replace(report, ledger=path)
-    lacking = tuple(f"{a.name} has no {', '.join(missing)} (run `herald auth {a.platform}`)"
+    lacking = tuple(f"{a.name} has no {', '.join(missing)} "
+                    f"(run `{errors.auth_command(a.platform, a.name)}`)"
                     for a in config.accounts
                     if (missing := app.missing_credentials(a, config)))
     return replace(report, problems=report.problems + lacking)

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
+from tests.auth_hints import hinted_auth
 from tests.conftest import SAMPLE
 
 EVENT = "varmote-2027"
@@ -266,8 +267,11 @@ def test_status_names_accounts_without_credentials_and_creates_no_ledger(platfor
         monkeypatch.delenv(name)
     result = herald(platforms, "status")
     assert result.exit_code == 0, result.output
-    assert "x has no api_key (run `herald auth x`)" in result.output
-    assert "bluesky has no app_password (run `herald auth bluesky`)" in result.output
+    lacking = {line.split(" has no ")[0].strip(): line for line in result.output.splitlines()
+               if " has no " in line}
+    assert "api_key" in lacking["x"] and hinted_auth(lacking["x"]) == ("x", "x")
+    assert "app_password" in lacking["bluesky"]
+    assert hinted_auth(lacking["bluesky"]) == ("bluesky", "bluesky")
     assert "mastodon has no" not in result.output
     assert not platforms.ledger.exists()
 
