@@ -262,6 +262,46 @@ def test_announcing_one_event_before_the_first_run_posts_only_that_event(platfor
                           for e in others)
 
 
+def nothing_reached_a_server(platforms):
+    return (platforms.mastodon.status_list() == [] and platforms.mastodon.media == {}
+            and platforms.x.posts == [] and platforms.x.media == {}
+            and platforms.bluesky.records == {})
+
+
+def test_a_text_too_long_for_one_platform_is_posted_on_none(platforms):
+    text = "Välkomna till vårens möten! " * 11                  # 308: over X's and Bluesky's
+    result = herald(platforms, "post", text)
+    assert result.exit_code == 2, result.output
+    refused = [line for line in result.output.splitlines() if line.startswith("failed: ")]
+    assert [line.split(":")[1].strip() for line in refused] == ["x sv manual",
+                                                                "bluesky sv manual"]
+    assert all("does not fit" in line and "nothing was sent" in line for line in refused)
+    assert "posted: " not in result.output
+    assert nothing_reached_a_server(platforms)
+    assert json.loads(herald(platforms, "history", "--json").output)["entries"] == []
+
+
+def test_an_event_too_long_for_one_platform_is_announced_on_none(platforms):
+    title = "Civic Tech Stockholm: " + "öppna data och öppen källkod för alla " * 7
+    (platforms.site / "_events" / "long-title.md").write_text(f"""---
+title: "{title}"
+ref: long-title
+lang: sv
+excerpt: "Kort."
+event-date: {platforms.start:%Y-%m-%d %H:%M:%S %z}
+place: "Online"
+---
+Text.
+""", encoding="utf-8")
+    result = herald(platforms, "announce", "long-title")
+    assert result.exit_code == 2, result.output
+    refused = [line for line in result.output.splitlines() if line.startswith("failed: ")]
+    assert {line.split(":")[1].strip() for line in refused} == {"x sv announcement",
+                                                               "bluesky sv announcement"}
+    assert all("nothing was sent" in line for line in refused)
+    assert nothing_reached_a_server(platforms)
+
+
 def test_status_names_accounts_without_credentials_and_creates_no_ledger(platforms, monkeypatch):
     for name in ("HERALD_X_API_KEY", "HERALD_BLUESKY_APP_PASSWORD"):
         monkeypatch.delenv(name)
