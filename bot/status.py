@@ -179,7 +179,7 @@ def build_status(config: Config, site: Site, ledger: Ledger, *, now: datetime,
     planned = fates(found, now=now)
     latest = latest_entries(rows)
     stopped = stopped_by(latest.values())
-    blocked = blocked_until(latest.values(), now)
+    blocked = blocked_until(rows, now)
     pending = {f.key for f in planned if f.state != "skipped"}
     lost = dropped(rows, site, now)
     newest = {}

@@ -190,7 +190,8 @@ def survey_ledger(config: Config, site: Site, ledger, *, now: datetime,
     rows = ledger.history()
     seen = {**{ref: now for ref in site.refs()}, **ledger.seen()}
     safe_since = None if catch_up else ledger.first_run(now, record=False)
-    return survey(config, site, rows, now=now, seen=seen, safe_since=safe_since)
+    return survey(config, site, rows, now=now, seen=seen, safe_since=safe_since,
+                  paused=blocked_until(rows, now))
 
 
 FATES = {
@@ -347,7 +348,11 @@ def done_keys(latest: Mapping[PostKey, Entry], site: Site,
 
 
 def blocked_until(entries: Iterable[Entry], now: datetime) -> dict[str, datetime]:
-    """Return, per account in back-off, when it may be asked anything again."""
+    """Return, per account in back-off, when it may be asked anything again.
+
+    Give it every row, not only `latest_entries`: a rate limit a one-off post met (`herald
+    post`, `announce --again`, left to the user) holds the whole account until its reset too.
+    """
     blocked: dict[str, datetime] = {}
     for entry in entries:
         when = entry.next_attempt_at

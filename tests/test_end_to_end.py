@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from click.testing import CliRunner
@@ -300,6 +300,28 @@ Text.
                                                                "bluesky sv announcement"}
     assert all("nothing was sent" in line for line in refused)
     assert nothing_reached_a_server(platforms)
+
+
+@pytest.mark.parametrize("command", [
+    ["post", "Hej! Herald är här."],
+    ["announce", EVENT, "--again"],
+])
+def test_a_rate_limit_met_by_a_one_off_post_holds_the_account_in_status_and_run(
+        platforms, command):
+    reset = platforms.x.exhaust("/2/tweets", reset=int(time.time()) + 600)
+    until = datetime.fromtimestamp(reset, timezone.utc)
+    result = herald(platforms, command[0], *command[1:], "--account", "x")
+    assert result.exit_code == 4, result.output
+    status = json.loads(herald(platforms, "status", "--json").output)
+    x = next(a for a in status["accounts"] if a["name"] == "x")
+    assert datetime.fromisoformat(x["backing_off_until"]) == until
+    asked = len(platforms.x.received())
+    run = herald(platforms, "run", "--once", "--catch-up")     # the backlog is due now
+    assert len(platforms.x.received()) == asked                # nothing asked of X before reset
+    assert len(platforms.mastodon.status_list()) > 0           # the others post
+    assert "x" not in {e["account"] for e in json.loads(
+        herald(platforms, "history", "--json").output)["entries"] if e["state"] == "posted"}
+    assert run.exit_code in (0, 4), run.output
 
 
 def test_status_names_accounts_without_credentials_and_creates_no_ledger(platforms, monkeypatch):
