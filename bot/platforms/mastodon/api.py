@@ -65,7 +65,8 @@ class MastodonApi:
         """Raise AuthFailed, naming how to provide one, when the account has no token."""
         if not self._token:
             raise AuthFailed(f"no Mastodon access token; set {token_variable(self.account)} or "
-                             f"run `{auth_command('mastodon', self.account)}`", account=self.account)
+                             f"run `{auth_command('mastodon', self.account)}`",
+                             account=self.account)
 
     def call(self, what: str, action: Callable[[Any], T]) -> T:
         """Run one SDK call; map whatever it raises to a PublishError naming this account.

@@ -58,7 +58,8 @@ class XApi:
             if missing:
                 variables = ", ".join(env_name(self.account, name) for name in missing)
                 raise AuthFailed(f"missing X credentials {', '.join(missing)}; set {variables} "
-                                 f"or run `{auth_command('x', self.account)}`", account=self.account)
+                                 f"or run `{auth_command('x', self.account)}`",
+                                 account=self.account)
             import tweepy
 
             client = tweepy.Client(
