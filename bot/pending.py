@@ -77,7 +77,7 @@ def urgent_start(start: datetime, date_only: bool, stages: Iterable[Stage],
     the time of day its reminders go (`date_only_time`, the earliest of the reminder stages',
     a morning hour by default) on its day, not at midnight.
     """
-    if True:  # B: fixed in the next step
+    if not date_only:
         return start
     reminders = [s for s in stages if s.kind == "reminder"] or [Stage("day", "reminder")]
     return min(date_only_time(Stage(s.name, s.kind, timedelta(0), s.template,
