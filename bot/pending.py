@@ -9,7 +9,7 @@ back-off, exactly as `herald run` sends them. `herald run` carries out the ones 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from .changes import CANCELLATION, CONFIRM_MISSING, CORRECTION, Announced, Cancellation, \
@@ -52,6 +52,9 @@ class PendingChange:
     due: datetime
     at: datetime
     why: str = ""
+    posts: int = 0
+    """How many posts about the event its account holds in its language (what deleting it
+    removes, with `on_cancel = "delete"`)."""
 
     @property
     def key(self) -> PostKey:
@@ -137,9 +140,16 @@ def pending_changes(config: Config, site: Site, rows: Iterable, *, now: datetime
     `rows` are the ledger's entries and `missing_since` its record of events missing from
     the site (`Ledger.missing`). Returns the timed changes and `detect`'s whole answer.
     """
+    rows = list(rows)
     stages = [s.name for s in config.stages if s.kind == "announcement"]
     posted = announced(rows, stages)
     if not posted:
         return [], Changes()
     found = detect_on(site, posted, missing_since, now=now, confirm=confirm)
-    return timed(found, config, now=now, blocked=blocked), found
+    ids: dict[tuple[str, str, str], set[str]] = {}
+    for row in rows:                  # as the runner deletes them: one per platform id
+        if row.state == "posted" and row.platform_id and row.key.stage != CANCELLATION:
+            ids.setdefault((row.key.ref, row.key.account, row.key.lang), set()).add(
+                row.platform_id)
+    return [replace(p, posts=len(ids.get((p.key.ref, p.key.account, p.key.lang), ())))
+            for p in timed(found, config, now=now, blocked=blocked)], found

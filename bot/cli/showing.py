@@ -169,6 +169,9 @@ def item_lines(item, config, now, written=()) -> list[str]:
     if item.state in MARKS and not (item.state == "unfit" and post is not None and not post.fits):
         header += f"  {MARKS[item.state]}"
     lines = [header]
+    change = getattr(item, "change", None)
+    if change is not None:
+        lines.append(f"  {change_note(item, now)}")
     if item.state == "later":
         lines.append(f"  later than due ({item.due.astimezone(zone):%Y-%m-%d %H:%M %Z}): "
                      f"{item.reason}")
@@ -200,6 +203,28 @@ def item_lines(item, config, now, written=()) -> list[str]:
     elif item.state == "unfit":
         lines.append(f"  error: {item.reason}")
     return lines
+
+
+def change_note(item, now) -> str:
+    """What a correction or cancellation answers, and how it goes out, in one line."""
+    from ..changes import Correction
+
+    pending = item.change
+    change, ann = pending.change, pending.change.announced
+    where = ann.url or str(ann.key)
+    if isinstance(change, Correction):
+        what = f"{' and '.join(change.changed)} changed since it was announced"
+    else:
+        what = f"{change.reason} since it was announced"
+        if pending.due > now:
+            what += (f" (taken as cancelled if still so at "
+                     f"{pending.due.astimezone(now.tzinfo):%Y-%m-%d %H:%M %Z})")
+    how = {"edit": f"edits the announcement {where}",
+           "reply": f"replies to the announcement {where}",
+           "delete": f"deletes {plural(pending.posts, 'post')} about it "
+                     f"(on_cancel = \"delete\"), the announcement {where} among them",
+           }.get(item.action, "")
+    return f"{what}: {how}" if how else what
 
 
 def stream_json(items, written, shown: Tally, progress, *, config, loaded, now, catch_up,
@@ -290,8 +315,26 @@ def item_json(item, written, config) -> dict:
                          + (extras.warnings if extras is not None else ())),
         "error": (post.error if post else None) or (item.reason if item.state == "unfit"
                                                     else None),
+        "kind": "post" if getattr(item, "change", None) is None else item.key.stage,
+        "change": change_json(item, zone),
     }
     return data
+
+
+def change_json(item, zone) -> dict | None:
+    """What a correction or cancellation answers, for `herald preview --json`."""
+    from ..changes import Correction
+
+    pending = getattr(item, "change", None)
+    if pending is None:
+        return None
+    change, ann = pending.change, pending.change.announced
+    return {"action": item.action,
+            "changed": list(change.changed) if isinstance(change, Correction) else [],
+            "why": "" if isinstance(change, Correction) else change.reason,
+            "announcement": ann.url,
+            "told_start": ann.told.start.astimezone(zone).isoformat(),
+            "deletes": pending.posts if item.action == "delete" else None}
 
 
 def _media_line(item) -> str:
