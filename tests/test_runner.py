@@ -336,6 +336,10 @@ def test_an_unreadable_event_file_is_not_taken_for_a_cancellation(tmp):
     world.site = site(problems=broken)
     world.run_until(at(4, 3, 12))
     assert len(world.got("bsky")) == 2
+    report = build_status(world.config, world.site, world.ledger, now=at(4, 3, 12))
+    assert ("not cancelling varmote yet: _events/varmote-sv.md cannot be read; not taken for a "
+            "cancellation") in report.format()
+    assert not any(f.key.stage == "cancellation" for a in report.accounts for f in a.upcoming)
 
 
 def test_cancelling_can_delete_the_posts_instead_where_the_platform_can(tmp, caplog):
