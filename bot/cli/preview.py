@@ -87,7 +87,8 @@ def preview(config_path, site, now_text, event, digest, platform, account, lang,
     try:
         if as_json:
             stream_json(items, written, shown, progress, config=config, loaded=loaded,
-                         now=now, catch_up=catch_up, ledger=app.ledger_path(config))
+                         now=now, catch_up=catch_up, ledger=app.ledger_path(config),
+                         event=event)
         elif html_dir is None:
             print_preview(items, written, shown, progress, config=config, loaded=loaded,
                            now=now, event=event)
