@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from json.encoder import encode_basestring as _json_text
-from pathlib import Path
 
 import click
 
@@ -379,11 +378,6 @@ def _image_line(post, extras, item, config) -> str:
     if extras.drawn or not post.image:
         return f"{item.note or 'drawn card'} → {_media_line(item)}"
     note = f"; {item.note}" if item.note else ""
-    return f"{_site_path(post.image.path, config)} → {_media_line(item)}{note}"
+    from ..app import site_path
 
-
-def _site_path(path: Path, config) -> str:
-    try:
-        return str(path.relative_to(config.site.root))
-    except ValueError:
-        return str(path)
+    return f"{site_path(post.image.path, config)} → {_media_line(item)}{note}"
