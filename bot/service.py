@@ -16,8 +16,9 @@ from .composer import compose
 from .config import Config
 from .costs import Calls, cost
 from .content import Site
-from .delivery import (Attach, Attachments, Outcome, cap_hold, deliver, deliver_thread,
-                       failed_before_sending, no_attachments, posted_id, reply_target, send)
+from .delivery import (Attach, Attachments, Hold, Outcome, cap_hold, deliver, deliver_thread,
+                       failed_before_sending, no_attachments, posted_id, rate_hold,
+                       reply_target, send)
 from .digest import REF_PREFIX, DigestPost, PlannedDigest, compose_digest, current
 from .errors import PublishError, Unfit, UsageError
 from .ledger import Entry, Ledger
@@ -328,13 +329,17 @@ def announce(site: Site, config: Config, ref: str, *, now: datetime, ledger: Led
                 if selection.lang is None or lang == selection.lang]
         if keys:
             work.append((account, keys, PlannedPost(keys[0], now, first.upcoming_until, chosen)))
-    refused = [outcome for account, keys, planned in work
+    waits = {account.name: rate_hold(account, ledger, now) for account, _, _ in work}
+    refused = [outcome for account, keys, planned in work if waits[account.name] is None
                for outcome in _unfit(account, keys, planned, site, config,
                                      publishers[account.name])]
     if refused:                 # one post that cannot go anywhere: nothing goes anywhere
         return refused
     outcomes = []
     for account, keys, planned in work:
+        if (wait := waits[account.name]) is not None:     # no request before a reset
+            outcomes.extend(wait.outcome(key) for key in keys)
+            continue
         outcomes.extend(_announce_on(account, keys, planned, site=site, config=config,
                                      ledger=ledger, publisher=publishers[account.name],
                                      attach=attach, now=now, again=again, clock=clock))
@@ -421,6 +426,9 @@ def announce_digest(site: Site, config: Config, name: str, *, now: datetime, led
                 if selection.lang is None or lang == selection.lang]
         if not keys:
             continue
+        if (wait := rate_hold(account, ledger, now)) is not None:    # no request before a reset
+            work.append((account, keys, wait, {}, {}))
+            continue
         try:
             limits = publishers[account.name].limits()
         except PublishError as exc:
@@ -443,6 +451,9 @@ def announce_digest(site: Site, config: Config, name: str, *, now: datetime, led
     outcomes: list[Outcome] = []
     for account, keys, limits, earlier, composed in work:
         publisher = publishers[account.name]
+        if isinstance(limits, Hold):
+            outcomes.extend(limits.outcome(key) for key in keys)
+            continue
         if isinstance(limits, PublishError):
             outcomes.extend(failed_before_sending(key, limits, ledger=ledger, now=now,
                                                   again=again, requested=again) for key in keys)

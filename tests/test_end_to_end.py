@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -322,6 +323,23 @@ def test_a_rate_limit_met_by_a_one_off_post_holds_the_account_in_status_and_run(
     assert "x" not in {e["account"] for e in json.loads(
         herald(platforms, "history", "--json").output)["entries"] if e["state"] == "posted"}
     assert run.exit_code in (0, 4), run.output
+
+
+@pytest.mark.parametrize("command", [
+    ["post", "Another text, on every account"],
+    ["announce", EVENT, "--again"],
+])
+def test_a_one_off_after_a_rate_limit_asks_that_account_nothing_before_its_reset(
+        platforms, command):
+    reset = platforms.x.exhaust("/2/tweets", reset=int(time.time()) + 600)
+    assert herald(platforms, "post", "Hej! Herald är här.", "--account", "x").exit_code == 4
+    asked = len(platforms.x.received())
+    result = herald(platforms, *command)            # a new process: its adapters know nothing
+    assert len(platforms.x.received()) == asked, "a request reached X before its reset"
+    assert result.exit_code == 4, result.output
+    reset_at = datetime.fromtimestamp(reset, timezone.utc).astimezone(ZoneInfo("Europe/Stockholm"))
+    assert "waiting: x " in result.output and f"{reset_at:%H:%M:%S}" in result.output
+    assert len(platforms.mastodon.status_list()) > 0              # the others post at once
 
 
 def test_status_names_accounts_without_credentials_and_creates_no_ledger(platforms, monkeypatch):
