@@ -35,7 +35,7 @@ def secrets_store(config: Config):
 def build_publisher(account: Account, config: Config):
     """Build the real publisher of an account, with credentials from the env or secrets file."""
     store = secrets_store(config)
-    credentials = store.credentials(account.name)
+    credentials = store.credentials(account.name, platform=account.platform)
     timeout = request_timeout(account)
     if account.platform == "mastodon":
         return mastodon.MastodonPublisher(account, credentials, timeout=timeout)
@@ -48,7 +48,8 @@ def build_publisher(account: Account, config: Config):
 
 def missing_credentials(account: Account, config: Config) -> list[str]:
     """Name the credentials an account lacks in the environment and the secrets file."""
-    credentials = secrets_store(config).credentials(account.name)
+    credentials = secrets_store(config).credentials(account.name,
+                                                      platform=account.platform)
     return _MODULES[account.platform].missing_credentials(credentials)
 
 
@@ -183,7 +184,7 @@ def attachments(config: Config):
                                   alt=cut_alt(drawn_card.alt, limits.alt_chars), cache=cache)
             note = "drawn card"
             if placed:
-                note += f" with {_site_path(post.image.path, config)} on it: {placed}"
+                note += f" with {site_path(post.image.path, config)} on it: {placed}"
             if not fitted.note.startswith("as is"):
                 note += f"; {fitted.note}"
             media.append(replace(fitted, note=note))
@@ -205,8 +206,11 @@ def _turned(im) -> bool:
         return False
 
 
-def _site_path(path: Path, config: Config) -> str:
+def site_path(path: Path, config: Config) -> str:
+    """A file's path as output shows it: relative to the site, escaped onto one line."""
+    from .content import printable
+
     try:
-        return str(Path(path).relative_to(config.site.root))
+        return printable(str(Path(path).relative_to(config.site.root)))
     except ValueError:
-        return str(path)
+        return printable(str(path))

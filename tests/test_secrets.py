@@ -7,6 +7,7 @@ import pytest
 
 from bot.errors import AuthFailed, ConfigError
 from bot.secrets import (Credentials, SecretsStore, default_secrets_path, env_name, mask)
+from tests.auth_hints import hinted_auth
 
 X_SECRETS = {
     "api_key": "xk-1a2b3c4d5e",
@@ -179,13 +180,13 @@ def test_repr_and_str_show_field_names_but_never_a_value():
 
 def test_require_names_the_missing_field_and_where_to_put_it_without_values(store):
     store.save("x", {"api_key": "xk-1a2b3c4d5e"})
-    creds = store.credentials("x", environ={})
+    creds = store.credentials("x", environ={}, platform="x")
     with pytest.raises(AuthFailed) as caught:
         creds.require("api_key", "api_secret")
     message = str(caught.value)
     assert message.startswith("x: missing api_secret")
     assert "HERALD_X_API_SECRET" in message
-    assert "herald auth x" in message
+    assert hinted_auth(message) == ("x", "x")
     assert "xk-1a2b3c4d5e" not in message
     assert caught.value.account == "x"
     assert not caught.value.retryable
@@ -223,3 +224,13 @@ def test_mask_hides_a_longer_secret_whole_when_another_is_part_of_it():
 def test_credentials_mask_their_own_values():
     creds = Credentials("mastodon", {"access_token": "tok-abcdef"})
     assert creds.mask("Bearer tok-abcdef refused") == "Bearer **** refused"
+
+
+def test_the_adapters_and_the_secrets_store_mask_with_one_and_the_same_rule():
+    import bot.masking
+    import bot.platforms.shared
+    import bot.secrets
+
+    assert bot.platforms.shared.mask is bot.secrets.mask is bot.masking.mask
+    assert bot.platforms.shared.MASK == bot.secrets.MASK == "****"
+    assert bot.platforms.shared.mask("k=abc%2Fd", [None, "abc/d"]) == "k=****"
