@@ -3,7 +3,7 @@
 The campaign itself takes minutes of real time, so it runs only when asked (CI asks: .ci/run
 sets HERALD_CAMPAIGN=1):
 
-    HERALD_CAMPAIGN=1 pytest -m campaign -s                               # 50 kills, 3-6 min
+    HERALD_CAMPAIGN=1 pytest -m campaign -s                               # 50 kills, 3-5 min
     HERALD_CAMPAIGN=1 HERALD_CAMPAIGN_KILLS=500 pytest -m campaign -s     # the long run
 
 HERALD_CAMPAIGN_SEED picks the random moments and faults (default 1),
