@@ -183,7 +183,7 @@ def attachments(config: Config):
                                   alt=cut_alt(drawn_card.alt, limits.alt_chars), cache=cache)
             note = "drawn card"
             if placed:
-                note += f" with {_site_path(post.image.path, config)} on it: {placed}"
+                note += f" with {site_path(post.image.path, config)} on it: {placed}"
             if not fitted.note.startswith("as is"):
                 note += f"; {fitted.note}"
             media.append(replace(fitted, note=note))
@@ -205,8 +205,11 @@ def _turned(im) -> bool:
         return False
 
 
-def _site_path(path: Path, config: Config) -> str:
+def site_path(path: Path, config: Config) -> str:
+    """A file's path as output shows it: relative to the site, escaped onto one line."""
+    from .content import printable
+
     try:
-        return str(Path(path).relative_to(config.site.root))
+        return printable(str(Path(path).relative_to(config.site.root)))
     except ValueError:
-        return str(path)
+        return printable(str(path))

@@ -179,6 +179,8 @@ class Changes:
     """What to post, which events to note as missing (or back), and what is held, with why.
 
     `recheck` is when a missing event's confirmation time is up: the shell must look again then.
+    `confirming` are the cancellations that wait for it, each with the moment it is up (the
+    event still missing then, they are due).
     """
 
     corrections: tuple[Correction, ...] = ()
@@ -187,6 +189,7 @@ class Changes:
     back: tuple[str, ...] = ()
     held: tuple[tuple[str, str], ...] = ()
     recheck: datetime | None = None
+    confirming: tuple[tuple[Cancellation, datetime], ...] = ()
 
 
 def detect(posted: Sequence[Announced], events: Mapping[str, Mapping[str, Event]],
@@ -201,7 +204,7 @@ def detect(posted: Sequence[Announced], events: Mapping[str, Mapping[str, Event]
     time, and cancelled only before the time people were told.
     """
     drafts, unreadable = set(drafts), set(unreadable)
-    corrections, cancellations, missing, held, recheck = [], [], [], [], []
+    corrections, cancellations, missing, held, recheck, confirming = [], [], [], [], [], []
     for item in posted:
         if item.cancelled:
             continue
@@ -228,11 +231,14 @@ def detect(posted: Sequence[Announced], events: Mapping[str, Mapping[str, Event]
             cancellations.append(Cancellation(item, reason))
         else:
             recheck.append(since + confirm)
+            if since + confirm < item.told.as_event(item.told.start.tzinfo).upcoming_until:
+                confirming.append((Cancellation(item, reason), since + confirm))
             held.append((ref, f"{reason}; cancelled if still so at "
                               f"{(since + confirm).astimezone(item.told.start.tzinfo):%H:%M}"))
     back = tuple(ref for ref in missing_since if ref in events)
     return Changes(tuple(corrections), tuple(cancellations), tuple(dict.fromkeys(missing)),
-                   back, tuple(dict.fromkeys(held)), min(recheck, default=None))
+                   back, tuple(dict.fromkeys(held)), min(recheck, default=None),
+                   tuple(confirming))
 
 
 def change_templates(templates: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:

@@ -15,7 +15,8 @@
         └── Unavailable             network failure, timeout or 5xx: outcome may be unknown
 
 A `PublishError` never carries a token: adapters build messages from status codes and the
-platform's error text only.
+platform's error text only. An `ImageError` names its file escaped (`printable`): a newline or
+an escape sequence in a file name cannot forge a line of output or drive a terminal.
 """
 
 from __future__ import annotations
@@ -25,6 +26,30 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .model import Published
+
+
+def printable(text: str, *, backslash: bool = True) -> str:
+    """Return `text` with everything a terminal would not show as itself escaped, on one line.
+
+    A newline becomes `\\n`, a control or format character `\\x1b` or `\\u202e`, a byte that was
+    not UTF-8 in a file name (a surrogate escape) `\\xff`, and (unless `backslash` is false) a
+    backslash `\\\\`, so that two different names never look the same; letters in any script
+    stay as they are.
+    """
+    if text.isprintable() and not (backslash and "\\" in text):
+        return text
+    out = []
+    for char in text:
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif char == "\\" and backslash:
+            out.append("\\\\")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(repr(char)[1:-1])
+    return "".join(out)
 
 
 class HeraldError(Exception):
@@ -70,7 +95,10 @@ class ContentError(HeraldError):
 
 
 class ImageError(HeraldError):
-    """An image cannot be read or prepared for a platform."""
+    """An image cannot be read or prepared for a platform; the message is on one line, escaped."""
+
+    def __init__(self, message: str):
+        super().__init__(printable(message, backslash=False))
 
 
 class LedgerError(HeraldError):

@@ -27,15 +27,14 @@ import re
 import stat
 import tempfile
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import platformdirs
 
 from .errors import AuthFailed, ConfigError
+from .masking import MASK, mask
 
-MASK = "****"
 ENV_PREFIX = "HERALD_"
 
 
@@ -52,17 +51,6 @@ def env_prefix(account: str) -> str:
 def env_name(account: str, field: str) -> str:
     """Return the environment variable that holds `field` of `account`."""
     return env_prefix(account) + re.sub(r"[^A-Z0-9]", "_", field.upper())
-
-
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """Replace every secret (also in URL-encoded form) that occurs in `text` with `****`."""
-    variants = set()
-    for secret in secrets:
-        if secret:
-            variants.update({secret, quote(secret, safe=""), quote_plus(secret)})
-    for variant in sorted(variants, key=len, reverse=True):
-        text = text.replace(variant, MASK)
-    return text
 
 
 class Credentials(Mapping[str, str]):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from .changes import Correction, cancellation_post, correction_post
 from .composer import compose
 from .config import Config
 from .costs import Calls, cost
@@ -21,6 +22,7 @@ from .digest import REF_PREFIX, DigestPost, PlannedDigest, compose_digest, curre
 from .errors import PublishError, Unfit, UsageError
 from .ledger import Entry, Ledger
 from .model import Account, Limits, PlannedPost, Post, PostKey
+from .pending import PendingChange
 from .planner import allows, control, languages_for
 from .platforms.base import Publisher
 from .survey import Fate, Survey, fates, survey
@@ -90,6 +92,11 @@ class Item:
     its count and limit (None only when it cannot be composed at all). `attachments` are the
     prepared images or link card, only when preview was asked to prepare them; `cost` is what
     the platform charges for the post, in USD.
+
+    `action` says how it goes out: "post" (a new post, as every planned post), or for a
+    correction or cancellation "reply" (a reply under the announcement, or a new post where
+    the platform has no replies), "edit" (the announcement's text is replaced) or "delete"
+    (every post about the event on the account, in that language, is deleted: no text).
     """
 
     fate: Fate
@@ -97,6 +104,13 @@ class Item:
     post: Post | None = None
     attachments: Attachments | None = None
     cost: float = 0.0
+    action: str = "post"
+
+    @property
+    def change(self) -> PendingChange | None:
+        """The correction or cancellation this item is, if it is one."""
+        planned = self.fate.planned
+        return planned if isinstance(planned, PendingChange) else None
 
     key = property(lambda self: self.fate.key)
     due = property(lambda self: self.fate.due)
@@ -129,7 +143,8 @@ def forecast(site: Site, config: Config, found: Survey, *, now: datetime,
     times are those of the whole campaign.
     """
     if selection.event is not None and selection.event not in site.refs() \
-            and selection.event not in {e.ref for e in site.drafts}:
+            and selection.event not in {e.ref for e in site.drafts} \
+            and selection.event not in {c.key.ref for c in found.changes}:
         raise unknown_ref(selection.event, site)    # at once, before anything is printed
     if selection.digest is not None:
         config.digest(selection.digest)             # an unknown digest: one clear error
@@ -151,6 +166,11 @@ def _items(site: Site, config: Config, found: Survey, *, now: datetime,
                 or (selection.lang is not None and key.lang != selection.lang):
             continue
         item = Item(fate, account)
+        if isinstance(fate.planned, PendingChange):
+            found_item = _change_item(item, fate.planned, site, config, limits=limits_for(account))
+            prepared = attach is not None and found_item.post is not None
+            yield replace(found_item, attachments=Attachments() if prepared else None)
+            continue
         if isinstance(fate.planned, PlannedDigest):
             yield from _digest_items(item, fate.planned, site, config, found, now=now,
                                      limits=limits_for(account), attach=attach)
@@ -184,6 +204,38 @@ def _items(site: Site, config: Config, found: Survey, *, now: datetime,
                 if pictured and not limits.link_cards and limits.images_per_post else []
         yield Item(item.fate, account, post, extras,
                    cost(limits, Calls.publishing(post.text, alts)))
+
+
+def _change_item(item: Item, pending: PendingChange, site: Site, config: Config, *,
+                 limits: Limits) -> Item:
+    """A correction or cancellation, composed as `herald run` composes it when it goes.
+
+    An edit where the platform edits, else a reply; a cancellation deletes the event's posts
+    where the account says `on_cancel = "delete"` (every adapter can delete).
+    """
+    change, when = pending.change, item.at or item.due
+    try:
+        if isinstance(change, Correction):
+            edit = limits.edits
+            post = correction_post(change, site.versions(change.announced.key.ref), limits,
+                                   edit=edit, templates=config.templates,
+                                   hashtags=config.site.hashtags, now=when)
+            action = "edit" if edit else "reply"
+        elif item.account.options.get("on_cancel", "reply") == "delete":
+            return replace(item, action="delete",
+                           cost=cost(limits, Calls(deletes=pending.posts)))
+        else:
+            event = change.announced.told.as_event(config.site.timezone)
+            post = cancellation_post(change, {event.lang: event}, limits,
+                                     templates=config.templates, now=when)
+            action = "reply"
+    except ValueError as exc:      # a template field or a language the composer cannot use
+        return replace(item.unfit(f"cannot compose it: {exc}"), action="reply")
+    found = replace(item, post=post, action=action,
+                    cost=0.0 if action == "edit" else cost(limits, Calls.publishing(post.text)))
+    if not post.fits and found.state != "skipped":
+        found = found.unfit(post.error or "does not fit")
+    return found
 
 
 def _digest_items(item: Item, planned: PlannedDigest, site: Site, config: Config,

@@ -208,6 +208,9 @@ def build_status(config: Config, site: Site, ledger: Ledger, *, now: datetime,
     errors = [str(p) for p in site.problems if p.severity == "error"]
     problems = ((f"{plural(len(errors), 'event file')} cannot be used (see herald validate)",)
                 if errors else ())
+    timed = {c.key.ref for c in found.changes}
+    problems += tuple(f"not cancelling {ref} yet: {why}" for ref, why in found.held_changes
+                      if ref not in timed)
     return StatusReport(now, ledger.path, len(site.refs()), tuple(accounts), problems)
 
 

@@ -22,6 +22,7 @@ from .digest import plan_digests, with_digests
 from .ledger import Entry
 from .lifecycle import State
 from .model import Account, Event, PlannedPost, PostKey, Skipped, Stage
+from .pending import PendingChange, pending_changes
 from .planner import Plan, languages_for, plan
 from .timing import PLANNING_HORIZON, Arrangement, arrange
 
@@ -46,6 +47,11 @@ class Survey:
     """The stages' names in the configured order."""
     accounts: tuple[Account, ...] = ()
     horizon: datetime | None = None
+    changes: tuple[PendingChange, ...] = ()
+    """The corrections and cancellations the site asks for, timed as `herald run` sends them
+    (`bot.pending`); only a survey asked for them (`missing` given) has them."""
+    held_changes: tuple[tuple[str, str], ...] = ()
+    """Events not cancelled yet, and why (`changes.Changes.held`)."""
 
     def next_after(self, now: datetime, skip: Container[str] = ()) -> datetime | None:
         """When the first post after `now` goes out (on an account not in `skip`), if known.
@@ -70,7 +76,8 @@ def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
            paused: Mapping[str, datetime] | None = None, lookahead: int | None = None,
            latest: Mapping[PostKey, Entry] | None = None,
            history: Mapping[str, Sequence[datetime]] | None = None,
-           done: Collection[PostKey] | None = None) -> Survey:
+           done: Collection[PostKey] | None = None,
+           missing: Mapping[str, datetime] | None = None) -> Survey:
     """Plan every event and digest and time every post, from the ledger's rows.
 
     `paused` adds back-off times the ledger does not hold (a failure before a post was
@@ -83,10 +90,14 @@ def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
     until it knows when to wake next). `latest`, `history` and `done` may be given when the
     caller already has them from the same rows (`latest_entries`, `posting_times`,
     `done_keys`).
+
+    With `missing` (the ledger's events missing from the site, `Ledger.missing`), the survey
+    also holds the corrections and cancellations still to go out (`Survey.changes`), timed as
+    `herald run` times them; `rows` must then be all of the ledger's rows.
     """
     accounts = config.accounts
     zone = config.site.timezone
-    if latest is None or history is None:
+    if latest is None or history is None or missing is not None:
         rows = list(rows)
     if latest is None:
         latest = latest_entries(rows)
@@ -109,8 +120,11 @@ def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
                           grace=config.grace,
                           history=posting_times(rows) if history is None else history,
                           blocked_until=blocked, safe_since=safe_since, until=horizon)
+    changes, found = (pending_changes(config, site, rows, now=now, missing_since=missing,
+                                      blocked=blocked) if missing is not None else ([], None))
     return Survey(result, arrangement, dict(latest), blocked,
-                  tuple(s.name for s in config.stages), tuple(accounts), horizon)
+                  tuple(s.name for s in config.stages), tuple(accounts), horizon,
+                  tuple(changes), found.held if found is not None else ())
 
 
 def _plan_ahead(events: list[Mapping[str, Event]], config: Config, *, now: datetime,
@@ -190,7 +204,8 @@ def survey_ledger(config: Config, site: Site, ledger, *, now: datetime,
     rows = ledger.history()
     seen = {**{ref: now for ref in site.refs()}, **ledger.seen()}
     safe_since = None if catch_up else ledger.first_run(now, record=False)
-    return survey(config, site, rows, now=now, seen=seen, safe_since=safe_since)
+    return survey(config, site, rows, now=now, seen=seen, safe_since=safe_since,
+                  missing=ledger.missing())
 
 
 FATES = {
@@ -212,7 +227,8 @@ class Fate:
 
     `at` is when `herald run` sends it (aware, in the site's zone; `now` for a post already
     due), None when it will not go. `state` is a key of FATES and `reason` says why (empty for
-    a post that goes when due). `planned` is None only for a post the planner dropped itself.
+    a post that goes when due). `planned` is None only for a post the planner dropped itself;
+    for a correction or cancellation it is the `PendingChange`.
     """
 
     key: PostKey
@@ -220,7 +236,7 @@ class Fate:
     at: datetime | None
     state: str
     reason: str = ""
-    planned: PlannedPost | None = None
+    planned: PlannedPost | PendingChange | None = None
 
     @property
     def when(self) -> datetime:
@@ -240,17 +256,24 @@ def fates(found: Survey, *, now: datetime) -> list[Fate]:
     accounts = {a.name: n for n, a in enumerate(found.accounts)}
     langs = {(a.name, lang): n for a in found.accounts for n, lang in enumerate(a.languages)}
     out: list[Fate] = []
+    # The changes first: at one time, `herald run` sends them before the planned posts.
+    for change in sorted(found.changes, key=lambda c: (
+            c.at, accounts.get(c.key.account, len(accounts)),
+            langs.get((c.key.account, c.key.lang), len(langs)))):
+        key = change.key
+        if key.account in stopped:
+            out.append(Fate(key, change.due, None, "stopped", _stopped(key, stopped), change))
+            continue
+        later = bool(change.why) and change.at > now
+        out.append(Fate(key, change.due, max(change.at, now).astimezone(zone),
+                        "later" if later else "due", change.why if later else "", change))
     placed: set[PostKey] = set()
     for slot in found.arrangement.slots:
         post, key = slot.post, slot.post.key
         placed.add(key)
         entry = found.latest.get(key)
         if key.account in stopped:
-            cause = stopped[key.account]
-            out.append(Fate(key, post.due, None, "stopped",
-                            f"{key.account} is stopped by {cause.key}: {cause.error}; nothing "
-                            f"goes out on it until that is fixed and herald run is restarted "
-                            f"(or sent SIGHUP)", post))
+            out.append(Fate(key, post.due, None, "stopped", _stopped(key, stopped), post))
             continue
         later = bool(slot.why) and slot.at > now
         notes = [slot.why] if later else []
@@ -279,6 +302,12 @@ def fates(found: Survey, *, now: datetime) -> list[Fate]:
                         "waiting for its account", post))
     out.sort(key=lambda f: f.when)
     return out
+
+
+def _stopped(key: PostKey, stopped: Mapping[str, Entry]) -> str:
+    cause = stopped[key.account]
+    return (f"{key.account} is stopped by {cause.key}: {cause.error}; nothing goes out on it "
+            f"until that is fixed and herald run is restarted (or sent SIGHUP)")
 
 
 def latest_entries(rows: Iterable[Entry]) -> dict[PostKey, Entry]:

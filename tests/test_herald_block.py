@@ -232,3 +232,33 @@ def test_validate_checks_the_fit_only_where_the_herald_block_lets_the_event_go(s
     loud = herald("validate", "--site", str(site), "--now", "2018-03-01T12:00+01:00")
     assert loud.exit_code == 2
     assert "cannot fit x (account x)" in loud.output and "bluesky" not in loud.output
+
+
+def test_preview_json_carries_what_each_herald_block_asks_as_the_text_view_says_it(site):
+    import json
+
+    import jsonschema
+
+    from tests.test_json_output import schema
+
+    def blocks(now):
+        result = herald("preview", "--site", str(site), "--now", now, "--json")
+        document = json.loads(result.output)
+        jsonschema.Draft202012Validator(schema("preview")).validate(document)
+        return {b["ref"]: b for b in document["herald_blocks"]}
+
+    early = blocks("2018-03-01T12:00+01:00")
+    hackathon = early["hackathon-1"]
+    assert hackathon["files"] == ["_events/hackathon-1.md"]
+    assert (hackathon["skip"], hackathon["platforms"], hackathon["accounts"]) == \
+        (False, ["mastodon", "bluesky"], None)
+    assert hackathon["goes_on"] == ["mastodon", "bluesky"]
+    assert hackathon["hashtags"] == ["hackathon", "göteborg"]
+    assert hackathon["own_texts"] == []
+    assert blocks("2019-01-20T12:00+01:00")["hackathon-3"]["skip"] is True
+    meetup = blocks("2026-02-12T12:00+01:00")["2026-02-open-knowledge-sweden-meetup-1"]
+    assert meetup["hashtags"] == ["openknowledge"]
+    assert meetup["own_texts"] == [{"account": "x", "lang": "sv", "stages": ["announcement"]}]
+    text = herald("preview", "--site", str(site), "--now", "2018-03-01T12:00+01:00").output
+    assert ("herald: hackathon-1 adds its own hashtags #hackathon #göteborg "
+            "(_events/hackathon-1.md)") in text.splitlines()

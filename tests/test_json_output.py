@@ -146,3 +146,40 @@ def test_preview_json_is_written_as_json_dumps_writes_it_and_keeps_a_line_separa
     plain = {k: v for k, v in item.items() if k != "text"}
     lines = json.dumps(plain, ensure_ascii=False, indent=2).split("\n")
     assert indented(plain, "    ") == "\n".join(lines[:1] + ["    " + line for line in lines[1:]])
+
+
+def test_preview_json_of_corrections_and_cancellations_matches_its_schema(platforms):
+    from datetime import timedelta
+
+    from bot.daemon import run_once
+    from tests.conftest import add_event
+
+    text = platforms.config.read_text(encoding="utf-8")
+    platforms.config.write_text(text.replace(
+        '[accounts.bluesky]\nplatform = "bluesky"\n',
+        '[accounts.bluesky]\nplatform = "bluesky"\non_cancel = "delete"\n'), encoding="utf-8")
+    day = (platforms.start - timedelta(days=20)).replace(hour=12, minute=0)
+    run_once(platforms.config, clock=lambda: day)               # the first run: no backlog
+    autumn, winter = day + timedelta(days=10), day + timedelta(days=12)
+    add_event(platforms.site, "autumn", autumn)
+    add_event(platforms.site, "winter", winter)
+    later = day + timedelta(hours=1)
+    for moment in (later, later + timedelta(hours=1)):
+        run_once(platforms.config, clock=lambda moment=moment: moment)
+    add_event(platforms.site, "autumn", autumn + timedelta(hours=1))
+    for lang in ("sv", "en"):
+        (platforms.site / "_events" / f"winter-{lang}.md").unlink()
+    now = (later + timedelta(hours=2)).isoformat()
+    shown = check("preview", herald(platforms, "preview", "--now", now, "--json").output)
+    changes = {(p["ref"], p["account"], p["change"]["action"]) for p in shown["posts"]
+               if p["kind"] != "post"}
+    assert changes == {("autumn", "mastodon", "edit"), ("autumn", "x", "reply"),
+                       ("autumn", "bluesky", "reply"), ("winter", "mastodon", "reply"),
+                       ("winter", "x", "reply"), ("winter", "bluesky", "delete")}
+    assert {p["kind"] for p in shown["posts"]} == {"post", "correction", "cancellation"}
+    deleting = [p for p in shown["posts"] if p["kind"] == "cancellation"
+                and p["change"]["action"] == "delete"]
+    assert all(p["text"] is None and p["change"]["deletes"] == 1 and p["goes"]
+               for p in deleting)
+    status = check("status", herald(platforms, "status", "--now", now, "--json").output)
+    assert any(n["stage"] == "correction" for a in status["accounts"] for n in a["next"])

@@ -333,3 +333,52 @@ def test_preview_shows_progress_on_a_terminal_and_never_in_its_output(tmp_path):
     assert b"planning 4 events ..." in said and b"\r" in said and b"\x1b" not in said
     assert said.endswith(b"\r")                                   # cleared at the end
     assert json.loads(out.read_text(encoding="utf-8"))["schema"] == "herald.preview/1"
+
+
+def test_preview_shows_the_corrections_and_cancellations_run_then_sends_at_those_times(platforms):
+    with_rules(platforms)
+    day = (platforms.start - timedelta(days=20)).replace(hour=12, minute=0)
+    run_and_compare(platforms, day, day)                        # the first run: no backlog
+    autumn = (day + timedelta(days=10)).replace(hour=18)
+    add_event(platforms.site, "autumn", autumn)
+    run_and_compare(platforms, day + timedelta(hours=1), day + timedelta(hours=3))
+    assert len(platforms.x.posts) == 2
+
+    # Late in the evening its editor moves it a day: X and Bluesky reply at once, Mastodon
+    # edits its announcement when its quiet hours end.
+    night = (day + timedelta(days=1)).replace(hour=23)
+    add_event(platforms.site, "autumn", autumn + timedelta(days=1))
+    shown = run_and_compare(platforms, night, night + timedelta(hours=10))
+    changes = {key(p): p for p in shown["posts"] if p["kind"] == "correction"}
+    morning = (night + timedelta(days=1)).replace(hour=8)
+    assert {k: (p["at"], p["change"]["action"]) for k, p in changes.items()} == {
+        ("autumn", "correction", "mastodon", "sv"): (morning.isoformat(), "edit"),
+        ("autumn", "correction", "mastodon", "en"): (morning.isoformat(), "edit"),
+        ("autumn", "correction", "x", "sv"): (night.isoformat(), "reply"),
+        ("autumn", "correction", "x", "en"): (night.isoformat(), "reply"),
+        ("autumn", "correction", "bluesky", "sv"): (night.isoformat(), "reply"),
+        ("autumn", "correction", "bluesky", "en"): (night.isoformat(), "reply")}
+    assert all(p["change"]["changed"] == ["date"] for p in changes.values())
+    assert changes[("autumn", "correction", "mastodon", "sv")]["reason"] == \
+        "quiet hours 22:00-08:00"
+    assert "Nytt datum" in changes[("autumn", "correction", "x", "sv")]["text"]
+    assert all(p["kind"] == "post" and p["change"] is None
+               for p in shown["posts"] if p["stage"] != "correction")
+    rows = ledger_rows(platforms)
+    assert rows[("autumn", "correction", "mastodon", "sv")].posted_at == morning
+    text = herald(platforms, "preview", "--now", night.isoformat()).output
+    assert "correction" not in text          # everything was sent: nothing left to show
+
+    # The file is deleted at noon: the cancellation waits ten minutes, in case the file is
+    # only being renamed, then goes out at the time preview named.
+    noon = morning.replace(hour=12)
+    for lang in ("sv", "en"):
+        (platforms.site / "_events" / f"autumn-{lang}.md").unlink()
+    text = herald(platforms, "preview", "--now", noon.isoformat()).output
+    assert "removed from the site since it was announced (taken as cancelled if still so at " \
+           f"{noon + timedelta(minutes=10):%Y-%m-%d %H:%M %Z})" in text
+    shown = run_and_compare(platforms, noon, noon + timedelta(hours=1))
+    cancelled = {key(p): p["at"] for p in shown["posts"] if p["kind"] == "cancellation"}
+    assert set(cancelled.values()) == {(noon + timedelta(minutes=10)).isoformat()}
+    assert len(cancelled) == 6
+    assert "ställts in" in platforms.x.posts[-2].text

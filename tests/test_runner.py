@@ -336,6 +336,10 @@ def test_an_unreadable_event_file_is_not_taken_for_a_cancellation(tmp):
     world.site = site(problems=broken)
     world.run_until(at(4, 3, 12))
     assert len(world.got("bsky")) == 2
+    report = build_status(world.config, world.site, world.ledger, now=at(4, 3, 12))
+    assert ("not cancelling varmote yet: _events/varmote-sv.md cannot be read; not taken for a "
+            "cancellation") in report.format()
+    assert not any(f.key.stage == "cancellation" for a in report.accounts for f in a.upcoming)
 
 
 def test_cancelling_can_delete_the_posts_instead_where_the_platform_can(tmp, caplog):
@@ -791,3 +795,21 @@ def test_a_digest_that_fails_before_it_is_composed_is_recorded_too(tmp):
     digests = [e for e in ledger.history() if e.key.ref.startswith("digest:")]
     assert [(e.state, e.error_kind) for e in digests] == [("failed", "AuthFailed")]
     assert report.exit_code == 6
+
+
+def test_news_of_an_event_without_a_time_waits_out_quiet_hours_that_end_before_its_morning(tmp):
+    # An event on a date alone starts, for Herald, at the morning hour its reminders go (09:00),
+    # not at midnight: a correction noticed late the evening before is not urgent enough to
+    # break the quiet hours (22:00-08:00), which end before it.
+    day = datetime(2027, 4, 15, tzinfo=ZONE)
+    fair = [event("fair", "sv", "Mässa", day, date_only=True),
+            event("fair", "en", "Fair", day, date_only=True)]
+    world = World(tmp, at(4, 1, 12))
+    world.site = site(*fair)
+    world.run_until(at(4, 14, 23))
+    world.site = site(*[replace(e, place="Kulturhuset, Stockholm") for e in fair])
+    world.run_until(at(4, 15, 12))
+    edits = [(when, line) for when, line, _ in world.got("masto") if line.startswith("EDIT")]
+    assert [when for when, _ in edits] == ["04-15 08:00 CEST", "04-15 08:00 CEST"]
+    bsky = [when for when, line, _ in world.got("bsky") if line.startswith("✏")]
+    assert bsky == ["04-14 23:00 CEST", "04-14 23:00 CEST"]        # no quiet hours there

@@ -223,3 +223,13 @@ def test_mask_hides_a_longer_secret_whole_when_another_is_part_of_it():
 def test_credentials_mask_their_own_values():
     creds = Credentials("mastodon", {"access_token": "tok-abcdef"})
     assert creds.mask("Bearer tok-abcdef refused") == "Bearer **** refused"
+
+
+def test_the_adapters_and_the_secrets_store_mask_with_one_and_the_same_rule():
+    import bot.masking
+    import bot.platforms.shared
+    import bot.secrets
+
+    assert bot.platforms.shared.mask is bot.secrets.mask is bot.masking.mask
+    assert bot.platforms.shared.MASK == bot.secrets.MASK == "****"
+    assert bot.platforms.shared.mask("k=abc%2Fd", [None, "abc/d"]) == "k=****"

@@ -45,7 +45,8 @@ def auth(config_path, site, platform, account):
 
     Mastodon: registers an app on the instance and asks for the code the instance shows.
     X: asks for your app's API key and secret, then for the PIN X shows.
-    Bluesky: asks for the handle and an app password (Settings → App passwords).
+    Bluesky: asks for the handle and an app password (Settings → Privacy and security →
+    App passwords), and logs in once to check them.
     """
     from .. import app
     from ..platforms import bluesky, mastodon, x

@@ -19,7 +19,9 @@ from .common import _ledger, _print_sent, _publishers, _report, config_options, 
 @click.option("--stage", metavar="NAME", help="Stage to post (default: the announcement).")
 @click.option("--account", metavar="NAME", help="Only this account.")
 @click.option("--lang", metavar="LANG", help="Only this language.")
-@click.option("--again", is_flag=True, help="Post again even if this was already posted.")
+@click.option("--again", is_flag=True,
+              help="Post even if this was already posted, or skipped (a first run, missed, "
+                   "superseded).")
 @click.option("--dry-run", is_flag=True, help="Show what would be posted; send nothing.")
 def announce(config_path, site, ref, digest, stage, account, lang, again, dry_run):
     """Post one event (REF) or one digest (--digest NAME) now, as `run` would post it.

@@ -76,7 +76,7 @@ def preview(config_path, site, now_text, event, digest, platform, account, lang,
                      selection=selection, attach=app.attachments(config) if prepare else None)
     entries: list = []
     if html_dir is not None:
-        items = _collecting(items, entries)
+        items = _collecting(items, entries, now)
 
     def written(item) -> list[str]:
         if folder is None or item.attachments is None or item.post is None:
@@ -87,7 +87,8 @@ def preview(config_path, site, now_text, event, digest, platform, account, lang,
     try:
         if as_json:
             stream_json(items, written, shown, progress, config=config, loaded=loaded,
-                         now=now, catch_up=catch_up, ledger=app.ledger_path(config))
+                         now=now, catch_up=catch_up, ledger=app.ledger_path(config),
+                         event=event)
         elif html_dir is None:
             print_preview(items, written, shown, progress, config=config, loaded=loaded,
                            now=now, event=event)
@@ -112,20 +113,26 @@ def preview(config_path, site, now_text, event, digest, platform, account, lang,
         sys.exit(2)
 
 
-def _collecting(items, entries: list):
+def _collecting(items, entries: list, now):
     """Pass the items on, keeping each as an entry of the preview page (`bot.page`)."""
+    from dataclasses import replace
+
     from ..page import Entry, entry, server_of
     from ..service import Attachments
+    from .showing import change_note
 
     for item in items:
+        note = change_note(item, now) if item.change is not None else ""
         if item.post is None:
-            entries.append(Entry(key=item.key, platform=item.platform, at=item.due, goes=False,
-                                 reason=item.reason, server=server_of(item.account)))
+            title = item.change.change.announced.told.title if item.change is not None else ""
+            entries.append(Entry(key=item.key, platform=item.platform, at=item.at or item.due,
+                                 goes=item.goes, reason=item.reason, title=title, cost=item.cost,
+                                 server=server_of(item.account), note=note))
         else:
-            entries.append(entry(item.post, item.account, item.attachments or Attachments(),
-                                 item.cost, at=item.at or item.due, goes=item.goes,
-                                 reason=item.reason,
-                                 planned=item.due if item.state == "later" else None))
+            entries.append(replace(entry(
+                item.post, item.account, item.attachments or Attachments(), item.cost,
+                at=item.at or item.due, goes=item.goes, reason=item.reason,
+                planned=item.due if item.state == "later" else None), note=note))
         yield item
 
 

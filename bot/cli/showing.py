@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from json.encoder import encode_basestring as _json_text
-from pathlib import Path
 
 import click
 
@@ -97,30 +96,61 @@ def print_preview(items, written, shown: Tally, progress, *, config, loaded, now
     click.echo(summary)
 
 
-def control_lines(loaded, config, now, event=None) -> list[str]:
-    """One line per upcoming event whose `herald:` block changes what Herald does with it."""
-    from ..composer import own_text
+def controls(loaded, config, now, event=None) -> list[dict]:
+    """What the `herald:` block of each upcoming event asks (one dict per event that has one).
+
+    `goes_on` are the accounts the event goes on; `own_texts` name each account and language
+    with the stages whose text the block writes itself.
+    """
+    from ..composer import own_hashtags, own_text
     from ..planner import allows, control
 
-    lines = []
+    found = []
     for ref in loaded.refs():
         versions = loaded.versions(ref)
         first = next(iter(versions.values()))
         blocks = [v for v in versions.values() if v.herald is not None]
         if not blocks or first.upcoming_until <= now or event not in (None, ref):
             continue
-        files = ", ".join(v.source for v in blocks)
         rules = control(versions)
-        if rules.skip:
+        accounts = [] if rules.skip else [a for a in config.accounts if allows(rules, a)]
+        texts = []
+        for account in accounts:
+            for v in blocks:
+                stages = [stage.name for stage in config.stages
+                          if own_text(v, stage, account.name, account.platform)]
+                if stages:
+                    texts.append({"account": account.name, "lang": v.lang, "stages": stages})
+        found.append({
+            "ref": ref, "files": [v.source for v in blocks], "skip": rules.skip,
+            "platforms": None if rules.platforms is None else list(rules.platforms),
+            "accounts": None if rules.accounts is None else list(rules.accounts),
+            "goes_on": [a.name for a in accounts],
+            "hashtags": list(dict.fromkeys(tag for v in versions.values()
+                                           for tag in own_hashtags(v, versions))),
+            "own_texts": texts})
+    return found
+
+
+def control_lines(loaded, config, now, event=None) -> list[str]:
+    """One line per upcoming event whose `herald:` block changes what Herald does with it."""
+    from ..content import printable
+
+    labels = {a.name: a.label for a in config.accounts}
+    lines = []
+    for found in controls(loaded, config, now, event):
+        ref, files = found["ref"], ", ".join(found["files"])
+        if found["skip"]:
             lines.append(f"herald: {ref} is turned off in its front matter ({files}): "
                          f"nothing is posted about it")
             continue
-        accounts = [a for a in config.accounts if allows(rules, a)]
-        if len(accounts) < len(config.accounts):
-            names = ", ".join(a.label for a in accounts) or "no account"
+        if len(found["goes_on"]) < len(config.accounts):
+            names = ", ".join(labels[name] for name in found["goes_on"]) or "no account"
             lines.append(f"herald: {ref} goes only on {names} ({files})")
-        texts = {f"{a.label} ({v.lang})" for v in blocks for a in accounts
-                 for stage in config.stages if own_text(v, stage, a.name, a.platform)}
+        if found["hashtags"]:
+            tags = " ".join(f"#{printable(tag.lstrip('#'))}" for tag in found["hashtags"])
+            lines.append(f"herald: {ref} adds its own hashtags {tags} ({files})")
+        texts = {f"{labels[t['account']]} ({t['lang']})" for t in found["own_texts"]}
         if texts:
             lines.append(f"herald: {ref} has its own text on {', '.join(sorted(texts))} "
                          f"({files})")
@@ -169,6 +199,9 @@ def item_lines(item, config, now, written=()) -> list[str]:
     if item.state in MARKS and not (item.state == "unfit" and post is not None and not post.fits):
         header += f"  {MARKS[item.state]}"
     lines = [header]
+    change = getattr(item, "change", None)
+    if change is not None:
+        lines.append(f"  {change_note(item, now)}")
     if item.state == "later":
         lines.append(f"  later than due ({item.due.astimezone(zone):%Y-%m-%d %H:%M %Z}): "
                      f"{item.reason}")
@@ -202,14 +235,37 @@ def item_lines(item, config, now, written=()) -> list[str]:
     return lines
 
 
+def change_note(item, now) -> str:
+    """What a correction or cancellation answers, and how it goes out, in one line."""
+    from ..changes import Correction
+
+    pending = item.change
+    change, ann = pending.change, pending.change.announced
+    where = ann.url or str(ann.key)
+    if isinstance(change, Correction):
+        what = f"{' and '.join(change.changed)} changed since it was announced"
+    else:
+        what = f"{change.reason} since it was announced"
+        if pending.due > now:
+            what += (f" (taken as cancelled if still so at "
+                     f"{pending.due.astimezone(now.tzinfo):%Y-%m-%d %H:%M %Z})")
+    how = {"edit": f"edits the announcement {where}",
+           "reply": f"replies to the announcement {where}",
+           "delete": f"deletes {plural(pending.posts, 'post')} about it "
+                     f"(on_cancel = \"delete\"), the announcement {where} among them",
+           }.get(item.action, "")
+    return f"{what}: {how}" if how else what
+
+
 def stream_json(items, written, shown: Tally, progress, *, config, loaded, now, catch_up,
-                 ledger) -> None:
+                 ledger, event=None) -> None:
     """Write preview's JSON document one post at a time (docs/json/preview.schema.json)."""
     errors = sum(1 for p in loaded.problems if p.severity == "error")
     head = {"schema": PREVIEW_SCHEMA, "now": now.isoformat(), "site": str(config.site.root),
             "timezone": str(config.site.timezone), "ledger": str(ledger), "catch_up": catch_up,
             "events": len(loaded.refs()),
-            "problems": {"errors": errors, "warnings": len(loaded.problems) - errors}}
+            "problems": {"errors": errors, "warnings": len(loaded.problems) - errors},
+            "herald_blocks": controls(loaded, config, now, event)}
     click.echo("{")
     for name, value in head.items():
         click.echo(f"  {json.dumps(name)}: {json.dumps(value, ensure_ascii=False)},")
@@ -290,8 +346,26 @@ def item_json(item, written, config) -> dict:
                          + (extras.warnings if extras is not None else ())),
         "error": (post.error if post else None) or (item.reason if item.state == "unfit"
                                                     else None),
+        "kind": "post" if getattr(item, "change", None) is None else item.key.stage,
+        "change": change_json(item, zone),
     }
     return data
+
+
+def change_json(item, zone) -> dict | None:
+    """What a correction or cancellation answers, for `herald preview --json`."""
+    from ..changes import Correction
+
+    pending = getattr(item, "change", None)
+    if pending is None:
+        return None
+    change, ann = pending.change, pending.change.announced
+    return {"action": item.action,
+            "changed": list(change.changed) if isinstance(change, Correction) else [],
+            "why": "" if isinstance(change, Correction) else change.reason,
+            "announcement": ann.url,
+            "told_start": ann.told.start.astimezone(zone).isoformat(),
+            "deletes": pending.posts if item.action == "delete" else None}
 
 
 def _media_line(item) -> str:
@@ -304,11 +378,6 @@ def _image_line(post, extras, item, config) -> str:
     if extras.drawn or not post.image:
         return f"{item.note or 'drawn card'} → {_media_line(item)}"
     note = f"; {item.note}" if item.note else ""
-    return f"{_site_path(post.image.path, config)} → {_media_line(item)}{note}"
+    from ..app import site_path
 
-
-def _site_path(path: Path, config) -> str:
-    try:
-        return str(path.relative_to(config.site.root))
-    except ValueError:
-        return str(path)
+    return f"{site_path(post.image.path, config)} → {_media_line(item)}{note}"

@@ -5,35 +5,15 @@ from __future__ import annotations
 import hashlib
 import re
 
+from ..errors import printable
+
+__all__ = ["MAX_SLUG", "file_slug", "is_safe_file_name", "printable"]
+
 MAX_SLUG = 80
 """The longest slug, in characters, before the hash that keeps it unique (file names allow 255
 bytes; an output name puts a stage, an account and a language after the slug)."""
 
 _UNSAFE = re.compile(r"[^\w.\-]+")
-
-
-def printable(text: str, *, backslash: bool = True) -> str:
-    """Return `text` with everything a terminal would not show as itself escaped, on one line.
-
-    A newline becomes `\\n`, a control or format character `\\x1b` or `\\u202e`, a byte that was
-    not UTF-8 in a file name (a surrogate escape) `\\xff`, and (unless `backslash` is false) a
-    backslash `\\\\`, so that two different names never look the same; letters in any script
-    stay as they are.
-    """
-    if text.isprintable() and not (backslash and "\\" in text):
-        return text
-    out = []
-    for char in text:
-        code = ord(char)
-        if 0xDC80 <= code <= 0xDCFF:
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif char == "\\" and backslash:
-            out.append("\\\\")
-        elif char.isprintable():
-            out.append(char)
-        else:
-            out.append(repr(char)[1:-1])
-    return "".join(out)
 
 
 def file_slug(text: str) -> str:

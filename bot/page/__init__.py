@@ -53,6 +53,9 @@ class Entry:
     error: str | None = None
     server: str = ""
     """The account's server, shown beside its name (mastodon.social, bsky.social, x.com)."""
+    note: str = ""
+    """For a correction or cancellation: what it answers and how it goes out (an edit of the
+    announcement, a reply under it, the deletion of the event's posts)."""
 
     @property
     def will_go(self) -> bool:

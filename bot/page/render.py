@@ -219,6 +219,8 @@ def _post(item: Entry, page: Page, images: dict[str, bytes], problems: bool) -> 
         f'<span class="badge">{escape(name)}</span>',
         "</header>",
     ]
+    if item.note:
+        parts.append(f'<p class="verdict change">{escape(item.note)}</p>')
     if not item.will_go:
         why = item.reason or item.error or "no reason given"
         parts.append(f'<p class="verdict stop"><strong>Will not go:</strong> {escape(why)}</p>')

@@ -12,27 +12,14 @@ import time
 from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime
 from typing import Generic, TypeVar
-from urllib.parse import quote, quote_plus
 
 from ..errors import PublishError, RateLimited
+from ..masking import MASK, mask
 from ..model import Media
 
-MASK = "****"
+__all__ = ["MASK", "RateGate", "Uploads", "digest", "env_name", "mask"]
 
 V = TypeVar("V")
-
-
-def mask(text: str, secrets: Iterable[str | None]) -> str:
-    """Replace each of `secrets`, plain or URL-encoded (as in a header or a form), by **** in
-    `text`, the way bot.secrets masks them.
-
-    The longest secret goes first, so one that holds another is masked whole.
-    """
-    forms = {form for secret in secrets if secret
-             for form in (secret, quote(secret, safe=""), quote_plus(secret))}
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, MASK)
-    return text
 
 
 def env_name(account: str, field: str) -> str:

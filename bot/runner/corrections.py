@@ -8,44 +8,26 @@ the deletion of every post about the event, each recorded as deleted in the ledg
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from ..changes import CANCELLATION, CORRECTION, Cancellation, Correction, Details, announced, \
-    cancellation_post, correction_post, detect
+    cancellation_post, correction_post
 from ..config import Config
 from ..config_accounts import CANCEL_MODES
-from ..content import Site
 from ..delivery import Attach, Outcome, failed_before_sending, no_attachments, send
 from ..errors import PublishError, RateLimited
 from ..ledger import AlreadyPosted, Entry, Ledger
 from ..lifecycle import Step
 from ..localize import plural
-from ..model import Account, Event, PostKey
+from ..model import Account, PostKey
+from ..pending import detect_on, timed
 from ..platforms.base import Publisher
-from ..timing import Rules, change_time
+from ..timing import Rules
 from .journal import Journal
 from .results import Tick
 
 __all__ = ["CANCEL_MODES", "Corrections"]
-
-
-class _Published(Mapping[str, Mapping[str, Event]]):
-    """The site's published events by ref, each one's versions read only when asked for."""
-
-    def __init__(self, site: Site):
-        self._site = site
-
-    def __getitem__(self, ref: str) -> Mapping[str, Event]:
-        if ref not in self._site:
-            raise KeyError(ref)
-        return self._site.versions(ref)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._site.refs())
-
-    def __len__(self) -> int:
-        return len(self._site.refs())
 
 
 class Corrections:
@@ -80,10 +62,8 @@ class Corrections:
                                        lambda: announced(rows, announcement_stages))
         if not posted:
             return
-        unreadable = {p.source for p in site.problems if p.severity == "error"}
-        found = detect(posted, _Published(site),
-                       {d.ref for d in site.drafts}, unreadable, self.ledger.missing(),
-                       now=tick.now, confirm=self.confirm_missing)
+        found = detect_on(site, posted, self.ledger.missing(), now=tick.now,
+                          confirm=self.confirm_missing)
         for ref in found.missing:
             self.ledger.mark_missing(ref, tick.now)
         if found.recheck is not None:
@@ -93,19 +73,17 @@ class Corrections:
             self.log.info("event %s is back on the site; not cancelling it", ref)
         for ref, why in found.held:
             self._say(f"held:{ref}:{why}", "not cancelling %s yet: %s", ref, why)
-        for change in (*found.corrections, *found.cancellations):
-            key = change.announced.key
-            if key.account not in self.publishers or key.account in self.halted \
-                    or key.account in tick.busy:
+        # Timed as preview and status time them (`pending.timed`); a cancellation still
+        # confirming that the event is gone is due only at `found.recheck`.
+        for pending in timed(found, self.config, now=tick.now, blocked=tick.blocked):
+            change, key = pending.change, pending.change.announced.key
+            if pending.due > tick.now or key.account not in self.publishers \
+                    or key.account in self.halted or key.account in tick.busy:
                 continue
-            rules = self.rules.get(key.account, Rules())
-            # Urgent until the earlier of the start people were told and the start now.
-            moved = change.event.start if isinstance(change, Correction) else None
-            start = min(change.announced.told.start, moved or change.announced.told.start)
-            at = change_time(tick.now, start, rules, self.config.site.timezone)
-            for until in (tick.blocked.get(key.account), self._paused.get(key.account)):
-                if until is not None and until > at:
-                    at = until
+            at = pending.at
+            paused = self._paused.get(key.account)
+            if paused is not None and paused > at:
+                at = paused
             if at > tick.now or not self._may_call(tick, key.account):
                 tick.wakes.append(max(at, tick.now))
                 continue
