@@ -94,6 +94,7 @@ def child(measure: str, site: str) -> None:
         return
     cache = ParseCache()
     loaded = load_site(config.site, cache=cache)
+    gc.freeze()     # as `herald run` does once it has loaded the site (`Daemon(freeze=True)`)
     seen = {ref: now for ref in loaded.refs()}
     if measure == "plan":
         started = time.perf_counter()
@@ -117,7 +118,6 @@ def child(measure: str, site: str) -> None:
         result = {"total": ended - started, "load": middle - started, "plan": ended - middle,
                   "posts": len(found.plan.posts)}
     elif measure == "survey":
-        gc.freeze()
         started = time.perf_counter()
         found = survey(config, loaded, (), now=now, seen=seen)
         result = {"total": time.perf_counter() - started, "posts": len(found.plan.posts)}
@@ -135,7 +135,7 @@ def _rescan(config) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         with Ledger.open(Path(folder) / "ledger.sqlite3") as ledger:
             setup = Setup(config, {}, no_attachments)
-            daemon = Daemon(lambda: setup, ledger, initial=setup)
+            daemon = Daemon(lambda: setup, ledger, initial=setup, freeze=True)  # as herald run
             daemon.check_content()
             started = time.perf_counter()
             assert not daemon.check_content()
