@@ -35,7 +35,7 @@ def secrets_store(config: Config):
 def build_publisher(account: Account, config: Config):
     """Build the real publisher of an account, with credentials from the env or secrets file."""
     store = secrets_store(config)
-    credentials = store.credentials(account.name)
+    credentials = store.credentials(account.name, platform=account.platform)
     timeout = request_timeout(account)
     if account.platform == "mastodon":
         return mastodon.MastodonPublisher(account, credentials, timeout=timeout)
@@ -48,7 +48,8 @@ def build_publisher(account: Account, config: Config):
 
 def missing_credentials(account: Account, config: Config) -> list[str]:
     """Name the credentials an account lacks in the environment and the secrets file."""
-    credentials = secrets_store(config).credentials(account.name)
+    credentials = secrets_store(config).credentials(account.name,
+                                                      platform=account.platform)
     return _MODULES[account.platform].missing_credentials(credentials)
 
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from . import config_read as read
-from .errors import ConfigError
+from .errors import ConfigError, auth_command
 from .model import Account
 
 PLATFORMS = ("mastodon", "x", "bluesky")
@@ -83,7 +83,7 @@ def account(name: str, item: dict[str, Any], site_languages: tuple[str, ...]) ->
         where = read.key(prefix, option)
         if option in SECRET_FIELDS:
             raise ConfigError(f"{where}: credentials do not belong in the config file; use the "
-                              f"environment or the secrets file (herald auth {platform})")
+                              f"environment or the secrets file (`{auth_command(platform, name)}`)")
         others = [p for p, options in PLATFORM_OPTIONS.items() if option in options]
         if others:
             raise ConfigError(f"{where}: not an option of {platform} accounts "

@@ -36,7 +36,7 @@ import schedule
 from .changes import CONFIRM_MISSING
 from .config import Config, SiteConfig, load_config
 from .content import ParseCache, Site, load_site, scan_events
-from .errors import HeraldError
+from .errors import HeraldError, auth_command
 from .ledger import Ledger
 from .localize import plural
 from .logs import configure_logging, use_utc_local_time
@@ -346,9 +346,10 @@ def run_forever(config_path: str | Path | None = None, site: str | Path | None =
         for account in setup.config.accounts:
             missing = app.missing_credentials(account, setup.config)
             if missing:
-                log.warning("%s has no %s: its posts will fail until you run `herald auth %s` "
+                log.warning("%s has no %s: its posts will fail until you run `%s` "
                             "or set the HERALD_%s_* variables", account.name, ", ".join(missing),
-                            account.platform, account.name.upper().replace("-", "_"))
+                            auth_command(account.platform, account.name),
+                            account.name.upper().replace("-", "_"))
         daemon = Daemon(lambda: build_setup(config_path, site), ledger, initial=setup,
                         catch_up=catch_up, check_every=check_every, freeze=True)
         return daemon.run()

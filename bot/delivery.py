@@ -261,13 +261,35 @@ def _retry_after(error: PublishError) -> datetime | None:
 
 @dataclass(frozen=True)
 class Hold:
-    """Posts held back by the daily cap, until when."""
+    """Posts held back until a time: by the daily cap ("held"), or by a platform's rate limit
+    that lies ahead ("waiting", which a command reports as a post that did not go)."""
 
     until: datetime
     note: str
+    status: str = "held"
 
     def outcome(self, key: PostKey) -> Outcome:
-        return Outcome(key, "held", note=self.note, until=self.until)
+        return Outcome(key, self.status, note=self.note, until=self.until)
+
+
+def rate_hold(account: Account, ledger: Ledger, now: datetime) -> Hold | None:
+    """Hold everything for an account whose platform asked Herald to wait (a rate limit whose
+    reset lies ahead, met by any command: `run`, `announce`, `post`).
+
+    A one-off command is a new process whose adapters have not met that rate limit: the
+    ledger remembers it, and nothing at all is sent to the account before its reset. (Other
+    back-offs, after a server error say, hold only the daemon: a command the user runs on
+    purpose may try at once.)
+    """
+    until = max((entry.next_attempt_at for entry in ledger.failures()
+                 if entry.key.account == account.name and entry.error_kind == "RateLimited"
+                 and entry.next_attempt_at is not None and entry.next_attempt_at > now),
+                default=None)
+    if until is None:
+        return None
+    return Hold(until, f"{account.platform} asked Herald to slow down; nothing is sent to "
+                       f"{account.name} before {until.astimezone(now.tzinfo):%Y-%m-%d %H:%M:%S %Z}"
+                       f", when its rate limit resets", status="waiting")
 
 
 def cap_hold(account: Account, ledger: Ledger, now: datetime, size: int = 1) -> Hold | None:

@@ -28,6 +28,16 @@ if TYPE_CHECKING:
     from .model import Published
 
 
+def auth_command(platform: str, account: str | None = None) -> str:
+    """Return the `herald auth` command that stores the credentials of `account` on `platform`.
+
+    Every message that tells the user to store credentials names this command, so that the
+    hint is one the command line takes (an account name is letters, digits, '-' and '_').
+    Without `account`, the command stores those of the platform's first account.
+    """
+    return f"herald auth {platform}" + (f" --account {account}" if account else "")
+
+
 def printable(text: str, *, backslash: bool = True) -> str:
     """Return `text` with everything a terminal would not show as itself escaped, on one line.
 

@@ -102,6 +102,7 @@ def plan(
     zone: ZoneInfo,
     done: Collection[PostKey] = (),
     first_seen: Mapping[str, datetime] | None = None,
+    safe_since: datetime | None = None,
 ) -> Plan:
     """Plan every stage of every upcoming event for every account and language.
 
@@ -116,7 +117,9 @@ def plan(
     stages that were already due when the event was first seen are a late discovery's backlog:
     only the most useful of them is kept (the announcement, else the latest reminder). A stage
     that came due later, while an earlier one waited (an outage, a back-off, quiet hours), is
-    still posted after it; only a later reminder makes an earlier one pointless.
+    still posted after it; only a later reminder makes an earlier one pointless. On a new
+    ledger's first run (`safe_since`), what was due by then is its backlog, which
+    `timing.arrange` skips as such: none of it supersedes another stage that does not go.
 
     Python's cycle collector is paused meanwhile, as while loading: a plan makes several
     objects per post and no cycles, and each full collection would walk every event loaded.
@@ -127,7 +130,7 @@ def plan(
     gc.disable()
     try:
         return _plan(events, tuple(stages), tuple(accounts), now=now, grace=grace, zone=zone,
-                     done=done, seen=first_seen or {})
+                     done=done, seen=first_seen or {}, safe_since=safe_since)
     finally:
         if collecting:
             gc.enable()
@@ -135,7 +138,8 @@ def plan(
 
 def _plan(events: Iterable[Mapping[str, Event]], stages: tuple[Stage, ...],
           accounts: tuple[Account, ...], *, now: datetime, grace: timedelta, zone: ZoneInfo,
-          done: Collection[PostKey], seen: Mapping[str, datetime]) -> Plan:
+          done: Collection[PostKey], seen: Mapping[str, datetime],
+          safe_since: datetime | None) -> Plan:
     posts: list[PlannedPost] = []
     skipped: list[Skipped] = []
     for versions in events:
@@ -177,8 +181,10 @@ def _plan(events: Iterable[Mapping[str, Event]], stages: tuple[Stage, ...],
                         continue
                     planned = PlannedPost(key, due, start, stage)
                     (due_now if due <= now else posts).append(planned)
-                keep, superseded = _most_useful(due_now, visible)
-                posts.extend(keep)
+                backlog = [p for p in due_now if safe_since is not None and p.due <= safe_since]
+                keep, superseded = _most_useful([p for p in due_now if p not in backlog],
+                                                visible)
+                posts.extend(backlog + keep)
                 skipped.extend(Skipped(p.key, p.due, f"superseded by {by.stage.name}")
                                for p, by in superseded)
     order = {a.name: {lang: i for i, lang in enumerate(a.languages)} for a in accounts}

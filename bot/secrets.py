@@ -32,7 +32,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import AuthFailed, ConfigError
+from .errors import AuthFailed, ConfigError, auth_command
 from .masking import MASK, mask
 
 ENV_PREFIX = "HERALD_"
@@ -57,8 +57,10 @@ class Credentials(Mapping[str, str]):
     """One account's secrets, read like a dict; `repr` and `str` show field names only."""
 
     def __init__(self, account: str, values: Mapping[str, str], *,
-                 origins: Mapping[str, str] | None = None, path: Path | None = None):
+                 origins: Mapping[str, str] | None = None, path: Path | None = None,
+                 platform: str | None = None):
         self.account = account
+        self.platform = platform
         self._values = dict(values)
         self._origins = dict(origins or {})
         self._path = path
@@ -87,10 +89,10 @@ class Credentials(Mapping[str, str]):
         for field in fields:
             if not self._values.get(field):
                 where = f" ({self._path})" if self._path else ""
-                raise AuthFailed(
-                    f"missing {field}; set {env_name(self.account, field)} or run "
-                    f"`herald auth {self.account}` to store it in the secrets file{where}",
-                    account=self.account)
+                how = (f"run `{auth_command(self.platform, self.account)}` to store it"
+                       if self.platform else "store it")
+                raise AuthFailed(f"missing {field}; set {env_name(self.account, field)} or "
+                                 f"{how} in the secrets file{where}", account=self.account)
         return self
 
     def mask(self, text: str) -> str:
@@ -104,9 +106,9 @@ class SecretsStore:
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path is not None else default_secrets_path()
 
-    def credentials(self, account: str,
-                    environ: Mapping[str, str] = os.environ) -> Credentials:
-        """Return the credentials of `account`, environment variables winning over the file."""
+    def credentials(self, account: str, environ: Mapping[str, str] = os.environ, *,
+                    platform: str | None = None) -> Credentials:
+        """Return the credentials of `account` (on `platform`), environment variables first."""
         values: dict[str, str] = dict(self._read().get(account, {}))
         origins = {field: str(self.path) for field in values}
         prefix = env_prefix(account)
@@ -115,7 +117,7 @@ class SecretsStore:
                 field = name[len(prefix):].lower()
                 values[field] = value
                 origins[field] = name
-        return Credentials(account, values, origins=origins, path=self.path)
+        return Credentials(account, values, origins=origins, path=self.path, platform=platform)
 
     def save(self, account: str, values: Mapping[str, str]) -> None:
         """Replace the table of `account` with `values`, keeping the other accounts.

@@ -16,8 +16,9 @@ from .composer import compose
 from .config import Config
 from .costs import Calls, cost
 from .content import Site
-from .delivery import (Attach, Attachments, Outcome, cap_hold, deliver, deliver_thread,
-                       failed_before_sending, no_attachments, posted_id, reply_target, send)
+from .delivery import (Attach, Attachments, Hold, Outcome, cap_hold, deliver, deliver_thread,
+                       failed_before_sending, no_attachments, posted_id, rate_hold,
+                       reply_target, send)
 from .digest import REF_PREFIX, DigestPost, PlannedDigest, compose_digest, current
 from .errors import PublishError, Unfit, UsageError
 from .ledger import Entry, Ledger
@@ -321,18 +322,44 @@ def announce(site: Site, config: Config, ref: str, *, now: datetime, ledger: Led
     if selection.accounts(config) and not accounts:
         raise UsageError(f"event {ref!r} goes on none of the selected accounts (its "
                          f"herald: platforms or accounts)")
-    outcomes = []
+    work = []
     for account in accounts:
         keys = [PostKey(ref, chosen.name, account.name, lang)
                 for lang in languages_for(account, versions)
                 if selection.lang is None or lang == selection.lang]
-        if not keys:
+        if keys:
+            work.append((account, keys, PlannedPost(keys[0], now, first.upcoming_until, chosen)))
+    waits = {account.name: rate_hold(account, ledger, now) for account, _, _ in work}
+    refused = [outcome for account, keys, planned in work if waits[account.name] is None
+               for outcome in _unfit(account, keys, planned, site, config,
+                                     publishers[account.name])]
+    if refused:                 # one post that cannot go anywhere: nothing goes anywhere
+        return refused
+    outcomes = []
+    for account, keys, planned in work:
+        if (wait := waits[account.name]) is not None:     # no request before a reset
+            outcomes.extend(wait.outcome(key) for key in keys)
             continue
-        planned = PlannedPost(keys[0], now, first.upcoming_until, chosen)
         outcomes.extend(_announce_on(account, keys, planned, site=site, config=config,
                                      ledger=ledger, publisher=publishers[account.name],
                                      attach=attach, now=now, again=again, clock=clock))
     return outcomes
+
+
+def _unfit(account: Account, keys: list[PostKey], planned: PlannedPost, site: Site,
+           config: Config, publisher: Publisher) -> list[Outcome]:
+    """The posts of one account that cannot fit its platform, each as a refusal.
+
+    An account whose limits cannot be read is left to the sending, which records why.
+    """
+    try:
+        limits = publisher.limits()
+    except PublishError:
+        return []
+    posts = (compose_planned(replace(planned, key=key), site, config, limits) for key in keys)
+    return [Outcome(post.key, "failed", error=Unfit(
+        f"{post.error or 'does not fit'}; nothing was sent", account=account.name))
+        for post in posts if not post.fits]
 
 
 def _announce_on(account: Account, keys: list[PostKey], planned: PlannedPost, *, site: Site,
@@ -393,39 +420,55 @@ def announce_digest(site: Site, config: Config, name: str, *, now: datetime, led
     digest = config.digest(name)
     period = current(digest, now, config.site.timezone)
     events = [site.versions(ref) for ref in site.refs()]
-    outcomes: list[Outcome] = []
+    work = []                   # composed for every account first: see `announce`
     for account, langs in digest.posters(selection.accounts(config)):
         keys = [period.post_key(account.name, lang) for lang in langs
                 if selection.lang is None or lang == selection.lang]
         if not keys:
             continue
-        publisher = publishers[account.name]
+        if (wait := rate_hold(account, ledger, now)) is not None:    # no request before a reset
+            work.append((account, keys, wait, {}, {}))
+            continue
         try:
-            limits = publisher.limits()
+            limits = publishers[account.name].limits()
         except PublishError as exc:
-            outcomes.extend(failed_before_sending(key, exc, ledger=ledger, now=now, again=again,
-                                                  requested=again) for key in keys)
+            work.append((account, keys, exc, {}, {}))
             continue
         earlier = {key: ledger.current(key, requested=again) for key in keys}
+        composed = {}
+        for key in keys:
+            first = earlier[key]
+            at = first.created_at if first is not None and not (again and first.done) else now
+            composed[key] = compose_digest(period, digest, events, account.name, key.lang,
+                                           limits, at=at, hashtags=config.site.hashtags)
+        work.append((account, keys, limits, earlier, composed))
+    refused = [Outcome(key, "failed", error=Unfit(f"{made.error or 'does not fit'}; nothing "
+                                                  f"was sent", account=account.name))
+               for account, keys, _, _, composed in work
+               for key, made in composed.items() if made is not None and not made.fits]
+    if refused:
+        return refused
+    outcomes: list[Outcome] = []
+    for account, keys, limits, earlier, composed in work:
+        publisher = publishers[account.name]
+        if isinstance(limits, Hold):
+            outcomes.extend(limits.outcome(key) for key in keys)
+            continue
+        if isinstance(limits, PublishError):
+            outcomes.extend(failed_before_sending(key, limits, ledger=ledger, now=now,
+                                                  again=again, requested=again) for key in keys)
+            continue
         pending = [k for k in keys if again or not _done(earlier[k])]
         hold = cap_hold(account, ledger, now, size=len(pending)) if pending else None
         for key in keys:
             if hold is not None and key in pending:
                 outcomes.append(hold.outcome(key))
-                continue
-            first = earlier[key]
-            at = first.created_at if first is not None and not (again and first.done) else now
-            composed = compose_digest(period, digest, events, account.name, key.lang, limits,
-                                      at=at, hashtags=config.site.hashtags)
-            if composed is None:
+            elif composed[key] is None:
                 outcomes.append(Outcome(key, "nothing to post", note=(
                     f"no event still to come in the window of {period.key} and no text for "
                     f"an empty window")))
-            elif not composed.fits:
-                outcomes.append(Outcome(key, "failed", error=Unfit(composed.error or "",
-                                                                     account=account.name)))
             else:
-                outcomes.extend(deliver_thread(composed.posts(), publisher=publisher,
+                outcomes.extend(deliver_thread(composed[key].posts(), publisher=publisher,
                                                ledger=ledger, now=now, again=again,
                                                requested=again, limits=limits, clock=clock))
     return outcomes

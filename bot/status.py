@@ -179,7 +179,7 @@ def build_status(config: Config, site: Site, ledger: Ledger, *, now: datetime,
     planned = fates(found, now=now)
     latest = latest_entries(rows)
     stopped = stopped_by(latest.values())
-    blocked = blocked_until(latest.values(), now)
+    blocked = blocked_until(rows, now)
     pending = {f.key for f in planned if f.state != "skipped"}
     lost = dropped(rows, site, now)
     newest = {}
@@ -225,7 +225,8 @@ def status(config_path: str | Path | None = None, site: str | Path | None = None
     with reading(path) as ledger:
         report = build_status(config, loaded, ledger, now=now or datetime.now(timezone.utc))
     report = replace(report, ledger=path)
-    lacking = tuple(f"{a.name} has no {', '.join(missing)} (run `herald auth {a.platform}`)"
+    lacking = tuple(f"{a.name} has no {', '.join(missing)} "
+                    f"(run `{errors.auth_command(a.platform, a.name)}`)"
                     for a in config.accounts
                     if (missing := app.missing_credentials(a, config)))
     return replace(report, problems=report.problems + lacking)

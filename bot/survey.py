@@ -109,7 +109,7 @@ def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
     if done is None:
         done = done_keys(latest, site, config.stages)
     result, horizon = _plan_ahead(events, config, now=now, grace=grace, done=done, seen=seen,
-                                  lookahead=lookahead)
+                                  lookahead=lookahead, safe_since=safe_since)
     result = with_digests(result, *plan_digests(config.digests, accounts, events, now=now,
                                                 zone=zone, grace=grace, latest=latest))
     blocked = blocked_until(latest.values(), now)
@@ -129,7 +129,8 @@ def survey(config: Config, site: Site, rows: Iterable[Entry], *, now: datetime,
 
 def _plan_ahead(events: list[Mapping[str, Event]], config: Config, *, now: datetime,
                 grace: timedelta, done: Collection[PostKey], seen: Mapping[str, datetime],
-                lookahead: int | None) -> tuple[Plan, datetime | None]:
+                lookahead: int | None,
+                safe_since: datetime | None = None) -> tuple[Plan, datetime | None]:
     """Plan the whole campaign, or (with `lookahead`) what can be due by a horizon.
 
     Each stage of each upcoming event can be due no earlier than a bound: when the event was
@@ -141,7 +142,7 @@ def _plan_ahead(events: list[Mapping[str, Event]], config: Config, *, now: datet
     """
     stages, accounts, zone = tuple(config.stages), tuple(config.accounts), config.site.timezone
     whole = lambda chosen: plan(chosen, stages, accounts, now=now, grace=grace,  # noqa: E731
-                                zone=zone, done=done, first_seen=seen)
+                                zone=zone, done=done, first_seen=seen, safe_since=safe_since)
     if lookahead is None:
         return whole(events), None
     finished = done.threads if isinstance(done, Done) else Done(done).threads
@@ -183,7 +184,7 @@ def _plan_ahead(events: list[Mapping[str, Event]], config: Config, *, now: datet
     skipped: list[Skipped] = []
     for chosen, group in groups.items():
         part = plan(group, [stages[n] for n in chosen], accounts, now=now, grace=grace,
-                    zone=zone, done=done, first_seen=seen)
+                    zone=zone, done=done, first_seen=seen, safe_since=safe_since)
         posts.extend(part.posts)
         skipped.extend(part.skipped)
     order = {a.name: {lang: i for i, lang in enumerate(a.languages)} for a in accounts}
@@ -205,7 +206,7 @@ def survey_ledger(config: Config, site: Site, ledger, *, now: datetime,
     seen = {**{ref: now for ref in site.refs()}, **ledger.seen()}
     safe_since = None if catch_up else ledger.first_run(now, record=False)
     return survey(config, site, rows, now=now, seen=seen, safe_since=safe_since,
-                  missing=ledger.missing())
+                  paused=blocked_until(rows, now), missing=ledger.missing())
 
 
 FATES = {
@@ -376,7 +377,11 @@ def done_keys(latest: Mapping[PostKey, Entry], site: Site,
 
 
 def blocked_until(entries: Iterable[Entry], now: datetime) -> dict[str, datetime]:
-    """Return, per account in back-off, when it may be asked anything again."""
+    """Return, per account in back-off, when it may be asked anything again.
+
+    Give it every row, not only `latest_entries`: a rate limit a one-off post met (`herald
+    post`, `announce --again`, left to the user) holds the whole account until its reset too.
+    """
     blocked: dict[str, datetime] = {}
     for entry in entries:
         when = entry.next_attempt_at

@@ -16,6 +16,7 @@ from bot.errors import AuthFailed, ConfigError, PublishError, RateLimited, Rejec
 from bot.model import Account, LinkCard, Media, OutgoingPost
 from bot.platforms import bluesky
 from bot.platforms.bluesky import BlueskyPublisher, authorize, facets, record_key
+from tests.auth_hints import hinted_auth
 from tests.fakes.bluesky import MAX_GRAPHEMES, THUMB_BYTES, UPLOAD_BYTES, FakePDS, is_tid
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -374,8 +375,9 @@ def test_an_expired_saved_session_without_an_app_password_is_an_auth_failure(pds
     publisher(pds, saved=saved).check()
     pds.expire_tokens(refresh=True)
 
-    with pytest.raises(AuthFailed, match="herald auth bluesky"):
+    with pytest.raises(AuthFailed) as caught:
         publisher(pds, session=saved[-1]).publish(post())
+    assert hinted_auth(str(caught.value)) == ("bluesky", "bluesky")
     assert pds.logins == 1
 
 
@@ -405,7 +407,7 @@ def test_missing_credentials_name_the_account_and_how_to_provide_them():
     message = str(caught.value)
     assert message.startswith("civic-bsky: ")
     assert "HERALD_CIVIC_BSKY_HANDLE" in message and "HERALD_CIVIC_BSKY_APP_PASSWORD" in message
-    assert "herald auth bluesky" in message
+    assert hinted_auth(message) == ("bluesky", "civic-bsky")
 
 
 def test_an_unreadable_saved_session_falls_back_to_the_app_password(pds):
@@ -525,7 +527,7 @@ def test_deleting_with_a_refused_token_is_auth_failed_naming_the_account_and_no_
 
     message = str(caught.value)
     assert message.startswith("bluesky: Bluesky refused the credentials")
-    assert "InvalidToken" in message and "herald auth bluesky" in message
+    assert "InvalidToken" in message and hinted_auth(message) == ("bluesky", "bluesky")
     assert caught.value.account == "bluesky"
     for secret in {pds.app_password, *saved, *pds.tokens}:
         assert secret not in message and secret not in repr(caught.value)

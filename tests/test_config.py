@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.config import load_config, parse_config
 from bot.errors import ConfigError, UsageError
+from tests.auth_hints import hinted_auth
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "content"
@@ -182,6 +183,14 @@ def test_two_account_names_that_share_credential_variables_are_refused():
     data = {"accounts": {"my-x": {"platform": "x"}, "MY_X": {"platform": "x"}}}
     message = config_error(data)
     assert "accounts.MY_X" in message and "HERALD_MY_X_" in message
+
+
+def test_a_credential_in_the_config_is_refused_saying_how_to_store_it_instead():
+    data = {"accounts": {"kansli-x": {"platform": "x", "api_key": "xk-1a2b3c4d5e"}}}
+    message = config_error(data)
+    assert "credentials do not belong in the config file" in message
+    assert "xk-1a2b3c4d5e" not in message
+    assert hinted_auth(message) == ("x", "kansli-x")
 
 
 def test_an_account_posts_in_the_sites_languages_by_default():

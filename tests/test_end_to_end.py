@@ -6,12 +6,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
+from tests.auth_hints import hinted_auth
 from tests.conftest import SAMPLE
 
 EVENT = "varmote-2027"
@@ -234,13 +236,122 @@ def test_an_announcement_skipped_by_the_first_run_is_posted_with_again(platforms
     assert again.exit_code == 0 and len(platforms.mastodon.status_list()) == 1
 
 
+def test_a_one_off_post_before_the_first_run_does_not_make_it_post_the_backlog(platforms):
+    assert herald(platforms, "post", "Hej! Herald är här.", "--account", "mastodon"
+                  ).exit_code == 0
+    preview = json.loads(herald(platforms, "preview", "--json").output)
+    announcements = [p for p in preview["posts"] if p["stage"] == "announcement"]
+    assert announcements and all(p["state"] == "skipped" for p in announcements)
+    first = herald(platforms, "run", "--once")
+    assert first.exit_code == 0, first.output
+    assert len(platforms.mastodon.status_list()) == 1          # the one-off post, no flood
+    assert platforms.x.posts == [] and platforms.bluesky.records == {}
+    entries = json.loads(herald(platforms, "history", "--json").output)["entries"]
+    skipped = [e for e in entries if e["state"] == "skipped"]
+    assert skipped and all("already on the site" in e["reason"] for e in skipped)
+
+
+def test_announcing_one_event_before_the_first_run_posts_only_that_event(platforms):
+    assert herald(platforms, "announce", EVENT).exit_code == 0
+    first = herald(platforms, "run", "--once")
+    assert first.exit_code == 0, first.output
+    assert len(platforms.mastodon.status_list()) == 2          # sv and en of EVENT only
+    assert len(platforms.x.posts) == 2 and len(platforms.bluesky.records) == 2
+    entries = json.loads(herald(platforms, "history", "--json").output)["entries"]
+    others = [e for e in entries if e["ref"] != EVENT and e["stage"] == "announcement"]
+    assert others and all(e["state"] == "skipped" and "already on the site" in e["reason"]
+                          for e in others)
+
+
+def nothing_reached_a_server(platforms):
+    return (platforms.mastodon.status_list() == [] and platforms.mastodon.media == {}
+            and platforms.x.posts == [] and platforms.x.media == {}
+            and platforms.bluesky.records == {})
+
+
+def test_a_text_too_long_for_one_platform_is_posted_on_none(platforms):
+    text = "Välkomna till vårens möten! " * 11                  # 308: over X's and Bluesky's
+    result = herald(platforms, "post", text)
+    assert result.exit_code == 2, result.output
+    refused = [line for line in result.output.splitlines() if line.startswith("failed: ")]
+    assert [line.split(":")[1].strip() for line in refused] == ["x sv manual",
+                                                                "bluesky sv manual"]
+    assert all("does not fit" in line and "nothing was sent" in line for line in refused)
+    assert "posted: " not in result.output
+    assert nothing_reached_a_server(platforms)
+    assert json.loads(herald(platforms, "history", "--json").output)["entries"] == []
+
+
+def test_an_event_too_long_for_one_platform_is_announced_on_none(platforms):
+    title = "Civic Tech Stockholm: " + "öppna data och öppen källkod för alla " * 7
+    (platforms.site / "_events" / "long-title.md").write_text(f"""---
+title: "{title}"
+ref: long-title
+lang: sv
+excerpt: "Kort."
+event-date: {platforms.start:%Y-%m-%d %H:%M:%S %z}
+place: "Online"
+---
+Text.
+""", encoding="utf-8")
+    result = herald(platforms, "announce", "long-title")
+    assert result.exit_code == 2, result.output
+    refused = [line for line in result.output.splitlines() if line.startswith("failed: ")]
+    assert {line.split(":")[1].strip() for line in refused} == {"x sv announcement",
+                                                               "bluesky sv announcement"}
+    assert all("nothing was sent" in line for line in refused)
+    assert nothing_reached_a_server(platforms)
+
+
+@pytest.mark.parametrize("command", [
+    ["post", "Hej! Herald är här."],
+    ["announce", EVENT, "--again"],
+])
+def test_a_rate_limit_met_by_a_one_off_post_holds_the_account_in_status_and_run(
+        platforms, command):
+    reset = platforms.x.exhaust("/2/tweets", reset=int(time.time()) + 600)
+    until = datetime.fromtimestamp(reset, timezone.utc)
+    result = herald(platforms, command[0], *command[1:], "--account", "x")
+    assert result.exit_code == 4, result.output
+    status = json.loads(herald(platforms, "status", "--json").output)
+    x = next(a for a in status["accounts"] if a["name"] == "x")
+    assert datetime.fromisoformat(x["backing_off_until"]) == until
+    asked = len(platforms.x.received())
+    run = herald(platforms, "run", "--once", "--catch-up")     # the backlog is due now
+    assert len(platforms.x.received()) == asked                # nothing asked of X before reset
+    assert len(platforms.mastodon.status_list()) > 0           # the others post
+    assert "x" not in {e["account"] for e in json.loads(
+        herald(platforms, "history", "--json").output)["entries"] if e["state"] == "posted"}
+    assert run.exit_code in (0, 4), run.output
+
+
+@pytest.mark.parametrize("command", [
+    ["post", "Another text, on every account"],
+    ["announce", EVENT, "--again"],
+])
+def test_a_one_off_after_a_rate_limit_asks_that_account_nothing_before_its_reset(
+        platforms, command):
+    reset = platforms.x.exhaust("/2/tweets", reset=int(time.time()) + 600)
+    assert herald(platforms, "post", "Hej! Herald är här.", "--account", "x").exit_code == 4
+    asked = len(platforms.x.received())
+    result = herald(platforms, *command)            # a new process: its adapters know nothing
+    assert len(platforms.x.received()) == asked, "a request reached X before its reset"
+    assert result.exit_code == 4, result.output
+    reset_at = datetime.fromtimestamp(reset, timezone.utc).astimezone(ZoneInfo("Europe/Stockholm"))
+    assert "waiting: x " in result.output and f"{reset_at:%H:%M:%S}" in result.output
+    assert len(platforms.mastodon.status_list()) > 0              # the others post at once
+
+
 def test_status_names_accounts_without_credentials_and_creates_no_ledger(platforms, monkeypatch):
     for name in ("HERALD_X_API_KEY", "HERALD_BLUESKY_APP_PASSWORD"):
         monkeypatch.delenv(name)
     result = herald(platforms, "status")
     assert result.exit_code == 0, result.output
-    assert "x has no api_key (run `herald auth x`)" in result.output
-    assert "bluesky has no app_password (run `herald auth bluesky`)" in result.output
+    lacking = {line.split(" has no ")[0].strip(): line for line in result.output.splitlines()
+               if " has no " in line}
+    assert "api_key" in lacking["x"] and hinted_auth(lacking["x"]) == ("x", "x")
+    assert "app_password" in lacking["bluesky"]
+    assert hinted_auth(lacking["bluesky"]) == ("bluesky", "bluesky")
     assert "mastodon has no" not in result.output
     assert not platforms.ledger.exists()
 

@@ -358,6 +358,28 @@ def test_a_ledger_is_new_until_it_first_reserves_or_skips(ledger):
     assert not ledger.is_new()
 
 
+def test_one_off_posts_before_the_first_run_leave_it_a_first_run(ledger):
+    ledger.record(ledger.reserve(KEY, text="Hej!", now=NOW), Published("1", "u"), NOW)
+    manual = PostKey("post-0123456789abcdef", "manual", "mastodon", "sv")
+    ledger.record(ledger.reserve(manual, text="Hej!", now=NOW), Published("2", "u"), NOW)
+    assert ledger.first_run(minutes(5), record=False) == minutes(5)
+    assert ledger.first_run(minutes(5)) == minutes(5)
+    assert ledger.first_run(minutes(60)) == minutes(5)          # stored: asked once
+
+
+def test_a_ledger_an_earlier_run_posted_through_without_a_first_run_record_had_its_first_run(
+        ledger):
+    ledger.first_seen(KEY.ref, NOW)                        # only `herald run` notes sightings
+    ledger.record(ledger.reserve(KEY, text="Hej!", now=NOW), Published("1", "u"), NOW)
+    assert ledger.first_run(minutes(5), record=False) is None
+    assert ledger.first_run(minutes(5)) is None
+
+
+def test_a_first_run_told_to_catch_up_records_that_there_was_none(ledger):
+    assert ledger.first_run(NOW, safe=False) is None
+    assert ledger.first_run(minutes(5), record=False) is None
+
+
 def test_naive_times_are_refused(ledger):
     with pytest.raises(ValueError, match="aware"):
         ledger.reserve(KEY, text="Hej!", now=datetime(2025, 3, 1, 12))

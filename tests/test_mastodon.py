@@ -19,6 +19,7 @@ from PIL import Image
 from bot.errors import AuthFailed, ConfigError, PublishError, RateLimited, Rejected, Unavailable
 from bot.model import Account, Media, OutgoingPost, Published
 from bot.platforms.mastodon import LIMITS, MastodonPublisher, authorize, map_error, retry_time
+from tests.auth_hints import hinted_auth
 from tests.fakes.mastodon import FakeMastodon, fake_mastodon  # noqa: F401  (fixture)
 from tests.fakes.openapi import _spec
 from tests.fakes.server import FakeServer, Response
@@ -392,8 +393,9 @@ def test_a_missing_token_fails_with_how_to_provide_one_and_sends_nothing(fake_ma
     with pytest.raises(AuthFailed) as caught:
         publisher.publish(post())
 
-    assert str(caught.value) == (f"{ACCOUNT}: no Mastodon access token; set "
-                                 f"HERALD_CIVICTECH_SV_ACCESS_TOKEN or run `herald auth {ACCOUNT}`")
+    assert str(caught.value).startswith(f"{ACCOUNT}: no Mastodon access token; set "
+                                        f"HERALD_CIVICTECH_SV_ACCESS_TOKEN or run `herald auth ")
+    assert hinted_auth(str(caught.value)) == ("mastodon", ACCOUNT)
     assert caught.value.account == ACCOUNT
     assert fake_mastodon.received() == []
 

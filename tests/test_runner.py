@@ -211,6 +211,29 @@ def test_a_first_run_on_a_new_ledger_posts_no_backlog_unless_told_to_catch_up(tm
     assert eager.got("x") == [("04-01 12:00 CEST", "Vårmöte", None)]
 
 
+def test_a_first_run_calls_a_reminder_already_due_backlog_not_superseded_by_a_skipped_post(tmp):
+    from bot.survey import fates, survey_ledger
+
+    meetup = event("meetup", "sv", "Vårmöte", at(4, 15, 18))    # reminder-1d due an hour ago
+    world = World(tmp / "safe", at(4, 14, 19), catch_up=False)
+    world.site = site(meetup)
+    reminder = PostKey("meetup", "reminder-1d", "x", "sv")
+    previewed = {f.key: f for f in fates(survey_ledger(world.config, world.site, world.ledger,
+                                                       now=world.clock.now),
+                                         now=world.clock.now)}
+    assert previewed[reminder].state == "skipped"
+    assert "first ran on this ledger" in previewed[reminder].reason
+    assert "superseded" not in previewed[reminder].reason
+    world.run_until(at(4, 14, 19, 1))
+    assert world.got("x") == []
+    assert world.ledger.entry(reminder).reason == previewed[reminder].reason
+    eager = World(tmp / "catch-up", at(4, 14, 19), catch_up=True)    # the announcement goes
+    eager.site = site(meetup)
+    eager.run_until(at(4, 14, 19, 1))
+    assert [line for _, line, _ in eager.got("x")] == ["Vårmöte"]
+    assert eager.ledger.entry(reminder).reason == "superseded by announcement"
+
+
 def test_a_reminder_that_would_fall_in_quiet_hours_until_the_event_starts_is_skipped(tmp):
     world = World(tmp, at(4, 1, 12))
     world.site = site(event("breakfast", "sv", "Frukostmöte", at(4, 10, 7, 30)))

@@ -7,6 +7,7 @@ import pytest
 
 from bot.errors import AuthFailed, ConfigError
 from bot.secrets import (Credentials, SecretsStore, default_secrets_path, env_name, mask)
+from tests.auth_hints import hinted_auth
 
 X_SECRETS = {
     "api_key": "xk-1a2b3c4d5e",
@@ -179,13 +180,13 @@ def test_repr_and_str_show_field_names_but_never_a_value():
 
 def test_require_names_the_missing_field_and_where_to_put_it_without_values(store):
     store.save("x", {"api_key": "xk-1a2b3c4d5e"})
-    creds = store.credentials("x", environ={})
+    creds = store.credentials("x", environ={}, platform="x")
     with pytest.raises(AuthFailed) as caught:
         creds.require("api_key", "api_secret")
     message = str(caught.value)
     assert message.startswith("x: missing api_secret")
     assert "HERALD_X_API_SECRET" in message
-    assert "herald auth x" in message
+    assert hinted_auth(message) == ("x", "x")
     assert "xk-1a2b3c4d5e" not in message
     assert caught.value.account == "x"
     assert not caught.value.retryable

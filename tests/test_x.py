@@ -22,6 +22,7 @@ from bot import costs
 from bot.errors import AuthFailed, ConfigError, PublishError, RateLimited, Rejected, Unavailable
 from bot.model import Account, Media, OutgoingPost, Published
 from bot.platforms.x import LIMITS, DuplicateContent, XPublisher, authorize
+from tests.auth_hints import hinted_auth
 from fakes.x import FakeX, Redirect
 
 ACCOUNT = Account("x-events", "x", ("sv",))
@@ -304,7 +305,7 @@ def test_wrong_credentials_are_auth_failed_naming_the_account_and_no_secret(fake
         publisher.publish(post())
 
     message = str(caught.value)
-    assert message.startswith("x-events: ") and "herald auth x-events" in message
+    assert message.startswith("x-events: ") and hinted_auth(message) == ("x", "x-events")
     assert not caught.value.retryable
     for value in credentials.values():
         assert value not in message
@@ -337,7 +338,7 @@ def test_missing_credentials_say_which_and_how_to_provide_them(fake):
 
     message = str(caught.value)
     assert "access_secret" in message and "HERALD_X_EVENTS_ACCESS_SECRET" in message
-    assert "herald auth x-events" in message
+    assert hinted_auth(message) == ("x", "x-events")
     assert fake.received() == []
 
 

@@ -64,7 +64,7 @@ def auth(config_path, site, platform, account):
     options = chosen.options
     if platform == "mastodon":
         values = mastodon.authorize(options.get("instance", "https://mastodon.social"),
-                                    prompt=click.prompt, echo=click.echo)
+                                    prompt=click.prompt, echo=click.echo, account=chosen.name)
     elif platform == "x":
         api_key = click.prompt("API key of your X app")
         api_secret = click.prompt("API key secret", hide_input=True)

@@ -108,7 +108,7 @@ def _print_would_send(outcomes, prepared: dict, config, now) -> None:
 def post(config_path, site, text, image, alt, account, lang, again, dry_run):
     """Post a free text now, optionally with an image, on every (or one) account."""
     from ..counting import refusal
-    from ..delivery import Outcome, cap_hold, deliver, failed_before_sending
+    from ..delivery import Hold, Outcome, cap_hold, deliver, failed_before_sending, rate_hold
     from ..errors import PublishError, Unfit
     from ..model import OutgoingPost
     from ..service import Selection, manual_key
@@ -132,29 +132,50 @@ def post(config_path, site, text, image, alt, account, lang, again, dry_run):
         raw = read_source(Path(image))  # a regular file under the size cap, or one clear error
     else:
         raw = None
+    # Every account's limits, fit and image first: a text one of them refuses goes to none.
+    # An account whose platform asked to wait is asked nothing before its reset.
+    with _ledger(config, dry_run, "herald post") as ledger:
+        waits = {acc.name: rate_hold(acc, ledger, now) for acc in accounts}
+    checked = {}
+    refused = []
+    for acc in accounts:
+        key = manual_key(text, acc.name, lang, raw)
+        if waits[acc.name] is not None:
+            checked[acc.name] = (key, waits[acc.name], ())
+            continue
+        try:
+            limits = publishers[acc.name].limits()
+        except PublishError as exc:     # recorded as a failed send is, on every platform
+            checked[acc.name] = (key, exc, ())
+            continue
+        reason = refusal(text, limits)      # characters, bytes and refused characters
+        if reason is not None:
+            refused.append(Outcome(key, "failed", error=Unfit(
+                f"the text does not fit {acc.platform}: {reason}; nothing was sent",
+                account=acc.name)))
+            continue
+        media = ()
+        if image:
+            from .. import app
+            from ..images import prepare_data
+
+            media = (prepare_data(raw, image, Path(image).stem, limits, config.images,
+                                  alt=alt, cache=app.image_cache(config)),)
+        checked[acc.name] = (key, limits, media)
+    if refused:
+        sys.exit(_report(refused, dry_run, config.site.timezone))
     outcomes = []
     with _ledger(config, dry_run, "herald post") as ledger:
         for acc in accounts:
             publisher = publishers[acc.name]
-            key = manual_key(text, acc.name, lang, raw)
-            try:
-                limits = publisher.limits()
-            except PublishError as exc:     # recorded as a failed send is, on every platform
-                outcomes.append(failed_before_sending(key, exc, ledger=ledger, now=now,
+            key, limits, media = checked[acc.name]
+            if isinstance(limits, Hold):
+                outcomes.append(limits.outcome(key))
+                continue
+            if isinstance(limits, PublishError):
+                outcomes.append(failed_before_sending(key, limits, ledger=ledger, now=now,
                                                       text=text, again=again, requested=True))
                 continue
-            reason = refusal(text, limits)      # characters, bytes and refused characters
-            if reason is not None:
-                outcomes.append(Outcome(key, "failed", error=Unfit(
-                    f"the text does not fit {acc.platform}: {reason}", account=acc.name)))
-                continue
-            media = ()
-            if image:
-                from .. import app
-                from ..images import prepare_data
-
-                media = (prepare_data(raw, image, Path(image).stem, limits, config.images,
-                                      alt=alt, cache=app.image_cache(config)),)
             earlier = ledger.current(key, requested=True)
             hold = None if earlier is not None and earlier.done and not again \
                 else cap_hold(acc, ledger, now)

@@ -110,6 +110,8 @@ def run(ctx, config_path, site, once, catch_up, check_every):
 
     On a new ledger the first run posts no backlog: announcements of events already on the
     site, and stages already due, are recorded as skipped; --catch-up posts them instead.
+    Posts made before by `herald announce` or `herald post` do not count: the first `herald
+    run` on a ledger is its first run.
     """
     from ..daemon import run_forever, run_once
 

@@ -43,27 +43,39 @@ class Sightings:
         seen = self.seen()
         return {ref: seen[ref] for ref in refs}
 
+    def has_run(self) -> bool:
+        """True when `herald run` has run on this ledger; one-off posts do not count.
+
+        Only `herald run` stores the first run and notes first sightings (`seen`), and it does
+        both on its first round; a ledger an earlier Herald's `run` posted through without a
+        stored first run still has its sightings. `herald announce` and `herald post` write
+        neither, so a ledger holding only their posts has not had its first run.
+        """
+        return (self._conn.execute("SELECT 1 FROM meta WHERE name = 'first_run'").fetchone()
+                is not None
+                or self._conn.execute("SELECT 1 FROM seen LIMIT 1").fetchone() is not None)
+
     def first_run(self, now: datetime, *, record: bool = True,
                   safe: bool = True) -> datetime | None:
-        """Return when Herald first ran on this ledger while it was new, or None if never.
+        """Return when `herald run` first ran on this ledger (skipping the backlog), or None.
 
-        The first call stores `now` when the ledger has no posts yet; on a ledger that already
-        had posts (from `herald announce`, say), or with `safe=False` (a first run told to
-        catch up), it stores that there was no such first run. With `record=False` nothing is
+        The first call stores `now`, unless `herald run` had already run on this ledger (a
+        ledger of an earlier Herald, see `has_run`) or with `safe=False` (a first run told to
+        catch up): then it stores that there was no such first run. Posts made before by
+        `herald announce` or `herald post` do not matter. With `record=False` nothing is
         stored: the answer is what a first run now would store.
         """
         if not record:
             found = self._conn.execute("SELECT value FROM meta WHERE name = 'first_run'"
                                        ).fetchone()
             if found is None:
-                return now if self.is_new() else None
+                return None if self.has_run() else now
             return parse(found[0]) if found[0] else None
         with self._write():
             found = self._conn.execute("SELECT value FROM meta WHERE name = 'first_run'"
                                        ).fetchone()
             if found is None:
-                empty = self._conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is None
-                value = stamp(now) if empty and safe else ""
+                value = "" if self.has_run() or not safe else stamp(now)
                 self._conn.execute("INSERT INTO meta (name, value) VALUES ('first_run', ?)",
                                    (value,))
             else:

@@ -109,14 +109,14 @@ class Runner(Corrections, Digests, Results):
         journal.refresh(self.ledger)
         rows = journal.rows()
         tick = Tick(now, site, journal.latest())
-        tick.blocked = blocked_until(tick.latest.values(), now)
+        tick.blocked = blocked_until(rows, now)       # a one-off post's rate limit too
         for name, until in self._paused.items():
             if until > now:
                 tick.blocked[name] = max(until, tick.blocked.get(name, until))
         self._changes(tick, rows)
         if self.should_stop():
             return self._report(tick, None, interrupted=True)
-        found = self._survey(site, now)
+        found = self._survey(site, now, tick.blocked)
         self._record_skips(tick, list(found.plan.skipped) + list(found.arrangement.skipped))
         self._log_planned(found.arrangement, now)
         held = self._held_back(tick, found.arrangement)
@@ -124,8 +124,10 @@ class Runner(Corrections, Digests, Results):
         return self._report(tick, found.next_after(now, self.halted), interrupted=interrupted,
                             held_back=held)
 
-    def _survey(self, site: Site, now: datetime) -> Survey:
-        """Survey what is due by the next wake: look further ahead until that wake is known."""
+    def _survey(self, site: Site, now: datetime, blocked: dict[str, datetime]) -> Survey:
+        """Survey what is due by the next wake: look further ahead until that wake is known.
+
+        `blocked` is when each account in back-off may be asked again (`Tick.blocked`)."""
         journal = self._journal
         latest = journal.latest()
         history = journal.derived("history", lambda: posting_times(journal.rows()))
@@ -135,7 +137,7 @@ class Runner(Corrections, Digests, Results):
         lookahead = LOOKAHEAD
         while True:
             found = survey(self.config, site, (), now=now, seen=self._seen,
-                           safe_since=self._safe_since, paused=self._paused,
+                           safe_since=self._safe_since, paused=blocked,
                            lookahead=lookahead, latest=latest, history=history, done=done)
             if found.horizon is None or found.next_after(now, self.halted) is not None:
                 return found

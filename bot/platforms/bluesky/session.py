@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ...errors import AuthFailed, PublishError
+from ...errors import AuthFailed, PublishError, auth_command
 from ..shared import RateGate, env_name, mask
 from .errors import SESSION_ERRORS, error_name, mapped, sdk_errors
 
@@ -103,7 +103,8 @@ class BlueskySession:
         """Say how to provide this account's credentials."""
         return (f"set {env_name(self.account, 'handle')} and "
                 f"{env_name(self.account, 'app_password')} "
-                f"(an app password from Bluesky's settings) or run `herald auth bluesky`")
+                f"(an app password from Bluesky's settings) or run "
+                f"`{auth_command('bluesky', self.account)}`")
 
     # --- the session's life ---------------------------------------------------------------------
 

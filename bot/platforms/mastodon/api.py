@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ...errors import AuthFailed
+from ...errors import AuthFailed, auth_command
 from ..shared import RateGate, env_name
 from .errors import map_error
 
@@ -65,7 +65,8 @@ class MastodonApi:
         """Raise AuthFailed, naming how to provide one, when the account has no token."""
         if not self._token:
             raise AuthFailed(f"no Mastodon access token; set {token_variable(self.account)} or "
-                             f"run `herald auth {self.account}`", account=self.account)
+                             f"run `{auth_command('mastodon', self.account)}`",
+                             account=self.account)
 
     def call(self, what: str, action: Callable[[Any], T]) -> T:
         """Run one SDK call; map whatever it raises to a PublishError naming this account.
@@ -83,7 +84,7 @@ class MastodonApi:
             error = map_error(exc, what=what, account=self.account, host=self.host,
                               response=self._last_response, hide=(self._token,),
                               auth_hint=f"set {token_variable(self.account)} or run "
-                                        f"`herald auth {self.account}`")
+                                        f"`{auth_command('mastodon', self.account)}`")
             self._gate.note(error)
             raise error from exc
 

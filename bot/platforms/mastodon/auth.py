@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from ...errors import AuthFailed
+from ...errors import AuthFailed, auth_command
 from .api import SDK_OPTIONS, USER_AGENT, base_url, recording_session
 from .errors import map_error
 
@@ -18,7 +18,8 @@ SCOPES = ("read", "write:statuses", "write:media")
 
 
 def authorize(instance: str, *, prompt: Callable[[str], str],
-              echo: Callable[[str], None], timeout: float = 30.0) -> dict[str, str]:
+              echo: Callable[[str], None], timeout: float = 30.0,
+              account: str | None = None) -> dict[str, str]:
     """Register Herald on the instance, let the user approve it, return the new credentials.
 
     Shows the authorization URL with `echo`, asks for the code Mastodon displays with
@@ -42,7 +43,8 @@ def authorize(instance: str, *, prompt: Callable[[str], str],
         except (MastodonError, KeyError, TypeError) as exc:
             raise map_error(exc, what=what, account=None, host=host,
                             response=recorder.get("response"), hide=found,
-                            auth_hint="run `herald auth` again", authorizing=True) from exc
+                            auth_hint=f"run `{auth_command('mastodon', account)}` again",
+                            authorizing=True) from exc
 
     client_id, client_secret = step("registering Herald as an app", lambda: Mastodon.create_app(
         "Herald", scopes=list(SCOPES), redirect_uris=OOB, api_base_url=base,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from ...errors import AuthFailed, PublishError, Unavailable
+from ...errors import AuthFailed, PublishError, Unavailable, auth_command
 from ..shared import RateGate, env_name, mask
 from .errors import mapped_call
 
@@ -58,7 +58,8 @@ class XApi:
             if missing:
                 variables = ", ".join(env_name(self.account, name) for name in missing)
                 raise AuthFailed(f"missing X credentials {', '.join(missing)}; set {variables} "
-                                 f"or run `herald auth {self.account}`", account=self.account)
+                                 f"or run `{auth_command('x', self.account)}`",
+                                 account=self.account)
             import tweepy
 
             client = tweepy.Client(

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ...errors import AuthFailed, RateLimited, Unavailable
+from ...errors import AuthFailed, RateLimited, Unavailable, auth_command
 from ..shared import mask
 from .api import API_HOST, timed_session
 from .errors import retry_time
@@ -44,7 +44,8 @@ def authorize(*, api_key: str, api_secret: str, prompt: Callable[[str], str],
          f"the app:\n\n    {base}{AUTHORIZE_PATH}?oauth_token={token['oauth_token']}\n")
     pin = prompt("PIN shown by X").strip()
     if not pin:
-        raise AuthFailed("no PIN given; run `herald auth` again", account=account)
+        raise AuthFailed(f"no PIN given; run `{auth_command('x', account)}` again",
+                         account=account)
     access = _token_request(http, base + ACCESS_TOKEN_PATH, OAuth1(
         api_key, client_secret=api_secret, resource_owner_key=token["oauth_token"],
         resource_owner_secret=token["oauth_token_secret"], verifier=pin),

@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from ...errors import AuthFailed, Duplicate, PublishError, RateLimited, Rejected, Unavailable
+from ...errors import (AuthFailed, Duplicate, PublishError, RateLimited, Rejected, Unavailable,
+                       auth_command)
 
 T = TypeVar("T")
 
@@ -73,7 +74,7 @@ def mapped(exc: Any, doing: str, account: str | None,
                            retry_after=retry_after)
     if status == 401:
         return AuthFailed(f"X refused the credentials while {doing} ({status} {response.reason}); "
-                          f"check them or run `herald auth {account or '<account>'}` again",
+                          f"check them or run `{auth_command('x', account)}` again",
                           account=account)
     if status == 403 and "duplicate content" in said.lower():
         return DuplicateContent(f"X refused a duplicate while {doing}: {said}",
