@@ -160,7 +160,9 @@ def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher, ledger: Ledger,
         return _duplicate(reservation, outgoing, exc, publisher=publisher, ledger=ledger,
                           clock=clock, event=event)
     except PublishError as exc:
-        return _failed(ledger, reservation, exc, clock(), lifecycle.step_for(exc, sent=True))
+        # A failure before the post itself was sent (an image upload, say) leaves nothing out.
+        step = lifecycle.step_for(exc, sent=not exc.before_sending)
+        return _failed(ledger, reservation, exc, clock(), step)
     except Exception as exc:  # an unmapped library error or a bug, after sending began
         log.debug("unexpected error while sending %s", key, exc_info=True)
         error = Unavailable(f"unexpected {type(exc).__name__}: {exc}", account=key.account)

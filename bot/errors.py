@@ -7,7 +7,8 @@
     ├── ContentError                an event file that cannot be used (names file and field)
     ├── ImageError                  an image that cannot be prepared (names the file)
     ├── LedgerError                 the ledger cannot be opened, migrated or is locked
-    └── PublishError                a platform did not take a post  (.retryable)
+    └── PublishError                a platform did not take a post  (.retryable,
+        │                           .before_sending: the post itself was never sent)
         ├── RateLimited             retry after .retry_after (an aware datetime or None)
         ├── AuthFailed              credentials missing, wrong or revoked
         ├── Rejected                the platform refused the content (.platform_message)
@@ -118,10 +119,15 @@ class LedgerError(HeraldError):
 
 
 class PublishError(HeraldError):
-    """A platform did not take a post."""
+    """A platform did not take a post.
+
+    `before_sending` is true when the adapter knows the post itself was never sent (an image
+    upload, a login or a read before it failed): nothing of it can be on the platform.
+    """
 
     exit_code = 4
     retryable = False
+    before_sending = False
 
     def __init__(self, message: str, *, account: str | None = None):
         self.account = account

@@ -349,16 +349,26 @@ def backoff(attempt: int, random: Callable[[], float], *, base: timedelta = BACK
     return ceiling / 2 + ceiling / 2 * random()
 
 
+def backoff_base(request_timeout: float) -> timedelta:
+    """The first back-off of an account: its `request_timeout`, at most `BACKOFF_BASE`.
+
+    An account whose server answers within a few seconds (a short `request_timeout`) is
+    retried as soon; the back-off then doubles up to ten times that, at most `BACKOFF_CAP`.
+    """
+    return min(BACKOFF_BASE, timedelta(seconds=request_timeout))
+
+
 def retry_time(error: PublishError, attempt: int, now: datetime,
-               random: Callable[[], float]) -> datetime:
+               random: Callable[[], float], *, base: timedelta = BACKOFF_BASE) -> datetime:
     """Return when to try again after a retryable failure, counted from `now`, its moment.
 
     A rate limit's reset time is honoured exactly: not a moment sooner (no request reaches the
-    account before it) and no later than needed.
+    account before it) and no later than needed. Other failures wait `backoff` from `base`
+    (see `backoff_base`), capped at ten times `base` and at most `BACKOFF_CAP`.
     """
     if isinstance(error, RateLimited) and error.retry_after is not None:
         return max(error.retry_after, now)
-    return now + backoff(attempt, random)
+    return now + backoff(attempt, random, base=base, cap=min(BACKOFF_CAP, base * 10))
 
 
 def _unit(post: PlannedPost) -> tuple[str, str]:

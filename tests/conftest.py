@@ -210,3 +210,36 @@ def opt_herald(dist, tmp_path_factory) -> Path:
                              str(dist[0])], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     return venv
+
+
+@pytest.fixture(scope="session")
+def real_pds():
+    """The real Bluesky PDS for the whole session (see tests/servers/bluesky_pds.py).
+
+    Skips, with one line saying why, when it cannot start here; fails instead when
+    HERALD_REQUIRE_PDS=1 (as in CI).
+    """
+    from tests.servers import bluesky_pds
+
+    try:
+        server = bluesky_pds.start()
+    except bluesky_pds.Unavailable as exc:
+        if bluesky_pds.required():
+            pytest.fail(f"the real Bluesky PDS is required ({bluesky_pds.REQUIRE}=1) but cannot "
+                        f"start: {exc}", pytrace=False)
+        pytest.skip(f"no real Bluesky PDS: {exc}")
+    try:
+        yield server
+    finally:
+        bluesky_pds.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the real-PDS tests up front, in one summary line, where the PDS is not installed."""
+    from tests.servers import bluesky_pds
+
+    wanted = [item for item in items if item.get_closest_marker("real_pds")]
+    if wanted and not bluesky_pds.installed() and not bluesky_pds.required():
+        skip = pytest.mark.skip(reason=f"no real Bluesky PDS: {bluesky_pds.why_not_installed()}")
+        for item in wanted:
+            item.add_marker(skip)

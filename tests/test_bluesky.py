@@ -261,6 +261,26 @@ def test_a_reply_points_at_its_parent_and_at_the_root_of_the_thread(pds):
     assert refs(third) == (ref(first), ref(second))
 
 
+def test_a_reply_to_a_post_made_or_found_by_the_same_publisher_reads_nothing_first(pds):
+    """Its parent's reference (and the thread's root) is known: one request per reply."""
+    def reads() -> int:
+        return len(pds.received("GET", r"/xrpc/com\.atproto\.repo\.getRecord"))
+
+    bsky = publisher(pds)
+    first = bsky.publish(post("Första", key="e/announcement/bluesky/sv"))
+    english = bsky.publish(post("First", key="e/announcement/bluesky/en", reply_to=first.id))
+    assert reads() == 0
+    later = publisher(pds)                          # the next process finds the post first
+    assert later.find(post("Första", key="e/announcement/bluesky/sv")) == first
+    before = reads()
+    reminder = later.publish(post("Snart", key="e/reminder/bluesky/sv", reply_to=first.id))
+    assert reads() == before
+    root = {"uri": first.id, "cid": pds.records[rkey_of(first.id)].cid}
+    for reply in (english, reminder):
+        refs = pds.record(rkey_of(reply.id))["reply"]
+        assert {k: refs["root"][k] for k in root} == {k: refs["parent"][k] for k in root} == root
+
+
 def test_a_reply_to_a_post_that_does_not_exist_is_rejected(pds):
     missing = f"at://{pds.did}/app.bsky.feed.post/{record_key('nothing')}"
     with pytest.raises(Rejected, match="no such post"):
@@ -800,6 +820,19 @@ def test_a_retried_post_reuses_the_blobs_it_uploaded(pds):
         bsky.publish(post(media=(image(), image(JPEG.replace(b"\xe0", b"\xe1")))))
     bsky.publish(post(media=(image(), image(JPEG.replace(b"\xe0", b"\xe1")))))
     assert len(uploads(pds)) == 2 and len(pds.records) == 1
+
+
+def test_a_failed_upload_says_the_record_itself_was_never_sent_and_reads_nothing_after(pds):
+    bsky = publisher(pds)
+    pds.fail("com.atproto.repo.uploadBlob", 503, "NotEnoughResources")
+    with pytest.raises(Unavailable) as failed:
+        bsky.publish(post(media=(image(),)))
+    assert failed.value.before_sending and not created(pds) and not pds.records
+    assert pds.received("GET", r"/xrpc/com\.atproto\.repo\.getRecord") == []
+    pds.fail("com.atproto.repo.createRecord", 503, "NotEnoughResources")
+    with pytest.raises(Unavailable) as lost:
+        bsky.publish(post(media=(image(),)))
+    assert not lost.value.before_sending                # the create may have been written
 
 
 def test_the_same_image_in_the_next_post_is_not_uploaded_again(pds):

@@ -454,6 +454,27 @@ def test_a_second_connection_sees_the_first_ones_reservation_as_uncertain(path):
     assert theirs.uncertain
 
 
+def test_a_command_reading_the_ledger_while_the_daemon_runs_loses_nothing_the_daemon_records(
+        path):
+    """The daemon keeps its ledger open and opens it again for each account's thread; another
+    process (`herald status`, `history`) opening and closing it must not take its journal away."""
+    count = """
+        import sys
+        from bot.ledger import Ledger
+        with Ledger.open(sys.argv[1]) as ledger:
+            print(len(ledger.history()))
+    """
+    with Ledger.open(path) as daemon:
+        daemon.skip_generation(KEY, "first", NOW)
+        with Ledger.open(path):               # an account's thread, as every tick opens one
+            pass
+        assert run_python(count, str(path)).stdout.split() == ["1"]   # herald history
+        for n, lang in enumerate(("en", "de", "fi"), start=1):
+            daemon.skip_generation(PostKey(KEY.ref, KEY.stage, KEY.account, lang), "later",
+                                   minutes(n))
+        assert run_python(count, str(path)).stdout.split() == ["4"]
+
+
 # --- process lock ----------------------------------------------------------------------------
 
 HOLD_LOCK = """

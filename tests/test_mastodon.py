@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +24,7 @@ from tests.auth_hints import hinted_auth
 from tests.fakes.mastodon import FakeMastodon, fake_mastodon  # noqa: F401  (fixture)
 from tests.fakes.openapi import _spec
 from tests.fakes.server import FakeServer, Response
+from tests.faults.proxy import MASTODON, FaultProxy
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCOUNT = "civictech-sv"
@@ -303,6 +305,43 @@ def test_find_returns_none_when_the_post_was_never_sent(fake_mastodon, publisher
     assert publisher.find(post(TEXT.replace("torsdag", "fredag"), idempotency_key="other")) is None
     assert publisher.find(post(lang="en")) is None
     assert publisher.find(post(reply_to=fake_mastodon.status_list()[0]["id"])) is None
+
+
+def test_a_failed_image_upload_says_the_status_itself_was_never_sent(fake_mastodon):
+    with FaultProxy(fake_mastodon.url, MASTODON) as proxy:
+        proxy.force("503", method="POST", path="/api/v2/media")
+        with pytest.raises(Unavailable) as failed:
+            make_publisher(fake_mastodon, instance=proxy.url).publish(
+                post(media=(Media(png(), "image/png", 40, 30, "Affisch"),)))
+    assert failed.value.before_sending and fake_mastodon.status_list() == []
+
+
+def test_find_names_a_status_with_images_when_asked_by_its_text_alone(fake_mastodon, publisher):
+    """A post in doubt that the timing rules drop is looked up from the ledger, which keeps its
+    text but not its images: the status is found, so history says it went out."""
+    published = publisher.publish(post(media=(Media(png(), "image/png", 40, 30, "Affisch"),)))
+    assert make_publisher(fake_mastodon).find(post()) == published
+
+
+def test_an_image_found_attached_after_a_lost_answer_is_uploaded_afresh_for_the_next_post(
+        fake_mastodon):
+    """A status takes its attachments for good: the next post (a reminder with the same image
+    and alt text) must not send their ids again, which the server refuses."""
+    image = Media(png(), "image/png", 40, 30, "Affisch")
+    announcement = post(media=(image,))
+    reminder = post("Påminnelse: " + TEXT, media=(image,),
+                    idempotency_key="hack-night/reminder/civictech-sv/sv")
+    with FaultProxy(fake_mastodon.url, MASTODON) as proxy:
+        publisher = make_publisher(fake_mastodon, instance=proxy.url)
+        proxy.force("lost", method="POST", path="/api/v1/statuses")
+        with pytest.raises(Unavailable):
+            publisher.publish(announcement)          # made, but the answer never came
+        found = publisher.find(announcement)
+        assert found is not None
+        publisher.publish(replace(reminder, reply_to=found.id))
+    first, second = fake_mastodon.status_list()
+    assert len(first["media_ids"]) == len(second["media_ids"]) == 1
+    assert first["media_ids"] != second["media_ids"]
 
 
 # -- what the instance says about itself ----------------------------------------------------------

@@ -264,6 +264,18 @@ def test_a_rejected_token_stops_that_account_and_the_others_go_on(tmp):
     assert [line for _, line, _ in world.got("x")] == ["Event 0", "Event 1", "Event 2"]
 
 
+def test_an_account_with_a_short_request_timeout_retries_sooner_after_a_failure(tmp):
+    """The back-off starts at the request timeout when that is shorter than 30 s."""
+    accounts = {**CONFIG["accounts"],
+                "bsky": {**CONFIG["accounts"]["bsky"], "request_timeout": "4s"}}
+    world = World(tmp, at(4, 1, 12), config={**CONFIG, "accounts": accounts})
+    world.platforms["bsky"].down = (at(4, 1, 12), at(4, 1, 12, 0, 2))
+    world.site = site(event("meetup", "sv", "Vårmöte", at(4, 15, 18)))
+    world.run_until(at(4, 1, 13))
+    assert world.platforms["bsky"].received[0][0] == at(4, 1, 12, 0, 3)   # 4 s, half jittered
+    assert world.platforms["x"].received[0][0] == at(4, 1, 12)
+
+
 def test_a_rate_limited_account_retries_at_the_platforms_reset_time(tmp):
     world = World(tmp, at(4, 1, 12))
     world.platforms["x"].failure = RateLimited("429 Too Many Requests", account="x",
@@ -278,6 +290,25 @@ def test_a_rate_limited_account_retries_at_the_platforms_reset_time(tmp):
     world.run_until(at(4, 1, 13))
     assert world.got("x") == [("04-01 12:40 CEST", "Vårmöte", None)]
     assert world.platforms["x"].received[0][0] == at(4, 1, 12, 40)     # exactly the reset
+
+
+def test_a_rate_limit_holds_its_account_until_the_reset_even_when_its_post_is_dropped(tmp):
+    """The reset outlives the post that met it: a restarted Herald reads it from the ledger."""
+    world = World(tmp, at(4, 9, 17, 59))
+    reset = at(4, 10, 16, 30)
+    world.site = site(event("meetup", "sv", "Vårmöte", at(4, 10, 18)))
+    world.run_until(at(4, 9, 17, 59, 30))                        # the announcement
+    world.platforms["x"].failure = RateLimited("429 Too Many Requests", account="x",
+                                               retry_after=reset)
+    world.run_until(at(4, 9, 18, 5))                  # reminder-1d (after the gap) meets a 429
+    world.platforms["x"].failure = None
+    world.runner = Runner(world.config, world.ledger, world.platforms, random=lambda: 0.5,
+                          catch_up=True, clock=lambda: world.clock.now)     # a restart
+    world.run_until(at(4, 10, 17))
+    assert world.got("x") == [("04-09 17:59 CEST", "Vårmöte", None),
+                              ("04-10 16:30 CEST", "⏰ Vårmöte", "dry-1")]
+    dropped = world.ledger.entry(PostKey("meetup", "reminder-1d", "x", "sv"))
+    assert dropped.state == "skipped"
 
 
 def test_a_platform_that_hangs_until_its_timeout_does_not_delay_the_others(tmp):

@@ -5,8 +5,9 @@ import pytest
 
 from bot.errors import ConfigError, RateLimited, Unavailable
 from bot.model import Account, PlannedPost, PostKey, Stage
-from bot.timing import (DEFAULT_GAP, QuietHours, Rules, arrange, backoff, cap_reason,
-                        change_time, parse_quiet_hours, planning_grace, retry_time, rules_for)
+from bot.timing import (DEFAULT_GAP, QuietHours, Rules, arrange, backoff, backoff_base,
+                        cap_reason, change_time, parse_quiet_hours, planning_grace, retry_time,
+                        rules_for)
 
 ZONE = ZoneInfo("Europe/Stockholm")
 ANNOUNCEMENT = Stage("announcement", "announcement")
@@ -227,6 +228,18 @@ def test_backoff_doubles_up_to_its_cap_with_jitter_from_the_random_source():
     assert backoff(3, lambda: 1.0) == timedelta(minutes=2)
     assert backoff(30, lambda: 1.0) == timedelta(minutes=5)      # a few minutes at most
     assert backoff(30, lambda: 0.5) == timedelta(minutes=3, seconds=45)
+
+
+def test_a_short_request_timeout_starts_the_backoff_there_and_caps_it_at_ten_times_that():
+    now = at(1, 12)
+    base = backoff_base(4.0)
+    assert base == timedelta(seconds=4) and backoff_base(120.0) == timedelta(seconds=30)
+    assert retry_time(Unavailable("503"), 1, now, lambda: 1.0, base=base) == now + base
+    assert retry_time(Unavailable("503"), 3, now, lambda: 1.0, base=base) == now + base * 4
+    assert retry_time(Unavailable("503"), 30, now, lambda: 1.0, base=base) == now + base * 10
+    reset = at(1, 12, 15)                          # a rate limit's reset is still honoured
+    assert retry_time(RateLimited("429", retry_after=reset), 1, now, lambda: 1.0,
+                      base=base) == reset
 
 
 def test_a_rate_limit_is_retried_at_its_reset_time_and_other_failures_after_a_backoff():

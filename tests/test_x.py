@@ -604,6 +604,29 @@ def test_requests_go_out_again_once_the_reset_has_passed(fake):
     assert publisher.publish(post()).id == fake.posts[0].id
 
 
+# -- a failure before the post was sent --------------------------------------------------------
+
+def test_a_post_whose_image_upload_failed_goes_out_at_its_retry_without_a_paid_lookup(
+        publisher, fake, tmp_path):
+    """Nothing of the post reached X: its outcome is known, so it is not looked up (a read X
+    charges for) and does not wait out the request timeout first."""
+    from bot.delivery import deliver
+    from bot.ledger import Ledger
+    from bot.model import PostKey
+
+    key = PostKey("meetup", "announcement", "x-events", "sv")
+    now = datetime(2027, 4, 1, 12, 0, tzinfo=timezone.utc)
+    fake.fail_next("/2/media/upload", 503)
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        failed = deliver(key, post(media=(media(),)), publisher=publisher, ledger=ledger,
+                         now=now)
+        assert failed.status == "failed" and not ledger.entry(key).uncertain
+        retried = deliver(key, post(media=(media(),)), publisher=publisher, ledger=ledger,
+                          now=now + timedelta(seconds=1))
+        assert retried.status == "posted"
+    assert fake.received("GET", r"/2/users/\d+/tweets") == [] and len(fake.posts) == 1
+
+
 # -- retries reuse uploads ---------------------------------------------------------------------
 
 def test_a_retried_post_reuses_the_images_x_already_holds(publisher, fake):

@@ -18,7 +18,8 @@ from ..errors import LedgerError
 
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
-SQLITE_HEADER = b"SQLite format 3\x00"
+SQLITE_HEADER_SIZE = 100
+"""Every SQLite database that holds anything starts with a header this long."""
 
 
 def prepare(path: Path, *, create: bool = True) -> bool:
@@ -59,20 +60,20 @@ def _check_file(path: Path, info: os.stat_result) -> None:
                           f"names the file)")
     if not stat.S_ISREG(info.st_mode):
         raise LedgerError(f"{path}: not a regular file, so not a ledger")
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
-    except OSError as exc:
+    # The file is not opened here: closing any descriptor of it would drop the locks SQLite
+    # holds on it in this process (POSIX locks are per process), and another process closing
+    # the ledger would then delete the journal the daemon still writes to. SQLite itself
+    # refuses a longer file that is not a database (see `not_a_database`).
+    if not os.access(path, os.R_OK | os.W_OK):
         raise LedgerError(f"{path}: cannot open the ledger for reading and writing "
-                          f"({os_problem(exc)})") from None
-    try:
-        head = os.pread(fd, len(SQLITE_HEADER), 0)
-    except OSError as exc:
-        raise LedgerError(f"{path}: cannot read the ledger ({os_problem(exc)})") from None
-    finally:
-        os.close(fd)
-    if head and head != SQLITE_HEADER:
-        raise LedgerError(f"{path}: not an SQLite database, so not a Herald ledger; "
-                          f"left as it is")
+                          f"(permission denied)")
+    if 0 < info.st_size < SQLITE_HEADER_SIZE:
+        raise not_a_database(path)
+
+
+def not_a_database(path: Path) -> LedgerError:
+    """The error for a file that is not an SQLite database (SQLite says SQLITE_NOTADB)."""
+    return LedgerError(f"{path}: not an SQLite database, so not a Herald ledger; left as it is")
 
 
 def create_private(path: Path) -> None:

@@ -135,6 +135,8 @@ def open_checked(path: Path, *, create: bool = True) -> sqlite3.Connection | Non
         _check_schema(conn, path, [name for name, _ in MIGRATIONS])
     except sqlite3.Error as exc:
         conn.close()
+        if getattr(exc, "sqlite_errorname", "") == "SQLITE_NOTADB":
+            raise place.not_a_database(path) from None
         raise LedgerError(f"{path}: cannot read the ledger: {place.sqlite_problem(exc, path)}; "
                           f"left as it is") from None
     except BaseException:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -54,6 +55,16 @@ class RateGate:
         """Close the gate until the reset `error` names, if it is a rate limit with one."""
         if isinstance(error, RateLimited) and error.retry_after is not None:
             self.until = max(error.retry_after, self.until or error.retry_after)
+
+
+@contextmanager
+def before_sending() -> Iterator[None]:
+    """Mark a PublishError raised inside as one from before the post itself was sent."""
+    try:
+        yield
+    except PublishError as error:
+        error.before_sending = True
+        raise
 
 
 def digest(media: Media) -> str:

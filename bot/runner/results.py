@@ -19,8 +19,9 @@ from ..content import Site
 from ..delivery import Outcome
 from ..errors import HeraldError, LedgerError, PublishError, RateLimited, Rejected, Unavailable
 from ..ledger import Entry, Ledger
-from ..model import Limits, PostKey
-from ..timing import retry_time
+from ..model import Account, Limits, PostKey
+from ..config_accounts import request_timeout
+from ..timing import BACKOFF_BASE, backoff_base, retry_time
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Results:
     _paused: dict[str, datetime]
     _strikes: dict[str, int]
     _said: set[str]
+    _accounts: dict[str, Account]
 
     def _now(self, tick: Tick) -> datetime:
         """The moment now: the injected clock's, else the tick's (the clock may have moved
@@ -165,10 +167,16 @@ class Results:
                            "herald run is restarted (or sent SIGHUP)", key, error, key.account)
             return False
         now = self._now(tick)
+        account = self._accounts.get(key.account)
+        base = backoff_base(request_timeout(account)) if account else BACKOFF_BASE
+
+        def retry(attempt: int) -> datetime:
+            return retry_time(error, max(attempt, 1), now, self.random, base=base)
+
         entry = self.ledger.current(key) if recorded else None
         if entry is not None and entry.state == "failed":
             attempt = entry.attempts
-            at = retry_time(error, max(attempt, 1), now, self.random)
+            at = retry(attempt)
             lookup = limits and lifecycle.lookup_after(
                 entry.life, failed_at=entry.updated_at, reserved_at=entry.reserved_at,
                 limits=limits)
@@ -179,7 +187,7 @@ class Results:
             if not isinstance(error, RateLimited):
                 self._strikes[key.account] = self._strikes.get(key.account, 0) + 1
             attempt = self._strikes.get(key.account, 0)
-            at = retry_time(error, max(attempt, 1), now, self.random)
+            at = retry(attempt)
             self._paused[key.account] = max(at, self._paused.get(key.account, at))
         tick.wakes.append(at)
         self._said.add(f"backoff:{key.account}:{at.timestamp()}")   # said here, not again

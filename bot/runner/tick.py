@@ -193,11 +193,16 @@ class Runner(Corrections, Digests, Results):
 
         All in one transaction; a post that may already be out is looked up first (`_settle`).
         Past `SKIPS_LOGGED` in one tick (the backlog of a first run on a large site), the rest
-        are counted in one line and logged one by one only with --verbose.
+        are counted in one line and logged one by one only with --verbose. A post still
+        waiting for its retry time (a rate limit's reset, a back-off) is dropped only once that
+        time has come: until then its wait holds its account, also for a Herald started afresh,
+        which knows the wait only from the ledger.
         """
         items = []
         told: dict[int, str] = {}       # each version's details, once (it has many posts)
         for item in skipped:
+            if _waiting(tick.latest.get(item.key), tick.now):
+                continue
             versions = tick.site.versions(item.key.ref)
             event = versions.get(item.key.lang) or next(iter(versions.values()), None)
             details = None
@@ -383,6 +388,12 @@ class Runner(Corrections, Digests, Results):
         entry = tick.latest.get(key)
         posted = entry is not None and entry.state == "posted"
         return (entry.platform_id or None) if posted else None
+
+
+def _waiting(entry: Entry | None, now: datetime) -> bool:
+    """Is this post failed and waiting for a retry time still ahead?"""
+    return entry is not None and entry.state == "failed" \
+        and entry.next_attempt_at is not None and entry.next_attempt_at > now
 
 
 def _retry_after(error: PublishError) -> datetime | None:

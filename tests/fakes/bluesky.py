@@ -188,6 +188,7 @@ class FakePDS(FakeServer):
             ("POST", "com.atproto.repo.uploadBlob", self._upload_blob, "access"),
             ("POST", "com.atproto.repo.createRecord", self._create_record, "access"),
             ("GET", "com.atproto.repo.getRecord", self._get_record, "optional"),
+            ("GET", "com.atproto.repo.listRecords", self._list_records, "optional"),
             ("POST", "com.atproto.repo.deleteRecord", self._delete_record, "access"),
         ):
             self.route(method, xrpc + nsid.replace(".", r"\."), self._xrpc(nsid, handler, auth))
@@ -373,6 +374,27 @@ class FakePDS(FakeServer):
         if repo not in (self.did, self.handle) or collection != POST or stored is None:
             raise XrpcFailure(400, "RecordNotFound", f"Could not locate record: {uri}")
         return Response(200, {"uri": stored.uri, "cid": stored.cid, "value": stored.value})
+
+    def _list_records(self, request: Request, did: str | None) -> Response:
+        """List the posts newest record key first, `limit` (1-100, default 50) per page."""
+        repo, collection = request.value("repo"), request.value("collection")
+        if not (repo and collection):
+            raise XrpcFailure(400, "InvalidRequest", "Params must have repo and collection")
+        if repo not in (self.did, self.handle):
+            raise XrpcFailure(400, "InvalidRequest", f"Could not find repo: {repo}")
+        limit = int(request.value("limit") or 50)
+        if not 1 <= limit <= 100:
+            raise XrpcFailure(400, "InvalidRequest", "limit must be between 1 and 100")
+        cursor = request.value("cursor")
+        with self._state:
+            rkeys = sorted((k for k in self.records if collection == POST
+                            and (cursor is None or k < cursor)), reverse=True)[:limit]
+            page = [self.records[k] for k in rkeys]
+        answer: dict[str, Any] = {"records": [{"uri": r.uri, "cid": r.cid, "value": r.value}
+                                              for r in page]}
+        if len(rkeys) == limit:
+            answer["cursor"] = rkeys[-1]
+        return Response(200, answer)
 
     def _delete_record(self, request: Request, did: str) -> Response:
         from atproto_client import models

@@ -11,7 +11,8 @@ What it does, as Mastodon does:
 - `POST /api/v2/media` sniffs the file, checks type, size and description length, and answers
   200 with a `url` when processed at once, or 202 with `url: null` when `processing_polls > 0`;
   `GET /api/v1/media/:id` then answers 206 (still processing) that many times, then 200.
-  Media that is still processing cannot be attached to a status (422).
+  Media that is still processing cannot be attached to a status (422), nor media that is
+  unknown or already used by another status (422, "not found or already attached").
 - `POST /api/v1/statuses` counts characters like Mastodon (graphemes, every URL as 23) and
   honours `Idempotency-Key` for an hour: the same key returns the first status.
 - `PUT /api/v1/statuses/:id` edits the whole status, as Mastodon's UpdateStatusService does:
@@ -478,8 +479,10 @@ class FakeMastodon:
         if len(media_ids) > self.max_media_attachments:
             return Response(422, {"error": f"Cannot attach more than "
                                            f"{self.max_media_attachments} files"})
-        attachments = [self.media[i] for i in media_ids
-                       if i in self.media and self.media[i].status_id is None]
+        taken = [i for i in media_ids if i not in self.media or self.media[i].status_id]
+        if taken:
+            return self._media_taken(taken)
+        attachments = [self.media[i] for i in media_ids]
         if any(a.polls_left for a in attachments):
             return Response(422, {"error": "Cannot attach files that have not finished "
                                            "processing. Try again in a moment!"})
@@ -507,6 +510,14 @@ class FakeMastodon:
             finally:
                 self._lock.acquire()
         return answer
+
+    def _media_taken(self, ids: list[str]) -> Response:
+        """Refuse media that is unknown or used by another status, as the servers do."""
+        if self.software == "gotosocial":
+            return Response(400, {"error": f"Bad Request: ProcessMediaIDs: media with id "
+                                           f"{ids[0]} is already attached to a status"})
+        return Response(422, {"error": f"Media {', '.join(ids)} not found or already attached "
+                                       f"to another post"})
 
     def _too_long(self, text: str) -> Response | None:
         if self.software == "gotosocial":

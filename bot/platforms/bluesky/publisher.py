@@ -17,6 +17,7 @@ from typing import Any
 
 from ...errors import ConfigError, PublishError, Rejected
 from ...model import Account, Limits, OutgoingPost, Published
+from ..shared import before_sending
 from .errors import blob_missing, none_if_missing
 from .limits import LIMITS, SERVICE
 from .media import BlueskyMedia
@@ -49,6 +50,8 @@ class BlueskyPublisher:
         self._session = BlueskySession(account.name, self.service, credentials,
                                        save_session=save_session, timeout=timeout, clock=clock)
         self._media = BlueskyMedia(self._session)
+        self._threads: dict[str, tuple[dict, dict]] = {}
+        """at:// URI -> (its strong ref, its thread root's) of the posts made or found here."""
 
     def __repr__(self) -> str:
         return (f"BlueskyPublisher(account={self.account!r}, service={self.service!r}, "
@@ -81,18 +84,21 @@ class BlueskyPublisher:
         if len(post.media) > LIMITS.images_per_post:
             raise Rejected(f"Bluesky takes at most {LIMITS.images_per_post} images, "
                            f"got {len(post.media)}", account=self.account)
-        self._session.connected()
         rkey = record_key(post.idempotency_key, post.reserved_at)
-        if post.reserved_at is not None and post.reserved_at < self._started:
-            # Reserved before this process started: an earlier Herald version may have sent
-            # it under the key it used then.
-            earlier = self._record(record_key(post.idempotency_key), post)
-            if earlier is not None:
-                return earlier
-        reply = self._reply_refs(post.reply_to) if post.reply_to else None
+        with before_sending():
+            self._session.connected()
+            if post.reserved_at is not None and post.reserved_at < self._started:
+                # Reserved before this process started: an earlier Herald version may have
+                # sent it under the key it used then.
+                earlier = self._record(record_key(post.idempotency_key), post)
+                if earlier is not None:
+                    return earlier
+            reply = self._reply_refs(post.reply_to) if post.reply_to else None
         try:
             created = self._create(post, rkey, reply)
         except PublishError as error:
+            if error.before_sending:
+                raise
             try:
                 existing, other = self._lookup(post)
             except PublishError:
@@ -107,6 +113,8 @@ class BlueskyPublisher:
                                platform_message="record key taken") from error
             raise
         self._media.referenced(post)
+        ref = {"uri": created.uri, "cid": created.cid}
+        self._threads[created.uri] = (ref, reply["root"] if reply else ref)
         log.info("%s: posted %s", self.account, created.uri)
         return self._published(created.uri, rkey)
 
@@ -128,6 +136,7 @@ class BlueskyPublisher:
         data = {"repo": did, "collection": COLLECTION, "rkey": match["rkey"]}
         answer = self._session.call(lambda client: none_if_missing(
             lambda: client.com.atproto.repo.delete_record(data)))
+        self._threads.pop(platform_id, None)
         if answer is None or answer.commit is None:
             log.info("%s: post %s was already gone", self.account, platform_id)
         else:
@@ -143,8 +152,10 @@ class BlueskyPublisher:
         """Create the record; if the PDS has dropped an image uploaded for an earlier try, upload
         it again and create once more."""
         for attempt in (1, 2):
+            with before_sending():
+                embed = self._media.embed(post)
             record = build_record(post.text, post.lang, created_at=datetime.now(timezone.utc),
-                                  embed=self._media.embed(post), reply=reply)
+                                  embed=embed, reply=reply)
             data = {"repo": self._session.did, "collection": COLLECTION, "rkey": rkey,
                     "record": record}
             try:
@@ -168,6 +179,7 @@ class BlueskyPublisher:
             if found is None:
                 continue
             if _field(found.value, "text") == post.text:
+                self._remember(found)
                 return self._published(found.uri, rkey), None
             log.warning("%s: record %s holds another post than %s", self.account, found.uri,
                         post.idempotency_key)
@@ -184,9 +196,14 @@ class BlueskyPublisher:
         found = self._get(rkey)
         if found is None or _field(found.value, "text") != post.text:
             return None
+        self._remember(found)
         return self._published(found.uri, rkey)
 
     def _reply_refs(self, uri: str) -> dict:
+        """The reply's parent and root: known for a post made or found here, else read."""
+        if uri in self._threads:
+            parent_ref, root_ref = self._threads[uri]
+            return {"root": root_ref, "parent": parent_ref}
         match = AT_URI.fullmatch(uri)
         if match is None:
             raise Rejected(f"cannot reply to {uri!r}: not an at:// post URI",
@@ -203,6 +220,15 @@ class BlueskyPublisher:
         root = _field(_field(parent.value, "reply"), "root")
         root_ref = {"uri": _field(root, "uri"), "cid": _field(root, "cid")} if root else parent_ref
         return {"root": root_ref, "parent": parent_ref}
+
+    def _remember(self, found: Any) -> None:
+        """Keep the strong refs of a post read back, so a reply to it reads nothing first."""
+        if not found.cid:
+            return
+        ref = {"uri": found.uri, "cid": found.cid}
+        root = _field(_field(found.value, "reply"), "root")
+        self._threads[found.uri] = (ref, {"uri": _field(root, "uri"), "cid": _field(root, "cid")}
+                                    if root else ref)
 
     def _published(self, uri: str, rkey: str) -> Published:
         session = self._session

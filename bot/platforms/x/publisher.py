@@ -23,6 +23,7 @@ from typing import Any
 from ...errors import ConfigError, PublishError, Rejected, Unavailable
 from ...model import Account, Limits, OutgoingPost, Published
 from .api import XApi
+from ..shared import before_sending
 from .errors import DuplicateContent, field
 from .limits import LIMITS
 from .media import XMedia
@@ -82,8 +83,9 @@ class XPublisher:
         if len(post.media) > LIMITS.images_per_post:
             raise Rejected(f"X takes at most {LIMITS.images_per_post} images per post, "
                            f"got {len(post.media)}", account=self.account)
-        client = self._api.client()
-        media_ids = [self._media.upload(media) for media in post.media]
+        with before_sending():
+            client = self._api.client()
+            media_ids = [self._media.upload(media) for media in post.media]
         try:
             answer = self._api.call("posting", lambda: client.create_tweet(
                 text=post.text, media_ids=media_ids or None,

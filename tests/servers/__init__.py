@@ -1,0 +1,1 @@
+"""Real servers the tests can run against, started and stopped by their own scripts."""
