@@ -124,20 +124,22 @@ def deliver(key: PostKey, outgoing: OutgoingPost, *, publisher, ledger: Ledger,
     carries the same key and the same first reservation time. A post that may be out is
     looked up, right before anything is sent; on a platform that cannot recognise a repeat,
     only once a stalled request can no longer land (until then the outcome is "waiting").
-    `clock` gives the moment each answer came (a request may stall); it defaults to `now`.
+    `clock` gives the moment of the reservation and of each answer (a request may stall); it
+    defaults to `now`.
     `event` (the event's details as JSON) is recorded with the post. A post that went out
     but cannot be recorded raises NotRecorded, which says so and where the post is.
     """
     limits = limits or publisher.limits()
     clock = clock or (lambda: now)
-    wait = lookup_wait(ledger, key, limits, now, again=again, requested=requested)
+    moment = clock()        # the round began at `now`; earlier posts of it may have taken long
+    wait = lookup_wait(ledger, key, limits, moment, again=again, requested=requested)
     if wait is not None:
         return Outcome(key, "waiting", until=wait, note=(
             f"an earlier attempt may have reached {limits.platform}; it is looked up at "
             f"{wait.astimezone(now.tzinfo):%Y-%m-%d %H:%M:%S %Z}, before anything is sent "
             f"again"))
     try:
-        reservation = ledger.reserve(key, text=outgoing.text, now=now, again=again,
+        reservation = ledger.reserve(key, text=outgoing.text, now=moment, again=again,
                                      reply_to=outgoing.reply_to, requested=requested)
     except AlreadyPosted as exc:
         return Outcome(key, "already posted", exc.entry.url)

@@ -208,10 +208,13 @@ def lookup_after(state: State, *, failed_at: datetime, reserved_at: datetime | N
 
     A platform that recognises a repeated post makes a lookup, and a retry, safe at once. On one
     that does not (X, servers that ignore Idempotency-Key), a request that stalled may still
-    land after the client gave up: the lookup waits `request_timeout` past the failure, or past
-    the start of an attempt cut short by a crash.
+    land after the client gave up: the lookup waits `request_timeout` past the failure. An
+    attempt cut short by a crash may have run into its timeout before that, so its lookup waits
+    twice `request_timeout` past its start.
     """
     if limits.idempotent or not uncertain(state):
         return None
-    since = failed_at if state is S.UNCERTAIN else (reserved_at or failed_at)
-    return since + timedelta(seconds=limits.request_timeout)
+    timeout = timedelta(seconds=limits.request_timeout)
+    if state is S.UNCERTAIN:
+        return failed_at + timeout
+    return (reserved_at or failed_at) + 2 * timeout

@@ -292,6 +292,24 @@ def test_a_rate_limited_account_retries_at_the_platforms_reset_time(tmp):
     assert world.platforms["x"].received[0][0] == at(4, 1, 12, 40)     # exactly the reset
 
 
+def test_a_post_is_reserved_at_the_moment_it_is_sent_not_when_its_round_began(tmp):
+    """A crash's lookup is timed from the reservation: a slow first post must not age it."""
+    @dataclass
+    class Slow(Platform):
+        def publish(self, post):
+            self.clock.now += timedelta(seconds=20)          # the answer takes 20 s
+            return super().publish(post)
+
+    world = World(tmp, at(4, 1, 12))
+    world.platforms["bsky"] = Slow("bsky", BLUESKY, clock=world.clock)
+    world.runner = Runner(world.config, world.ledger, world.platforms, random=lambda: 0.5,
+                          catch_up=True, clock=lambda: world.clock.now)
+    world.site = site(*VARMOTE_LATER)
+    world.run_until(at(4, 1, 12, 1))
+    english = world.ledger.entry(PostKey("varmote", "announcement", "bsky", "en"))
+    assert english.reserved_at == at(4, 1, 12, 0, 20)
+
+
 def test_a_rate_limit_holds_its_account_until_the_reset_even_when_its_post_is_dropped(tmp):
     """The reset outlives the post that met it: a restarted Herald reads it from the ledger."""
     world = World(tmp, at(4, 9, 17, 59))

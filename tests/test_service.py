@@ -204,6 +204,19 @@ def test_a_duplicate_answer_after_a_lost_one_is_looked_up_and_recorded_with_its_
     assert len(x.sent) == 1
 
 
+def test_after_a_crash_while_sending_a_post_in_doubt_waits_as_long_as_after_a_timeout(ledger):
+    """The crashed attempt may have run into its timeout, and a stalled request may land a
+    timeout after that, as after any failure: the lookup waits two timeouts from its start."""
+    ledger.reserve(KEY, text="Hej!", now=NOW)              # sent, then the process was killed
+    x = LikeX("x", X_LIKE)
+    one_timeout_later = NOW + timedelta(seconds=31)
+    waiting = deliver(KEY, outgoing(), publisher=x, ledger=ledger, now=one_timeout_later)
+    assert waiting.status == "waiting" and waiting.until == NOW + timedelta(seconds=60)
+    assert x.calls == []
+    later = deliver(KEY, outgoing(), publisher=x, ledger=ledger, now=NOW + timedelta(seconds=60))
+    assert later.status == "posted" and [call for call, _ in x.calls] == ["find", "publish"]
+
+
 def test_a_failed_lookup_after_a_duplicate_answer_leaves_the_post_uncertain(ledger):
     x = LikeX("x", X_LIKE, lose=1, failing={2}, listed_from=3)
     deliver(KEY, outgoing(), publisher=x, ledger=ledger, now=NOW)

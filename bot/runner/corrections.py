@@ -147,7 +147,7 @@ class Corrections:
         its failures defer or refuse, never leave an unknown outcome to look up.
         """
         try:
-            reservation = self.ledger.reserve(key, text=text, now=tick.now, again=again,
+            reservation = self.ledger.reserve(key, text=text, now=self._now(tick), again=again,
                                               reply_to=status_id)
         except AlreadyPosted as exc:
             return Outcome(key, "already posted", exc.entry.url)
@@ -208,7 +208,7 @@ class Corrections:
         for row in rows:                   # an edited announcement keeps its id
             by_id.setdefault(row.platform_id, []).append(row)
         tick.attempted = True
-        reservation = self.ledger.reserve(key, text="(deleted)", now=tick.now)
+        reservation = self.ledger.reserve(key, text="(deleted)", now=self._now(tick))
         try:
             for platform_id in reversed(list(by_id)):    # the replies first
                 publisher.delete(platform_id)

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .. import lifecycle
+from ..config_accounts import request_timeout
 from ..content import Site
 from ..delivery import Outcome
 from ..errors import HeraldError, LedgerError, PublishError, RateLimited, Rejected, Unavailable
 from ..ledger import Entry, Ledger
 from ..model import Account, Limits, PostKey
-from ..config_accounts import request_timeout
 from ..timing import BACKOFF_BASE, backoff_base, retry_time
 
 

@@ -22,8 +22,8 @@ from typing import Any
 
 from ...errors import ConfigError, PublishError, Rejected, Unavailable
 from ...model import Account, Limits, OutgoingPost, Published
-from .api import XApi
 from ..shared import before_sending
+from .api import XApi
 from .errors import DuplicateContent, field
 from .limits import LIMITS
 from .media import XMedia
