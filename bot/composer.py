@@ -414,8 +414,8 @@ def _image(event: Event, lang: str, limits: Limits) -> ImageRef | None:
 
 def _cut(text: str, limit: int) -> str:
     """Cut `text` to `limit` graphemes, at a word boundary when there is one, with an ellipsis."""
-    if grapheme.length(text) <= limit:
-        return text
+    if len(text) <= limit or grapheme.length(text) <= limit:    # never more graphemes than
+        return text                                           # code points
     head = grapheme.slice(text, 0, max(limit - 1, 0))
     words = head.rsplit(" ", 1)[0] if " " in head else head
     return words.rstrip(_TRAILING) + ELLIPSIS

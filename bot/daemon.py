@@ -23,6 +23,7 @@ import gc
 import logging
 import os
 import random as random_module
+import select
 import signal
 import socket
 import threading
@@ -58,6 +59,46 @@ _UNSET = object()
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class Waker:
+    """The daemon's sleep, which a signal handler or another thread can end at once.
+
+    It takes no lock: a signal handler runs between two bytecodes of the code it interrupts,
+    and one that took a lock held there (as `threading.Event.set` does while `Event.wait`
+    holds it) would wait for ever, leaving SIGTERM unanswered. A byte in a pipe wakes `wait`.
+    """
+
+    def __init__(self):
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+
+    def set(self) -> None:
+        try:
+            os.write(self._write, b"\0")
+        except (BlockingIOError, OSError):      # a full pipe already wakes; a closed one: done
+            pass
+
+    def wait(self, timeout: float | None) -> bool:
+        """Sleep until `set` or `timeout` seconds (None: no limit); True when woken."""
+        ready, _, _ = select.select([self._read], [], [], timeout)
+        return bool(ready)
+
+    def clear(self) -> None:
+        try:
+            while os.read(self._read, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def __del__(self) -> None:
+        for fd in (getattr(self, "_read", None), getattr(self, "_write", None)):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
 
 
 # --- what the daemon runs with ---------------------------------------------------------------
@@ -124,7 +165,7 @@ class Daemon:
         self.scheduler = schedule.Scheduler()
         self.stopping = False
         self._reload = False
-        self._wake = threading.Event()
+        self._wake = Waker()
         self._job: schedule.Job | None = None
         self._announced_wait: object = _UNSET
         self._content: frozenset | None = None

@@ -234,7 +234,17 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
 
 
 def _format(start: datetime, pattern: str, lang: str) -> str:
-    return format_datetime(start, pattern, tzinfo=start.tzinfo, locale=_locale(lang))
+    # Keyed on the wall time and the zone object: aware datetimes that are the same instant
+    # compare equal even in different zones, and would share a text written for the other.
+    return _format_wall(start.replace(tzinfo=None), start.tzinfo, start.fold, pattern, lang)
+
+
+@lru_cache(maxsize=8192)
+def _format_wall(wall: datetime, zone, fold: int, pattern: str, lang: str) -> str:
+    """Format with Babel once per wall time, zone, pattern and language (a preview of many
+    posts writes each event's date for every account and stage)."""
+    start = wall.replace(tzinfo=zone, fold=fold)
+    return format_datetime(start, pattern, tzinfo=zone, locale=_locale(lang))
 
 
 def _phrases(lang: str) -> Phrases | None:

@@ -6,6 +6,7 @@ already made (`done`) and when each event was first seen.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -119,12 +120,26 @@ def plan(
     still posted after it; only a later reminder makes an earlier one pointless. On a new
     ledger's first run (`safe_since`), what was due by then is its backlog, which
     `timing.arrange` skips as such: none of it supersedes another stage that does not go.
+
+    Python's cycle collector is paused meanwhile, as while loading: a plan makes several
+    objects per post and no cycles, and each full collection would walk every event loaded.
     """
     if now.tzinfo is None:
         raise ValueError("now must be time-zone aware")
-    stages = tuple(stages)
-    accounts = tuple(accounts)
-    seen = first_seen or {}
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _plan(events, tuple(stages), tuple(accounts), now=now, grace=grace, zone=zone,
+                     done=done, seen=first_seen or {}, safe_since=safe_since)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _plan(events: Iterable[Mapping[str, Event]], stages: tuple[Stage, ...],
+          accounts: tuple[Account, ...], *, now: datetime, grace: timedelta, zone: ZoneInfo,
+          done: Collection[PostKey], seen: Mapping[str, datetime],
+          safe_since: datetime | None) -> Plan:
     posts: list[PlannedPost] = []
     skipped: list[Skipped] = []
     for versions in events:
@@ -136,15 +151,16 @@ def plan(
             continue
         rules = control(versions)
         visible = seen.get(ref, now)
+        # When each stage is due depends on the event alone, not on the account or language.
+        timed = [(stage, _due(stage, any_version, visible, zone)) for stage in stages]
         for account in accounts:
             if not allows(rules, account):
                 continue
             for lang in languages_for(account, versions):
                 due_now: list[PlannedPost] = []
                 same_time: dict[datetime, str] = {}
-                for stage in stages:
+                for stage, due in timed:
                     key = PostKey(ref, stage.name, account.name, lang)
-                    due = _due(stage, any_version, visible, zone)
                     if any_version.date_only and stage.kind == "reminder":
                         first = same_time.setdefault(due, stage.name)
                         if first != stage.name:     # "2h" and "30m" both go at 09:00 that day

@@ -153,8 +153,9 @@ def _plan_ahead(events: list[Mapping[str, Event]], config: Config, *, now: datet
             continue
         first = next(iter(versions.values()))
         ref, start = first.ref, first.start
-        if start <= now:
-            continue           # the planner plans nothing for an event that has started
+        if first.upcoming_until <= now:
+            continue           # the planner plans nothing for an event no longer upcoming
+                               # (a date alone is upcoming all its day: its reminders go then)
         visible = seen.get(ref, now)
         threads = [(a.name, lang) for a in accounts for lang in languages_for(a, versions)]
         mine: list[datetime | None] = []

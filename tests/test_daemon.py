@@ -483,3 +483,35 @@ def test_run_once_exits_non_zero_while_a_due_post_waits_after_a_failure_and_0_on
         assert report.exit_code == 0
         assert [o.status for o in report.outcomes] == ["posted"]
         assert len(masto.status_list()) == 1
+
+
+def test_a_stop_signal_that_lands_inside_the_daemons_sleep_ends_it_at_once():
+    """A signal handler runs between two bytecodes of whatever it interrupts: even inside the
+    daemon's own sleep, waking it must not wait for anything that sleep holds."""
+    import signal as signals
+    import threading as threads
+
+    from bot.daemon import Waker
+
+    waker = Waker()
+    woken = []
+
+    def handler(signum, frame):
+        waker.set()             # called while `wait` below is running
+        woken.append(signum)
+
+    previous = signals.signal(signals.SIGUSR1, handler)
+    timer = threads.Timer(0.2, signals.pthread_kill, (threads.main_thread().ident, signals.SIGUSR1))
+    try:
+        timer.start()
+        started = time.monotonic()
+        assert waker.wait(30) is True
+        assert time.monotonic() - started < 10 and woken
+        for _ in range(100_000):            # a full pipe never blocks the one who wakes it
+            waker.set()
+        waker.clear()
+        assert waker.wait(0) is False       # cleared: asleep again until the next wake
+    finally:
+        timer.cancel()
+        signals.signal(signals.SIGUSR1, previous)
+

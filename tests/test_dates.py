@@ -16,7 +16,7 @@ from bot.content import load_site, parse_event
 from bot.content.when import read_desc
 from bot.counting import length
 from bot.errors import ConfigError
-from bot.localize import format_when, relative_day, shows_year
+from bot.localize import _format, format_when, relative_day, shows_year
 from bot.model import Account, Event, Limits, PlannedPost, PostKey, Stage
 from bot.planner import plan
 
@@ -348,3 +348,20 @@ def test_validate_says_what_it_assumed_whatever_the_stages(stages, said):
     config = parse_config({"stages": stages}, base=FIXTURES)
     (problem,) = date_only_problems([real("good-tech-hack-2021.md")], config)
     assert said in problem.message
+
+
+def test_the_same_instant_is_written_in_each_datetimes_own_zone_every_time():
+    stockholm = datetime(2026, 3, 1, 12, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
+    same_instant = stockholm.astimezone(ZoneInfo("UTC"))
+    for _ in range(2):      # the second time from what was remembered of the first
+        assert "12:00" in format_when(stockholm, "en")
+        assert "11:00" in format_when(same_instant, "en")
+        assert "12:00" not in format_when(same_instant, "en")
+
+
+def test_an_hour_repeated_when_clocks_go_back_keeps_its_own_offset_in_the_text():
+    zone = ZoneInfo("Europe/Stockholm")
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=zone, fold=0)
+    second = datetime(2026, 10, 25, 2, 30, tzinfo=zone, fold=1)
+    assert _format(first, "HH:mm xxx", "en") == "02:30 +02:00"
+    assert _format(second, "HH:mm xxx", "en") == "02:30 +01:00"

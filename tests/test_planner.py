@@ -146,3 +146,30 @@ def test_of_two_reminders_due_at_once_only_the_later_one_is_kept():
     assert [p.key.stage for p in result.due(now)] == ["reminder-2h"]
     (skipped,) = result.skipped
     assert skipped.key.stage == "reminder-1d" and skipped.reason == "superseded by reminder-2h"
+
+
+def test_every_account_and_language_of_an_event_gets_the_same_stage_times():
+    now = datetime(2027, 3, 1, 12, 0, tzinfo=STHLM)
+    result = run([event()], now, accounts=(MASTODON, X_SV))
+    times = {}
+    for post in result.posts:
+        times.setdefault(post.key.stage, set()).add(post.due)
+    assert times == {"announcement": {now},
+                     "reminder-1d": {datetime(2027, 3, 9, 18, 0, tzinfo=STHLM)},
+                     "reminder-2h": {datetime(2027, 3, 10, 16, 0, tzinfo=STHLM)}}
+    assert len(result.posts) == 9
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_planning_leaves_the_cycle_collector_as_it_found_it(collecting):
+    import gc
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if collecting else gc.disable()
+        run([event()], datetime(2027, 3, 1, 12, 0, tzinfo=STHLM))
+        with pytest.raises(ValueError):
+            run([event()], datetime(2027, 3, 1, 12, 0))
+        assert gc.isenabled() is collecting
+    finally:
+        gc.enable() if was else gc.disable()

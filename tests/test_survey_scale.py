@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from datetime import time as dt_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -90,10 +91,13 @@ def campaigns(draw):
     events, seen = [], {}
     for n in range(draw(st.integers(1, 14))):
         start = NOW + timedelta(minutes=draw(st.integers(-2 * 24 * 60, 40 * 24 * 60)))
+        date_only = draw(st.booleans())         # a date alone: upcoming until its day ends
+        if date_only:
+            start = datetime.combine(start.date(), dt_time(), tzinfo=ZONE)
         ref = f"event-{n}"
         for lang in draw(st.sampled_from([["sv"], ["en"], ["sv", "en"]])):
             events.append(Event(ref, lang, f"Event {n}", start, f"https://example.org/{n}/",
-                                f"_events/{n}-{lang}.md"))
+                                f"_events/{n}-{lang}.md", date_only=date_only))
         seen[ref] = NOW - timedelta(minutes=draw(st.integers(0, 20 * 24 * 60)))
     events.sort(key=lambda e: (e.start, e.ref, e.lang))
     keys = [PostKey(e.ref, s["name"], a, e.lang) for e in events for s in stages
