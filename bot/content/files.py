@@ -96,23 +96,149 @@ def scan_events(site: SiteConfig) -> Scan:
 
     Raises ConfigError when the site or its events folder is unusable (see `events_folder`).
     """
+    return list_events(site).scan()
+
+
+def list_events(site: SiteConfig) -> Listing:
+    """Return the site's event files by key, to scan again cheaply later (`Listing.changes`).
+
+    Raises ConfigError when the site or its events folder is unusable (see `events_folder`).
+    """
     root, folder = events_folder(site)
-    found: list[EventFile] = []
-    problems: list[Problem] = []
+    listing = Listing(root, folder)
+    _walk(folder, _prefix(site, root, folder), root, listing)
+    return listing
+
+
+def _prefix(site: SiteConfig, root: str, folder: str) -> str:
     if os.path.isabs(site.events_dir):
         prefix = os.path.relpath(folder, root)
     else:  # as configured, even when the folder is a link to another folder of the site
         prefix = os.path.normpath(site.events_dir)
     prefix = prefix.replace(os.sep, "/")
-    prefix = "" if prefix == "." else prefix + "/"
-    _walk(folder, prefix, root, found, problems)
-    found.sort(key=lambda f: f.key)
-    problems.sort(key=lambda p: p.source)
-    return Scan(tuple(found), tuple(problems))
+    return "" if prefix == "." else prefix + "/"
 
 
-def _walk(top: str, top_prefix: str, root: str, found: list[EventFile],
-          problems: list[Problem]) -> None:
+class Changes(NamedTuple):
+    """What differs from an earlier listing: files new or changed, files newly skipped (or
+    skipped for another reason), and the keys of files now neither read nor skipped."""
+
+    files: list[EventFile]
+    skipped: list[tuple[str, Problem]]
+    gone: list[str]
+    stamps: dict[str, tuple[int, int]]
+    """Size and time of the new or changed files that are not links."""
+
+    def __bool__(self) -> bool:
+        return bool(self.files or self.skipped or self.gone)
+
+
+class Listing:
+    """A site's event files by key as last listed, and the files skipped, with why.
+
+    `changes` lists the site again and says only what differs, comparing each regular file's
+    size and time with those kept here (one `lstat` each, nothing else per unchanged file);
+    `apply` brings the listing up to date with what it found.
+    """
+
+    def __init__(self, root: str, folder: str):
+        self.root, self.folder = root, folder
+        self.files: dict[str, EventFile] = {}
+        self.skipped: dict[str, Problem] = {}
+        self.unlisted: list[Problem] = []
+        """A problem for each folder that could not be listed."""
+        self._stamps: dict[str, tuple[int, int]] = {}
+
+    def add(self, found: EventFile | Problem, key: str, link: bool) -> None:
+        if type(found) is EventFile:
+            self.files[key] = found
+            if not link:
+                self._stamps[key] = (found.size, found.mtime_ns)
+        else:
+            self.skipped[key] = found
+
+    def scan(self) -> Scan:
+        """The same listing as a Scan: the files sorted by key, the problems by file name."""
+        problems = list(self.skipped.values()) + self.unlisted
+        problems.sort(key=lambda p: p.source)
+        return Scan(tuple(sorted(self.files.values(), key=lambda f: f.key)), tuple(problems))
+
+    def changes(self, site: SiteConfig) -> Changes | None:
+        """List the site again and return what differs; None when only a whole new listing
+        can tell (a folder could not be listed, now or before, or the events folder moved).
+
+        Raises ConfigError when the site or its events folder is unusable.
+        """
+        if self.unlisted or events_folder(site) != (self.root, self.folder):
+            return None
+        root, files, skipped, stamps = self.root, self.files, self.skipped, self._stamps
+        changed: list[EventFile] = []
+        skips: list[tuple[str, Problem]] = []
+        fresh: dict[str, tuple[int, int]] = {}
+        seen: list[str] = []
+        pending = [(self.folder, _prefix(site, self.root, self.folder))]
+        while pending:
+            folder, prefix = pending.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                return None
+            for entry in entries:
+                name = entry.name
+                if name[:1] in _SKIPPED_PREFIXES:
+                    continue
+                key = prefix + name
+                if name[-3:] == ".md":
+                    try:       # the common case: a regular file as it was (no link followed)
+                        if not entry.is_symlink():
+                            st = entry.stat(follow_symlinks=False)
+                            if stamps.get(key) == (st.st_size, st.st_mtime_ns) \
+                                    and stat.S_ISREG(st.st_mode):
+                                seen.append(key)
+                                continue
+                    except OSError:
+                        pass
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        pending.append((entry.path, key + "/"))
+                        continue
+                except OSError as exc:
+                    found: EventFile | Problem = _unreadable(key, exc)
+                else:
+                    if not name.endswith(".md"):
+                        continue
+                    found = _examine(entry, key, root)
+                seen.append(key)
+                if type(found) is EventFile:
+                    if files.get(key) != found:
+                        changed.append(found)
+                        if not entry.is_symlink():
+                            fresh[key] = (found.size, found.mtime_ns)
+                elif skipped.get(key) != found:
+                    skips.append((key, found))
+        gone: list[str] = []
+        if changed or skips or len(seen) != len(files) + len(skipped):
+            now = set(seen)
+            gone = [key for key in (*files, *skipped) if key not in now]
+        return Changes(changed, skips, gone, fresh)
+
+    def apply(self, changes: Changes) -> None:
+        """Bring the listing up to date with `changes` (from `changes`)."""
+        for key in changes.gone:
+            self.files.pop(key, None)
+            self.skipped.pop(key, None)
+            self._stamps.pop(key, None)
+        for file in changes.files:
+            self.skipped.pop(file.key, None)
+            self._stamps.pop(file.key, None)
+            self.add(file, file.key, file.key not in changes.stamps)
+        for key, problem in changes.skipped:
+            self.files.pop(key, None)
+            self._stamps.pop(key, None)
+            self.skipped[key] = problem
+
+
+def _walk(top: str, top_prefix: str, root: str, listing: Listing) -> None:
     """Visit the folder and its sub-folders (a list, not recursion: any depth is fine)."""
     pending = [(top, top_prefix)]
     while pending:
@@ -120,9 +246,9 @@ def _walk(top: str, top_prefix: str, root: str, found: list[EventFile],
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
-            problems.append(Problem(printable(prefix.rstrip("/")), None,
-                                    f"cannot list the folder ({_reason(exc)}); its files are "
-                                    f"skipped", "error"))
+            listing.unlisted.append(Problem(printable(prefix.rstrip("/")), None,
+                                            f"cannot list the folder ({_reason(exc)}); its "
+                                            f"files are skipped", "error"))
             continue
         for entry in entries:
             name = entry.name
@@ -133,21 +259,29 @@ def _walk(top: str, top_prefix: str, root: str, found: list[EventFile],
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, key + "/"))
                     continue
-                if not name.endswith(".md"):
-                    continue
-                if entry.is_symlink():
-                    file = _linked(entry.path, key, root)
-                else:
-                    file = _regular(entry.path, key, entry.stat(follow_symlinks=False))
-            except _Skip as skip:
-                problems.append(Problem(printable(key), None, str(skip), skip.severity))
-                continue
             except OSError as exc:
-                problems.append(Problem(printable(key), None,
-                                        f"cannot read the file ({_reason(exc)}); skipped",
-                                        "error"))
+                listing.add(_unreadable(key, exc), key, False)
                 continue
-            found.append(file)
+            if not name.endswith(".md"):
+                continue
+            listing.add(_examine(entry, key, root), key, entry.is_symlink())
+
+
+def _examine(entry: os.DirEntry, key: str, root: str) -> EventFile | Problem:
+    """Return the event file `entry` is, or the problem that skips it."""
+    try:
+        if entry.is_symlink():
+            return _linked(entry.path, key, root)
+        return _regular(entry.path, key, entry.stat(follow_symlinks=False))
+    except _Skip as skip:
+        return Problem(printable(key), None, str(skip), skip.severity)
+    except OSError as exc:
+        return _unreadable(key, exc)
+
+
+def _unreadable(key: str, exc: OSError) -> Problem:
+    return Problem(printable(key), None, f"cannot read the file ({_reason(exc)}); skipped",
+                   "error")
 
 
 class _Skip(Exception):
