@@ -36,7 +36,8 @@ import schedule
 
 from .changes import CONFIRM_MISSING
 from .config import Config, SiteConfig, load_config
-from .content import ParseCache, Site, load_site, scan_events
+from .content import ParseCache, Site
+from .content.live import LiveSite
 from .errors import HeraldError, auth_command
 from .ledger import Ledger
 from .localize import plural
@@ -168,7 +169,6 @@ class Daemon:
         self._wake = Waker()
         self._job: schedule.Job | None = None
         self._announced_wait: object = _UNSET
-        self._content: frozenset | None = None
         self.site: Site | None = None
         self._apply(initial or setup())
 
@@ -176,35 +176,30 @@ class Daemon:
         if getattr(self, "_cache", None) is None or setup.config.site != self.setup.config.site \
                 or setup.config.images.cache_dir != self.setup.config.images.cache_dir:
             self._cache = ParseCache.for_site(setup.config.site, setup.config.images.cache_dir)
+        self._live = LiveSite(setup.config.site, self._cache)
         self.setup = setup
         self.runner = Runner(setup.config, self.ledger, setup.publishers, attach=setup.attach,
                              random=self.random, catch_up=self.catch_up,
                              confirm_missing=self.confirm_missing,
                              should_stop=lambda: self.stopping, logger=self.log,
                              clock=self.clock)
-        self._content = None
 
     # -- one round ---------------------------------------------------------------------------
 
     def check_content(self) -> bool:
         """Reload the site if any event file was added, changed or removed; True if it was.
 
-        The files are listed (one stat each) and only those changed since they were parsed
-        are parsed again: the parse cache keeps the others, in memory for the life of the
-        process. The cache is written to disk after the first load and when the daemon stops,
-        so the next start parses only what changed meanwhile; a reload writes nothing.
+        The files are listed (one `lstat` each) and only those changed since the last look
+        are parsed again, and their events put in place in the site (`content.live`): the
+        parse cache keeps the others, in memory for the life of the process. The cache is
+        written to disk after the first load and when the daemon stops, so the next start
+        parses only what changed meanwhile; a reload writes nothing. A site that cannot be
+        read raises why (ConfigError), each time it is looked at.
         """
-        config = self.setup.config.site
-        try:
-            scan = scan_events(config)
-            state = scan.state()
-        except (HeraldError, OSError) as exc:
-            scan, state = None, frozenset({(f"{config.root}/{config.events_dir}: {exc}", -1, -1)})
-        if state == self._content and self.site is not None:
+        first = self._live.site is None
+        site = self._live.refresh()
+        if site is None:
             return False
-        first = self.site is None and self._content is None
-        site = load_site(config, cache=self._cache, scan=scan)   # without a scan: raises why
-        self._content = state
         if first:
             self.save_cache()
         if self.freeze:     # the site lives as long as the process: spare it the cycle collector

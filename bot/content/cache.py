@@ -129,6 +129,13 @@ class ParseCache:
                 del table[key]
                 self._dirty = True
 
+    def forget(self, keys) -> None:
+        """Forget these files (gone, or no longer read)."""
+        for key in keys:
+            for table in (self._parsed, self._stored):
+                if table.pop(key, None) is not None:
+                    self._dirty = True
+
     # -- on disk ------------------------------------------------------------------------------
 
     def save(self) -> bool:

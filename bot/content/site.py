@@ -34,12 +34,25 @@ class Site:
     drafts: tuple[Event, ...]
     problems: tuple[Problem, ...]
     _index: Mapping[str, Mapping[str, Event]] = field(init=False, repr=False, compare=False)
+    _refs: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index: dict[str, dict[str, Event]] = {}
         for event in self.events:
             index.setdefault(event.ref, {})[event.lang] = event
         object.__setattr__(self, "_index", MappingProxyType(index))
+        object.__setattr__(self, "_refs", tuple(index))
+
+    @classmethod
+    def _made(cls, events: tuple[Event, ...], drafts: tuple[Event, ...],
+              problems: tuple[Problem, ...], index: dict[str, dict[str, Event]]) -> "Site":
+        """Return a Site whose index by ref is already made (its refs' order is worked out
+        when first asked): what `live.LiveSite` keeps up to date. `index` is not copied."""
+        site = object.__new__(cls)
+        for name, value in (("events", events), ("drafts", drafts), ("problems", problems),
+                            ("_index", MappingProxyType(index)), ("_refs", None)):
+            object.__setattr__(site, name, value)
+        return site
 
     def versions(self, ref: str) -> dict[str, Event]:
         """Return the published language versions of one event, keyed by language."""
@@ -47,7 +60,9 @@ class Site:
 
     def refs(self) -> list[str]:
         """Return each published event's ref once, earliest start first."""
-        return list(self._index)
+        if self._refs is None:
+            object.__setattr__(self, "_refs", tuple(dict.fromkeys([e.ref for e in self.events])))
+        return list(self._refs)
 
     def __contains__(self, ref: object) -> bool:
         return ref in self._index

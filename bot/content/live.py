@@ -1,0 +1,303 @@
+"""Keep a loaded site up to date file by file, so that a change costs what changed.
+
+`herald run` looks at the site every minute. `LiveSite.refresh` lists the event files again,
+comparing each one's size and time with the last listing (`files.Listing.changes`: one
+`lstat` per file and nothing else for a file that did not change), parses only the files
+that changed (through the parse cache), looks each distinct image up again (as every load
+does: an image may appear or vanish), and updates the events, drafts, problems and the index
+by ref in place. The Site it returns equals the one `load_site` would make from scratch:
+the same events, drafts and problems in the same order, and the same refs and versions
+(`tests/test_live_site.py` checks it over random sequences of edits).
+
+Each file's part of the Site is kept with the key it sorts by, so a changed file is taken out
+and put back by bisection. A ref shared by files of one language (`pairing.py`) is resolved
+over every file, as `load_site` does; only sites that have such refs pay for it.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from bisect import bisect_left
+from dataclasses import replace
+
+from ..config import SiteConfig
+from ..model import Event, Problem
+from .cache import RECENT_SECONDS, ParseCache
+from .fields import Parsed
+from .files import Changes, Listing, list_events
+from .pairing import Candidate, pair_shared_refs
+from .site import Site, _parse_files, _with_image
+from .uploads import Uploads
+
+_UNLISTED = "\0unlisted"
+"""The key the folders that could not be listed keep their problems under (no file's key
+holds a NUL)."""
+
+_SCAN, _UNUSABLE, _LOADED = 0, 1, 2
+"""The order in which `load_site` lists problems of one file name: the listing's, those of a
+file that gives no event, those of a file that does."""
+
+
+class _Sorted:
+    """Values kept in the order of their sort keys, taken out and put in by bisection."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple] = []
+        self.values: list = []
+
+    def fill(self, pairs: list[tuple[tuple, object]]) -> None:
+        pairs.sort(key=lambda pair: pair[0])
+        self.keys = [k for k, _ in pairs]
+        self.values = [v for _, v in pairs]
+
+    def add(self, key: tuple, value) -> None:
+        at = bisect_left(self.keys, key)
+        self.keys.insert(at, key)
+        self.values.insert(at, value)
+
+    def remove(self, key: tuple) -> None:
+        at = bisect_left(self.keys, key)
+        del self.keys[at]
+        del self.values[at]
+
+
+class LiveSite:
+    """A site loaded once and kept up to date by `refresh`, through `cache`."""
+
+    def __init__(self, config: SiteConfig, cache: ParseCache | None = None):
+        self.config = config
+        self.cache = cache if cache is not None else ParseCache()
+        self.site: Site | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._listing: Listing | None = None
+        self._parsed: dict[str, Parsed] = {}
+        self._found: dict[str, tuple[Event | None, tuple[Problem, ...]]] = {}
+        self._images: dict[str, set[str]] = {}       # image as written -> the files naming it
+        self._looked: dict[str, tuple] = {}         # image as written -> what its lookup found
+        self._recent: set[str] = set()              # parsed while too recent to be cached
+        self._langs: dict[str, dict[str, int]] = {}  # ref -> lang -> published files
+        self._shared: set[str] = set()
+        self._renamed: dict[str, tuple[str, str]] = {}
+        self._parts: dict[str, tuple] = {}          # key -> (sort key | None, event, problems)
+        self._members: dict[str, dict[str, tuple]] = {}  # ref -> key -> (sort key, event)
+        self._index: dict[str, dict[str, Event]] = {}
+        self._events, self._drafts, self._problems = _Sorted(), _Sorted(), _Sorted()
+
+    def refresh(self) -> Site | None:
+        """Return the site as it is now if any event file changed since the last call, else
+        None; the first call loads it all. Raises ConfigError as `load_site` does.
+
+        Python's cycle collector is paused meanwhile, as while loading.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            changes = None if self._listing is None else self._listing.changes(self.config)
+            if changes is not None and not changes:
+                return None
+            try:
+                if changes is None:
+                    return self._load_all()
+                self._listing.apply(changes)
+                return self._update(changes, bulk=False)
+            except BaseException:
+                self._reset()       # the next refresh loads it all again
+                raise
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _load_all(self) -> Site:
+        listing = list_events(self.config)
+        self._reset()                       # start afresh, from the parse cache
+        self._listing = listing
+        changes = Changes(list(listing.files.values()), list(listing.skipped.items()), [], {})
+        return self._update(changes, bulk=True)
+
+    # -- one update --------------------------------------------------------------------------
+
+    def _update(self, changes: Changes, *, bulk: bool) -> Site:
+        config, cache, listing = self.config, self.cache, self._listing
+        assert listing is not None
+        cache.bind(config)
+        touched: set[str] = set(changes.gone)
+        touched.update(key for key, _ in changes.skipped)
+        for key in touched:
+            self._parsed.pop(key, None)
+        if bulk:
+            cache.retain(set(listing.files))
+        else:
+            cache.forget(touched)
+        # A file parsed while too recent to be cached is parsed again, as `load_site` would.
+        files = list(changes.files)
+        fresh_keys = {f.key for f in files}
+        files += [listing.files[k] for k in sorted(self._recent - fresh_keys)
+                  if k in listing.files]
+        if not bulk:
+            files.sort(key=lambda f: f.key)
+        self._recent -= {f.key for f in files}
+        recent = time.time_ns() - RECENT_SECONDS * 1e9
+        for file, parsed in _parse_files(tuple(files), config, cache):
+            self._parsed[file.key] = parsed
+            touched.add(file.key)
+            if file.mtime_ns > recent:
+                self._recent.add(file.key)
+        self._look_up_images(touched)
+        self._pair(touched)
+        self._place(touched, bulk)
+        events, drafts, problems = (tuple(self._events.values), tuple(self._drafts.values),
+                                    tuple(self._problems.values))
+        self.site = Site._made(events, drafts, problems, dict(self._index))
+        return self.site
+
+    def _look_up_images(self, touched: set[str]) -> None:
+        """Look every distinct image up again; work out again the files whose lookup changed."""
+        images, found = self._images, self._found
+        for key in touched:
+            before = found.pop(key, None)
+            if before is not None and before[2]:
+                users = images[before[2]]
+                users.discard(key)
+                if not users:
+                    del images[before[2]]
+                    self._looked.pop(before[2], None)
+        uploads = Uploads(self.config)
+        redo = set(touched)
+        for written, users in images.items():
+            lookup = uploads.find(written)
+            if self._looked.get(written) != lookup:
+                self._looked[written] = lookup
+                redo.update(users)
+        listing = self._listing
+        assert listing is not None
+        for key in redo:
+            parsed = self._parsed.get(key)
+            if parsed is None:
+                found.pop(key, None)
+                continue
+            file = listing.files[key]
+            event, extra = _with_image(parsed, file.source, uploads)
+            written = parsed.image if parsed.event is not None else ""
+            found[key] = (event, parsed.problems + extra, written or "")
+            if written:
+                images.setdefault(written, set()).add(key)
+                self._looked.setdefault(written, uploads.find(written))
+        touched.update(redo)
+
+    def _pair(self, touched: set[str]) -> None:
+        """Give a ref of its own to each file whose ref is shared within a language."""
+        langs, shared = self._langs, self._shared
+        for key in touched:
+            before = self._parts.get(key)
+            if before is not None and before[3] is not None:
+                ref, lang = before[3]
+                counts = langs[ref]
+                counts[lang] -= 1
+                if not counts[lang]:
+                    del counts[lang]
+                if not any(n > 1 for n in counts.values()):
+                    shared.discard(ref)
+                if not counts:
+                    del langs[ref]
+            found = self._found.get(key)
+            if found is not None and found[0] is not None and found[0].published:
+                event = found[0]
+                counts = langs.setdefault(event.ref, {})
+                counts[event.lang] = counts.get(event.lang, 0) + 1
+                if counts[event.lang] > 1:
+                    shared.add(event.ref)
+        if not shared and not self._renamed:
+            return
+        candidates = []
+        for key in sorted(self._found):
+            event = self._found[key][0]
+            if event is not None and event.published:
+                candidates.append(Candidate(key, event, (event.start,
+                                                         self._parsed[key].image_key)))
+        renamed = pair_shared_refs(candidates, self.config)
+        before = self._renamed
+        touched.update(k for k in renamed.keys() | before.keys()
+                       if renamed.get(k) != before.get(k))
+        self._renamed = renamed
+
+    def _place(self, touched: set[str], bulk: bool) -> None:
+        """Put each touched file's event and problems in their places, in sort order."""
+        listing = self._listing
+        assert listing is not None
+        events, drafts, problems = self._events, self._drafts, self._problems
+        refs: set[str] = set()
+        if bulk:
+            pairs: tuple[list, list, list] = ([], [], [])
+            touched.add(_UNLISTED)
+        for key in touched:
+            before = self._parts.pop(key, None)
+            if before is not None and not bulk:
+                order, event, keyed, _ = before
+                if order is not None:
+                    (events if event.published else drafts).remove(order)
+                    if event.published:
+                        refs.add(event.ref)
+                        del self._members[event.ref][key]
+                for sort_key, _ in keyed:
+                    problems.remove(sort_key)
+            part = self._part(key, listing)
+            if part is None:
+                continue
+            self._parts[key] = part
+            order, event, keyed, _ = part
+            if order is not None:
+                if bulk:
+                    pairs[0 if event.published else 1].append((order, event))
+                else:
+                    (events if event.published else drafts).add(order, event)
+                if event.published:
+                    refs.add(event.ref)
+                    self._members.setdefault(event.ref, {})[key] = (order, event)
+            for sort_key, problem in keyed:
+                if bulk:
+                    pairs[2].append((sort_key, problem))
+                else:
+                    problems.add(sort_key, problem)
+        if bulk:
+            events.fill(pairs[0])
+            drafts.fill(pairs[1])
+            problems.fill(pairs[2])
+        for ref in refs:
+            members = self._members.get(ref)
+            if not members:
+                self._members.pop(ref, None)
+                self._index.pop(ref, None)
+                continue
+            versions: dict[str, Event] = {}
+            for _, event in sorted(members.values(), key=lambda pair: pair[0]):
+                versions[event.lang] = event
+            self._index[ref] = versions
+
+    def _part(self, key: str, listing: Listing) -> tuple | None:
+        """Return (sort key or None, event or None, [(problem sort key, problem)], (ref, lang)
+        of a published event as written, for pairing) for one file, or None when it is gone."""
+        if key == _UNLISTED:
+            return (None, None, [((p.source, _SCAN, "", n), p)
+                                 for n, p in enumerate(listing.unlisted)], None)
+        skipped = listing.skipped.get(key)
+        if skipped is not None:
+            return None, None, [((skipped.source, _SCAN, key, 0), skipped)], None
+        found = self._found.get(key)
+        if found is None:
+            return None
+        event, problems, _ = found
+        if event is None:
+            return None, None, [((p.source, _UNUSABLE, key, n), p)
+                                for n, p in enumerate(problems)], None
+        written = (event.ref, event.lang) if event.published else None
+        problems = list(problems)
+        if key in self._renamed:
+            ref, message = self._renamed[key]
+            event = replace(event, ref=ref)
+            problems.append(Problem(event.source, "ref", message))
+        order = (event.start, event.ref, event.lang, key)
+        return order, event, [((p.source, _LOADED, key, n), p)
+                              for n, p in enumerate(problems)], written
