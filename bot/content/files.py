@@ -137,7 +137,7 @@ class Listing:
     """A site's event files by key as last listed, and the files skipped, with why.
 
     `changes` lists the site again and says only what differs, comparing each regular file's
-    size and time with those kept here (one `lstat` each, nothing else per unchanged file);
+    size and time with those kept here (one `lstat` each, and one dictionary lookup);
     `apply` brings the listing up to date with what it found.
     """
 
@@ -176,48 +176,49 @@ class Listing:
         skips: list[tuple[str, Problem]] = []
         fresh: dict[str, tuple[int, int]] = {}
         seen: list[str] = []
+        lstat, regular = os.lstat, stat.S_IFREG
         pending = [(self.folder, _prefix(site, self.root, self.folder))]
         while pending:
             folder, prefix = pending.pop()
             try:
-                entries = list(os.scandir(folder))
+                names = os.listdir(folder)
             except OSError:
                 return None
-            for entry in entries:
-                name = entry.name
+            for name in names:
                 if name[:1] in _SKIPPED_PREFIXES:
                     continue
-                key = prefix + name
-                if name[-3:] == ".md":
-                    try:       # the common case: a regular file as it was (no link followed)
-                        if not entry.is_symlink():
-                            st = entry.stat(follow_symlinks=False)
-                            if stamps.get(key) == (st.st_size, st.st_mtime_ns) \
-                                    and stat.S_ISREG(st.st_mode):
-                                seen.append(key)
-                                continue
-                    except OSError:
-                        pass
+                key, path = prefix + name, folder + os.sep + name
                 try:
-                    if entry.is_dir(follow_symlinks=False):
-                        pending.append((entry.path, key + "/"))
-                        continue
+                    st = lstat(path)
                 except OSError as exc:
-                    found: EventFile | Problem = _unreadable(key, exc)
-                else:
-                    if not name.endswith(".md"):
-                        continue
-                    found = _examine(entry, key, root)
+                    if name.endswith(".md"):
+                        seen.append(key)
+                        if skipped.get(key) != (problem := _unreadable(key, exc)):
+                            skips.append((key, problem))
+                    continue
+                mode = st.st_mode
+                if stamps.get(key) == (st.st_size, st.st_mtime_ns) \
+                        and stat.S_IFMT(mode) == regular:
+                    seen.append(key)        # the common case: a regular file as it was
+                    continue
+                if stat.S_ISDIR(mode):
+                    pending.append((path, key + "/"))
+                    continue
+                if not name.endswith(".md"):
+                    continue
                 seen.append(key)
+                found = _examined(path, key, root, st)
                 if type(found) is EventFile:
                     if files.get(key) != found:
                         changed.append(found)
-                        if not entry.is_symlink():
+                        if not stat.S_ISLNK(mode):
                             fresh[key] = (found.size, found.mtime_ns)
                 elif skipped.get(key) != found:
                     skips.append((key, found))
         gone: list[str] = []
-        if changed or skips or len(seen) != len(files) + len(skipped):
+        new = sum(1 for f in changed if f.key not in files and f.key not in skipped) + sum(
+            1 for key, _ in skips if key not in files and key not in skipped)
+        if len(seen) - new != len(files) + len(skipped):    # each key is seen once
             now = set(seen)
             gone = [key for key in (*files, *skipped) if key not in now]
         return Changes(changed, skips, gone, fresh)
@@ -273,6 +274,18 @@ def _examine(entry: os.DirEntry, key: str, root: str) -> EventFile | Problem:
         if entry.is_symlink():
             return _linked(entry.path, key, root)
         return _regular(entry.path, key, entry.stat(follow_symlinks=False))
+    except _Skip as skip:
+        return Problem(printable(key), None, str(skip), skip.severity)
+    except OSError as exc:
+        return _unreadable(key, exc)
+
+
+def _examined(path: str, key: str, root: str, st: os.stat_result) -> EventFile | Problem:
+    """`_examine` for a file whose `lstat` is `st`."""
+    try:
+        if stat.S_ISLNK(st.st_mode):
+            return _linked(path, key, root)
+        return _regular(path, key, st)
     except _Skip as skip:
         return Problem(printable(key), None, str(skip), skip.severity)
     except OSError as exc:
