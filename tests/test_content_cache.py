@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
+import marshal
 import os
 import stat
 from pathlib import Path
@@ -116,7 +117,7 @@ def test_a_removed_file_is_forgotten(site, tmp_path):
     (site.root / "_events" / "hackdag.md").unlink()
     assert load_site(site, cache=cache).versions("hackdag") == {}
     assert cache.save()
-    files = json.loads(cache.path.read_text())["files"]
+    _, files = marshal.loads(cache.path.read_bytes().split(b"\n", 1)[1][32:])
     assert sorted(files) == ["_events/meetup-6-en.md", "_events/meetup-6.md"]
 
 
@@ -144,10 +145,11 @@ def test_the_default_cache_folder_is_the_users(site, tmp_path, monkeypatch):
 
 
 BAD_CACHES = {
-    "not JSON": b"\x00\xffgarbage",
+    "not a cache file": b"\x00\xffgarbage",
     "another program's JSON": b'{"format": "something else", "files": {}}',
     "a forged entry": None,
-    "a list": b"[1, 2, 3]",
+    "a damaged cache file": b"herald-content-cache/3\n" + bytes(32) + b"\xff" * 100,
+    "a cache file cut short": "truncated",
 }
 
 
@@ -157,16 +159,20 @@ def test_a_damaged_or_foreign_cache_file_is_ignored_and_rewritten(site, tmp_path
     load_site(site, cache=first)
     first.save()
     if content is None:  # same format and fingerprint, but an entry that is not an event
-        document = json.loads(first.path.read_text())
-        for entry in document["files"].values():
-            entry[2][0] = ["not", "an", "event"]
-        content = json.dumps(document).encode()
+        magic, rest = first.path.read_bytes().split(b"\n", 1)
+        fingerprint, files = marshal.loads(rest[32:])
+        files = {key: (size, mtime, (("not", "an", "event"), *record[1:]))
+                 for key, (size, mtime, record) in files.items()}
+        payload = marshal.dumps((fingerprint, files))
+        content = magic + b"\n" + hashlib.sha256(payload).digest() + payload
+    if content == "truncated":
+        content = first.path.read_bytes()[:-10]
     first.path.write_bytes(content)
     swap_keeping_size_and_time(site.root / "_events" / "hackdag.md", "Hackdag", "Fikadag")
     cache = ParseCache.for_site(site, tmp_path / "cache")
     assert title(site, cache) == "Fikadag"
     assert cache.save()
-    assert json.loads(cache.path.read_text())["format"] == "herald-content-cache/2"
+    assert cache.path.read_bytes().startswith(b"herald-content-cache/3\n")
 
 
 def test_a_cache_file_others_may_write_is_not_trusted(site, tmp_path):
@@ -201,7 +207,7 @@ def test_validate_twice_reads_the_second_time_from_the_cache(site, tmp_path, mon
     swap_keeping_size_and_time(site.root / "_events" / "hackdag.md", "Hackdag", "Fikadag")
     second = CliRunner().invoke(main, ["validate", "--site", str(site.root), "--refs"])
     assert first.exit_code == second.exit_code == 0
-    assert list((tmp_path / "xdg" / "herald" / "content").glob("*.json"))
+    assert list((tmp_path / "xdg" / "herald" / "content").glob("*.cache"))
     assert first.output.splitlines()[-1] == second.output.splitlines()[-1]
 
 

@@ -2,10 +2,15 @@
 
 A file is unchanged when its path, size and modification time (in nanoseconds) are the same,
 and the site configuration and Herald's parsing code are too. The cache lives in memory (the
-daemon keeps one across reloads) and, when it has a path, in one JSON file per site in the
-user's cache folder (never inside the site). The file is written atomically and only by its
-owner; one that is unreadable, damaged, written by another version or another user, or
-readable by others to change, is ignored and rewritten, never trusted.
+daemon keeps one across reloads) and, when it has a path, in one file per site in the user's
+cache folder (never inside the site). The file is written atomically and only by its owner;
+one that is unreadable, damaged, written by another version or another user, or writable by
+others, is ignored and rewritten, never trusted.
+
+On disk the entries are plain tuples of strings, numbers and None in Python's `marshal`
+format, which builds data only (it never imports or runs anything, unlike pickle) and reads
+about as fast as Python can make the objects. The file starts with the format's name and a
+SHA-256 of the rest, checked before the rest is read: a damaged file is never decoded.
 
 A file changed less than `RECENT_SECONDS` ago is parsed again every time: within one tick of
 the file system's clock a second edit of the same size would not change its time.
@@ -16,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import json
+import marshal
 import os
 import stat
 import tempfile
@@ -34,7 +39,8 @@ from ..model import Problem
 from .fields import Parsed
 from .files import EventFile
 
-FORMAT = "herald-content-cache/2"
+FORMAT = "herald-content-cache/3"
+MAGIC = FORMAT.encode() + b"\n"
 RECENT_SECONDS = 2.0
 MAX_CACHE_BYTES = 512 * 1024 * 1024
 
@@ -53,7 +59,8 @@ class ParseCache:
         self._fingerprint: str | None = None
         self._zone: ZoneInfo | None = None
         self._parsed: dict[str, tuple[int, int, Parsed]] = {}
-        self._stored: dict[str, list] = {}
+        self._stored: dict[str, tuple] = {}
+        self._shared: dict = {}         # decoded values that many entries hold (see _decode)
         self._read = False
         self._dirty = False
 
@@ -76,7 +83,7 @@ class ParseCache:
             cache.notes.append(f"{folder} is inside the site; the parse cache stays in memory")
             return cache
         name = hashlib.sha256(f"{root}\0{site.events_dir}".encode("utf-8", "surrogatepass"))
-        return cls(folder / f"{name.hexdigest()[:24]}.json")
+        return cls(folder / f"{name.hexdigest()[:24]}.cache")
 
     # -- used by load_site --------------------------------------------------------------------
 
@@ -87,6 +94,7 @@ class ParseCache:
             self._parsed.clear()
             self.finished = {}
             self._stored.clear()
+            self._shared.clear()
             self._fingerprint, self._zone = fingerprint, site.timezone
             self._read = False
         if not self._read and self.path is not None:
@@ -102,8 +110,8 @@ class ParseCache:
         stored = self._stored.get(file.key)
         if stored is not None and stored[0] == file.size and stored[1] == file.mtime_ns:
             try:
-                parsed = _decode(stored[2], self._zone)
-            except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+                parsed = _decode(stored[2], self._zone, self._shared)
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError):
                 del self._stored[file.key]
                 self._dirty = True
             else:
@@ -146,17 +154,19 @@ class ParseCache:
         if self.path is None or not self._dirty or self._fingerprint is None:
             return False
         files = dict(self._stored)
+        same: dict = {}
         for key, (size, mtime_ns, parsed) in self._parsed.items():
             if key not in files:
-                files[key] = [size, mtime_ns, _encode_parsed(parsed)]
-        document = {"format": FORMAT, "fingerprint": self._fingerprint, "files": files}
+                files[key] = (size, mtime_ns, _encode_parsed(parsed, same))
         try:
+            payload = marshal.dumps((self._fingerprint, files), 4)
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".content-",
                                              suffix=".tmp")
             try:
-                with os.fdopen(fd, "w", encoding="ascii") as out:
-                    json.dump(document, out, separators=(",", ":"))
+                with os.fdopen(fd, "wb") as out:
+                    out.write(MAGIC + hashlib.sha256(payload).digest())
+                    out.write(payload)
                 os.replace(temporary, self.path)
             except BaseException:
                 os.unlink(temporary)
@@ -166,9 +176,18 @@ class ParseCache:
             return False
         self._stored = files
         self._dirty = False
+        self._forget_json()
         return True
 
-    def _load(self, fingerprint: str) -> dict[str, list]:
+    def _forget_json(self) -> None:
+        """Remove the JSON file an earlier Herald kept beside this one (never read now)."""
+        assert self.path is not None
+        try:
+            os.unlink(self.path.with_suffix(".json"))
+        except OSError:
+            pass
+
+    def _load(self, fingerprint: str) -> dict[str, tuple]:
         try:
             fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
                          | getattr(os, "O_NONBLOCK", 0))
@@ -184,19 +203,26 @@ class ParseCache:
             if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
                 raise ValueError("written by another user, or writable by others")
             with os.fdopen(os.dup(fd), "rb") as stream:
-                document = json.loads(stream.read())
-            if not isinstance(document, dict) or document.get("format") != FORMAT:
+                data = stream.read()
+            digest = data[len(MAGIC):len(MAGIC) + 32]
+            payload = memoryview(data)[len(MAGIC) + 32:]
+            if not data.startswith(MAGIC):
                 raise ValueError("not a cache file of this Herald")
-            if document.get("fingerprint") != fingerprint:
+            if hashlib.sha256(payload).digest() != digest:
+                raise ValueError("damaged")
+            document = marshal.loads(payload)
+            if not (type(document) is tuple and len(document) == 2
+                    and type(document[1]) is dict):
+                raise ValueError("not a cache file of this Herald")
+            if document[0] != fingerprint:
                 self._dirty = True
                 return {}
-            files = document["files"]
-            if not isinstance(files, dict) or not all(
-                    isinstance(v, list) and len(v) == 3 and type(v[0]) is int
-                    and type(v[1]) is int for v in files.values()):
+            files = document[1]
+            if not all(type(v) is tuple and len(v) == 3 and type(v[0]) is int
+                       and type(v[1]) is int for v in files.values()):
                 raise ValueError("damaged entries")
             return files
-        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, EOFError, RecursionError) as exc:
             self.notes.append(f"ignored the parse cache {self.path} ({exc}); rewriting it")
             self._dirty = True
             return {}
@@ -226,74 +252,149 @@ def _fingerprint(site: SiteConfig) -> str:
                           ).hexdigest()
 
 
-# --- one entry as JSON -----------------------------------------------------------------------
+# --- one entry as plain tuples ----------------------------------------------------------------
 
 _EVENT_FIELDS = tuple(f.name for f in dataclasses.fields(model.Event))
+_PLAIN = (str, int, bool, float, type(None))
+_DATETIME, _DATE, _PATH, _TUPLE, _MODEL = "T", "D", "P", "U", "M"
 
 
-def _encode_parsed(parsed: Parsed) -> list:
-    """Return [event values in field order or None, the positions of values that are not
-    plain JSON, problems, image, image key]."""
-    values, tagged = None, []
+def _encode_parsed(parsed: Parsed, same: dict) -> tuple:
+    """Return (event values in field order or None, problems, image, image key); a value
+    that is not a plain string, number or None is a tuple (kind, ...).
+
+    Equal values of several events (the same link in many files) are made one object through
+    `same`, which `marshal` then writes once and reads back as one.
+    """
+    values = None
     if parsed.event is not None:
-        values = [_encode(getattr(parsed.event, name)) for name in _EVENT_FIELDS]
-        tagged = [i for i, value in enumerate(values) if type(value) is dict]
-    problems = [[p.source, p.field, p.message, p.severity] for p in parsed.problems]
-    return [values, tagged, problems, parsed.image, parsed.image_key]
+        values = tuple([_encode(getattr(parsed.event, name), same)
+                        for name in _EVENT_FIELDS])
+    problems = tuple([(p.source, p.field, p.message, p.severity) for p in parsed.problems])
+    return values, problems, parsed.image, parsed.image_key
 
 
-def _decode(record: list, zone: ZoneInfo | None) -> Parsed:
-    values, tagged, problems, image, image_key = record
-    if not isinstance(image, str) or not isinstance(image_key, str):
+def _decode(record: tuple, zone: ZoneInfo | None, shared: dict) -> Parsed:
+    values, problems, image, image_key = record
+    if type(image) is not str or type(image_key) is not str:
         raise TypeError("image")
     event = None
     if values is not None:
-        if len(values) != len(_EVENT_FIELDS):
+        if type(values) is not tuple or len(values) != len(_EVENT_FIELDS):
             raise ValueError("event")
-        values = list(values)
-        for i in tagged:
-            values[i] = _decode_value(values[i], zone)
-        event = model.Event(*values)
-        if not isinstance(event.start, datetime) or not isinstance(event.ref, str):
+        values = [v if type(v) in _PLAIN else _decode_value(v, zone, shared) for v in values]
+        event = _made(model.Event, values)
+        if type(event.start) is not datetime or type(event.ref) is not str:
             raise TypeError("event")
-    return Parsed(event, tuple([Problem(*p) for p in problems]), image, image_key)
+    return Parsed(event, tuple([_problem(*p) for p in problems]), image, image_key)
 
 
-def _encode(value: Any) -> Any:
-    """Return `value` as JSON: plain values as they are, others as {"kind": text}."""
+def _problem(source: str, field: str | None, message: str, severity: str) -> Problem:
+    if type(source) is not str or type(message) is not str or type(severity) is not str \
+            or not (field is None or type(field) is str):
+        raise TypeError("problem")
+    return _made(Problem, (source, field, message, severity))
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+@functools.cache
+def _models() -> dict[str, type]:
+    """The dataclasses of Herald's model, by name: the only classes an entry can name."""
+    return {name: cls for name, cls in vars(model).items()
+            if isinstance(cls, type) and dataclasses.is_dataclass(cls)
+            and cls.__module__ == model.__name__}
+
+
+def _made(cls: type, values) -> Any:
+    """Make a frozen dataclass of Herald's model from its field values in order, without
+    running `__init__` (a third of the time): the values were checked when they were first
+    made, and their types here."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    if len(values) != len(names):
+        raise ValueError(cls.__name__)
+    made = object.__new__(cls)
+    made.__dict__.update(zip(names, values))
+    return made
+
+
+def _encode(value: Any, same: dict) -> Any:
+    """Return `value` as plain data: plain values as they are, others as (kind, ...)."""
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, datetime):
-        return {"datetime": value.isoformat()}
+        return _DATETIME, value.isoformat()
     if isinstance(value, date):
-        return {"date": value.isoformat()}
+        return _DATE, value.isoformat()
     if isinstance(value, Path):
-        return {"path": str(value)}
+        return _PATH, str(value)
     if isinstance(value, (tuple, list)):
-        return {"tuple": [_encode(v) for v in value]}
+        encoded = _TUPLE, tuple([_encode(v, same) for v in value])
+        return same.setdefault(encoded, encoded)
     if dataclasses.is_dataclass(value) and getattr(model, type(value).__name__, None) is type(
             value):
-        return {"model": type(value).__name__,
-                "fields": {f.name: _encode(getattr(value, f.name))
-                           for f in dataclasses.fields(value)}}
+        encoded = (_MODEL, type(value).__name__,
+                   tuple([_encode(getattr(value, f.name), same)
+                          for f in dataclasses.fields(value)]))
+        return same.setdefault(encoded, encoded)
     raise TypeError(f"cannot keep a {type(value).__name__} in the parse cache")
 
 
-def _decode_value(value: Any, zone: ZoneInfo | None) -> Any:
-    if type(value) is not dict:
+def _decode_value(value: Any, zone: ZoneInfo | None, shared: dict) -> Any:
+    """Decode one value; a tuple or model of strings alone is made once per cache (`shared`):
+    the model is frozen, so every event can hold the same one."""
+    if type(value) in _PLAIN:
         return value
-    (kind, text), = value.items() if len(value) == 1 else ((None, None),)
-    if kind == "datetime":
-        return datetime.fromisoformat(text).astimezone(zone)
-    if kind == "date":
-        return date.fromisoformat(text)
-    if kind == "path":
-        return Path(text)
-    if kind == "tuple":
-        return tuple(_decode_value(v, zone) for v in text)
-    if value.keys() == {"model", "fields"}:
-        cls = getattr(model, value["model"])
-        if not dataclasses.is_dataclass(cls):
-            raise TypeError(value["model"])
-        return cls(**{k: _decode_value(v, zone) for k, v in value["fields"].items()})
+    if type(value) is not tuple or not value:
+        raise TypeError(f"unknown value {value!r:.40}")
+    kind = value[0]
+    if kind == _DATETIME:
+        return datetime.fromisoformat(value[1]).astimezone(zone)
+    if kind == _DATE:
+        return date.fromisoformat(value[1])
+    if kind == _PATH:
+        return Path(value[1])
+    if kind == _TUPLE:
+        made = shared.get(value)
+        if made is None:
+            made = tuple([_decode_value(v, zone, shared) for v in value[1]])
+            if _strings(value[1]):
+                shared[value] = made
+        return made
+    if kind == _MODEL:
+        cls = _models().get(value[1])
+        if cls is None:
+            raise TypeError(value[1])
+        made = shared.get(value)
+        if made is None:
+            fields = value[2]
+            if _strings(fields):
+                made = shared[value] = _made(cls, fields)
+            else:
+                made = _made(cls, [_decode_value(v, zone, shared) for v in fields])
+        return made
     raise ValueError(f"unknown value {value!r:.40}")
+
+
+def _strings(values: tuple) -> bool:
+    """Whether the encoded `values` hold only strings, None, dates, paths, and tuples and
+    models of those: values whose equal encodings mean equal values (unlike 1, 1.0 and True,
+    which are one key of a dict, or a time, which depends on the zone)."""
+    for value in values:
+        if value is None or type(value) is str:
+            continue
+        if type(value) is not tuple or not value:
+            return False
+        kind = value[0]
+        if kind == _TUPLE:
+            ok = len(value) == 2 and type(value[1]) is tuple and _strings(value[1])
+        elif kind == _MODEL:
+            ok = len(value) == 3 and type(value[2]) is tuple and _strings(value[2])
+        else:
+            ok = kind in (_DATE, _PATH)
+        if not ok:
+            return False
+    return True
