@@ -320,9 +320,10 @@ def latest_entries(rows: Iterable[Entry]) -> dict[PostKey, Entry]:
     """
     latest: dict[PostKey, Entry] = {}
     for row in rows:
-        if row.left_to_user:
+        if row.requested and row.left_to_user:    # only a request can be left to the user
             continue
-        if row.key not in latest or row.generation > latest[row.key].generation:
+        before = latest.get(row.key)
+        if before is None or row.generation > before.generation:
             latest[row.key] = row
     return latest
 

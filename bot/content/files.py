@@ -265,6 +265,17 @@ def _walk(top: str, top_prefix: str, root: str, listing: Listing) -> None:
                 continue
             if not name.endswith(".md"):
                 continue
+            if not entry.is_symlink():      # the common case, as `_examine` and `_regular`
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as exc:
+                    listing.add(_unreadable(key, exc), key, False)
+                    continue
+                if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_EVENT_BYTES:
+                    listing.files[key] = EventFile(key, printable(key), entry.path,
+                                                   st.st_size, st.st_mtime_ns)
+                    listing._stamps[key] = (st.st_size, st.st_mtime_ns)
+                    continue
             listing.add(_examine(entry, key, root), key, entry.is_symlink())
 
 

@@ -20,6 +20,7 @@ import gc
 import time
 from bisect import bisect_left
 from collections import Counter
+from operator import itemgetter
 from dataclasses import replace
 
 from ..config import SiteConfig
@@ -40,6 +41,9 @@ _SCAN, _UNUSABLE, _LOADED = 0, 1, 2
 file that gives no event, those of a file that does."""
 
 
+_first, _second = itemgetter(0), itemgetter(1)
+
+
 class _Sorted:
     """Values kept in the order of their sort keys, taken out and put in by bisection."""
 
@@ -48,9 +52,9 @@ class _Sorted:
         self.values: list = []
 
     def fill(self, pairs: list[tuple[tuple, object]]) -> None:
-        pairs.sort(key=lambda pair: pair[0])
-        self.keys = [k for k, _ in pairs]
-        self.values = [v for _, v in pairs]
+        pairs.sort(key=_first)
+        self.keys = list(map(_first, pairs))
+        self.values = list(map(_second, pairs))
 
     def add(self, key: tuple, value) -> None:
         at = bisect_left(self.keys, key)
@@ -282,8 +286,22 @@ class LiveSite:
         published: list[tuple[tuple, Event]] = []
         drafts: list[tuple[tuple, Event]] = []
         problems: list[tuple[tuple, Problem]] = []
-        parts, part_of = self._parts, self._part
-        for key in (*keys, _UNLISTED):
+        parts, part_of, found_of, renamed = self._parts, self._part, self._found.get, \
+            self._renamed
+        for key in keys:
+            found = found_of(key)
+            # The common case first, as `_part` makes it: an event without problems or rename.
+            if found is not None and found[0] is not None and not found[1] \
+                    and key not in renamed:
+                event = found[0]
+                order = (event.start, event.ref, event.lang, key)
+                if event.published:
+                    parts[key] = (order, event, (), (event.ref, event.lang))
+                    published.append((order, event))
+                else:
+                    parts[key] = (order, event, (), None)
+                    drafts.append((order, event))
+                continue
             part = part_of(key, listing)
             if part is None:
                 continue
@@ -293,6 +311,9 @@ class LiveSite:
                 (published if event.published else drafts).append((order, event))
             if keyed:
                 problems.extend(keyed)
+        part = part_of(_UNLISTED, listing)
+        parts[_UNLISTED] = part
+        problems.extend(part[2])
         self._events.fill(published)
         self._drafts.fill(drafts)
         self._problems.fill(problems)
