@@ -140,8 +140,11 @@ def _plan(events: Iterable[Mapping[str, Event]], stages: tuple[Stage, ...],
           accounts: tuple[Account, ...], *, now: datetime, grace: timedelta, zone: ZoneInfo,
           done: Collection[PostKey], seen: Mapping[str, datetime],
           safe_since: datetime | None) -> Plan:
-    posts: list[PlannedPost] = []
+    # Each post with its place in time order, made from what is at hand (no attribute lookups
+    # in a sort key): (due, ref, stage, account, language rank, language, number, post).
+    placed: list[tuple] = []
     skipped: list[Skipped] = []
+    order = {a.name: {lang: i for i, lang in enumerate(a.languages)} for a in accounts}
     for versions in events:
         if not versions:
             continue
@@ -156,7 +159,9 @@ def _plan(events: Iterable[Mapping[str, Event]], stages: tuple[Stage, ...],
         for account in accounts:
             if not allows(rules, account):
                 continue
+            name, ranks = account.name, order[account.name]
             for lang in languages_for(account, versions):
+                rank = ranks.get(lang, 99)
                 due_now: list[PlannedPost] = []
                 same_time: dict[datetime, str] = {}
                 for stage, due in timed:
@@ -180,17 +185,22 @@ def _plan(events: Iterable[Mapping[str, Event]], stages: tuple[Stage, ...],
                                       f"more than the grace period of {_human(grace)} ago"))
                         continue
                     planned = PlannedPost(key, due, start, stage)
-                    (due_now if due <= now else posts).append(planned)
+                    if due <= now:
+                        due_now.append(planned)
+                    else:
+                        placed.append((due, ref, stage.name, name, rank, lang, len(placed),
+                                       planned))
+                if not due_now:
+                    continue
                 backlog = [p for p in due_now if safe_since is not None and p.due <= safe_since]
                 keep, superseded = _most_useful([p for p in due_now if p not in backlog],
                                                 visible)
-                posts.extend(backlog + keep)
+                placed.extend([(p.due, ref, p.stage.name, name, rank, lang, len(placed) + n, p)
+                               for n, p in enumerate(backlog + keep)])
                 skipped.extend(Skipped(p.key, p.due, f"superseded by {by.stage.name}")
                                for p, by in superseded)
-    order = {a.name: {lang: i for i, lang in enumerate(a.languages)} for a in accounts}
-    posts.sort(key=lambda p: (p.due, p.key.ref, p.key.stage, p.key.account,
-                              order[p.key.account].get(p.key.lang, 99), p.key.lang))
-    return Plan(tuple(posts), tuple(skipped))
+    placed.sort()       # the number is unique: a post itself is never compared
+    return Plan(tuple([entry[-1] for entry in placed]), tuple(skipped))
 
 
 def _due(stage: Stage, event: Event, visible: datetime, zone: ZoneInfo) -> datetime:
