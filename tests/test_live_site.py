@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -139,10 +140,38 @@ def test_a_folder_that_cannot_be_listed_is_reported_as_a_fresh_load_reports_it(t
     locked.chmod(0)
     try:
         if os.access(locked, os.R_OK):
-            return          # running as a user who reads everything: nothing to show
+            pytest.skip("this user reads every folder (root): none can be left unlisted")
         live = LiveSite(config, ParseCache())
         same(live.refresh(), load_site(config))
+        assert live.refresh() is None           # still unlisted: nothing changed
         locked.chmod(0o755)
         same(live.refresh(), load_site(config))
     finally:
         locked.chmod(0o755)
+
+
+def test_a_folder_that_stays_unlisted_does_not_reload_the_site_at_every_look(tmp_path,
+                                                                              monkeypatch):
+    config = make_site(tmp_path, {"a.md": event("a", "sv", DATES[0], "", "Hack", True)})
+    locked = tmp_path / "_events" / "locked"
+    locked.mkdir()
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def refuse(real):
+        def listing(path="."):
+            if os.fspath(path) == str(locked):
+                raise PermissionError(13, "Permission denied")
+            return real(path)
+        return listing
+
+    # As root nothing is unreadable: refuse the folder as a permission would.
+    monkeypatch.setattr(os, "scandir", refuse(real_scandir))
+    monkeypatch.setattr(os, "listdir", refuse(real_listdir))
+    live = LiveSite(config, ParseCache())
+    first = live.refresh()
+    assert any("cannot list the folder" in p.message for p in first.problems)
+    same(first, load_site(config))
+    assert live.refresh() is None and live.refresh() is None
+    monkeypatch.setattr(os, "scandir", real_scandir)
+    monkeypatch.setattr(os, "listdir", real_listdir)
+    same(live.refresh(), load_site(config))

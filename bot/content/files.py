@@ -157,6 +157,12 @@ class Listing:
         else:
             self.skipped[key] = found
 
+    def same_as(self, other: Listing) -> bool:
+        """Whether both list the same files, alike, and skip the same ones for the same reasons."""
+        return (self.files == other.files and self.skipped == other.skipped
+                and self.unlisted == other.unlisted and self.root == other.root
+                and self.folder == other.folder)
+
     def scan(self) -> Scan:
         """The same listing as a Scan: the files sorted by key, the problems by file name."""
         problems = list(self.skipped.values()) + self.unlisted

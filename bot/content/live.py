@@ -20,8 +20,8 @@ import gc
 import time
 from bisect import bisect_left
 from collections import Counter
-from operator import itemgetter
 from dataclasses import replace
+from operator import itemgetter
 
 from ..config import SiteConfig
 from ..model import Event, Problem
@@ -79,14 +79,15 @@ class LiveSite:
     def _reset(self) -> None:
         self._listing: Listing | None = None
         self._parsed: dict[str, Parsed] = {}
-        self._found: dict[str, tuple[Event | None, tuple[Problem, ...]]] = {}
+        self._found: dict[str, tuple[Event | None, tuple[Problem, ...], str]] = {}
+        """key -> (event with its image looked up, its problems, the image as written)"""
         self._images: dict[str, set[str]] = {}       # image as written -> the files naming it
         self._looked: dict[str, tuple] = {}         # image as written -> what its lookup found
         self._recent: set[str] = set()              # parsed while too recent to be cached
         self._written: dict[tuple[str, str], int] = {}   # (ref, lang) -> published files
         self._crowded: dict[str, int] = {}   # ref -> its languages with more than one file
         self._renamed: dict[str, tuple[str, str]] = {}
-        self._parts: dict[str, tuple] = {}          # key -> (sort key | None, event, problems)
+        self._parts: dict[str, tuple] = {}          # key -> what `_part` made of it
         self._members: dict[str, dict[str, tuple]] = {}  # ref -> key -> (sort key, event)
         self._index: dict[str, dict[str, Event]] = {}
         self._events, self._drafts, self._problems = _Sorted(), _Sorted(), _Sorted()
@@ -100,12 +101,16 @@ class LiveSite:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            changes = None if self._listing is None else self._listing.changes(self.config)
+            before = self._listing
+            changes = None if before is None else before.changes(self.config)
             if changes is not None and not changes:
                 return None
             try:
                 if changes is None:
-                    return self._load_all()
+                    listing = list_events(self.config)
+                    if before is not None and listing.same_as(before):
+                        return None     # a folder that cannot be listed, as before
+                    return self._load_all(listing)
                 self._listing.apply(changes)
                 return self._update(changes, bulk=False)
             except BaseException:
@@ -115,8 +120,7 @@ class LiveSite:
             if collecting:
                 gc.enable()
 
-    def _load_all(self) -> Site:
-        listing = list_events(self.config)
+    def _load_all(self, listing: Listing) -> Site:
         self._reset()                       # start afresh, from the parse cache
         self._listing = listing
         changes = Changes(list(listing.files.values()), list(listing.skipped.items()), [], {})
