@@ -36,7 +36,7 @@ import schedule
 
 from .changes import CONFIRM_MISSING
 from .config import Config, SiteConfig, load_config
-from .content import ParseCache, Site
+from .content import ParseCache, Site, load_site
 from .content.live import LiveSite
 from .errors import HeraldError, auth_command
 from .ledger import Ledger
@@ -151,7 +151,7 @@ class Daemon:
                  random: Callable[[], float] = random_module.random, catch_up: bool = False,
                  check_every: float = CHECK_EVERY,
                  confirm_missing: timedelta = CONFIRM_MISSING, logger: logging.Logger = log,
-                 freeze: bool = False):
+                 freeze: bool = False, incremental: bool = True):
         self._build = setup
         self.ledger = ledger
         self.clock = clock
@@ -160,6 +160,9 @@ class Daemon:
         self.check_every = check_every
         self.confirm_missing = confirm_missing
         self.freeze = freeze
+        self.incremental = incremental
+        """Keep the site to update it file by file (`content.live`): for a process that looks
+        at the site again, not for `run --once`, which loads it once."""
         """Move what a load made out of the cycle collector's reach (`gc.freeze`): for a
         process that is the daemon, not for one that only hosts it (a test)."""
         self.log = logger
@@ -194,12 +197,17 @@ class Daemon:
         parse cache keeps the others, in memory for the life of the process. The cache is
         written to disk after the first load and when the daemon stops, so the next start
         parses only what changed meanwhile; a reload writes nothing. A site that cannot be
-        read raises why (ConfigError), each time it is looked at.
+        read raises why (ConfigError), each time it is looked at. Without `incremental`
+        (`run --once`) each call loads the whole site through the parse cache.
         """
-        first = self._live.site is None
-        site = self._live.refresh()
-        if site is None:
-            return False
+        if self.incremental:
+            first = self._live.site is None
+            site = self._live.refresh()
+            if site is None:
+                return False
+        else:
+            first = self.site is None
+            site = load_site(self.setup.config.site, cache=self._cache)
         if first:
             self.save_cache()
         if self.freeze:     # the site lives as long as the process: spare it the cycle collector
@@ -407,7 +415,7 @@ def run_once(config_path: str | Path | None = None, site: str | Path | None = No
     path = app.ledger_path(setup.config)
     with Ledger.open(path, lock="herald run") as ledger:
         daemon = Daemon(lambda: setup, ledger, initial=setup, catch_up=catch_up, clock=clock,
-                        freeze=True)
+                        freeze=True, incremental=False)
         try:
             return daemon.round()
         except HeraldError:
