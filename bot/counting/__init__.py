@@ -73,16 +73,26 @@ def byte_length(text: str) -> int:
 
 def fits(text: str, limits: Limits) -> bool:
     """Return whether the platform takes `text`: characters, bytes and refused characters."""
-    return refusal(text, limits) is None
+    return _refusal(text, limits, None) is None
 
 
 def refusal(text: str, limits: Limits) -> str | None:
     """Say in a few words why the platform would refuse `text`, or None when it fits."""
+    return _refusal(text, limits, None)
+
+
+def measure(text: str, limits: Limits) -> tuple[int, str | None]:
+    """Return `length(text, limits)` and `refusal(text, limits)`, counting the text once."""
+    counted = length(text, limits)
+    return counted, _refusal(text, limits, counted)
+
+
+def _refusal(text: str, limits: Limits, counted: int | None) -> str | None:
     bad = refused(text, limits)
     if bad:
         names = ", ".join(f"U+{ord(c):04X}" for c in bad)
         return f"holds {names}, which {limits.platform.capitalize()} refuses in any post"
-    over = length(text, limits) - limits.max_chars
+    over = (length(text, limits) if counted is None else counted) - limits.max_chars
     if over > 0:
         return f"{over} character{'s' * (over != 1)} over the {limits.max_chars} limit"
     if limits.max_bytes is not None and (extra := byte_length(text) - limits.max_bytes) > 0:
