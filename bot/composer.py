@@ -73,6 +73,9 @@ MAX_GRAPHEME_CUTS = 5000
 _TRAILING = " ,;:.!?-–—(/[{\"'“‘„«"
 """Characters a shortened excerpt does not end with before its ellipsis."""
 
+_FITTED = frozenset({"excerpt", "hashtags"})
+"""The fields that fitting a post to its limit shortens."""
+
 Template = tuple[tuple[str, frozenset[str]], ...]
 """A parsed template: each line with the names of the fields it holds."""
 
@@ -339,12 +342,20 @@ def _short(text: str, *, quote: bool = True, limit: int = 60) -> str:
 
 def render_template(template: Template, values: Mapping[str, str]) -> str:
     """Fill in `values`, drop lines whose fields are all empty and collapse blank lines."""
+    return _joined([_line(line, names, values) for line, names in template])
+
+
+def _line(line: str, names: frozenset[str], values: Mapping[str, str]) -> str | None:
+    """One line of a template filled in, or None when all its fields are empty."""
+    if names and not any(map(values.__getitem__, names)):
+        return None
+    return line.format_map(values).rstrip()
+
+
+def _joined(lines: Sequence[str | None]) -> str:
     out: list[str] = []
-    for line, names in template:
-        if names and not any(values[name] for name in names):
-            continue
-        rendered = line.format_map(values).rstrip()
-        if rendered or (out and out[-1]):
+    for rendered in lines:
+        if rendered is not None and (rendered or (out and out[-1])):
             out.append(rendered)
     return "\n".join(out).strip("\n")
 
@@ -363,11 +374,18 @@ def _fit(template: Template, fields: Mapping[str, str], excerpt: str, tags: tupl
     """Return the longest text that fits: shorten the excerpt, then drop hashtags from the end."""
     cuts = _excerpt_cuts(excerpt)
     counted: dict[str, int] = {}       # each text tried, with its length
+    # Only the lines with the excerpt or the hashtags change from one try to the next.
+    fixed = [None if names & _FITTED else _line(line, names, fields)
+             for line, names in template]
+    varying = [(n, line, names) for n, (line, names) in enumerate(template) if names & _FITTED]
 
     def render(cut: int, n_tags: int) -> str:
         values = {**fields, "excerpt": _shortened(excerpt, cuts, cut),
                   "hashtags": " ".join("#" + t for t in tags[:n_tags])}
-        return render_template(template, values)
+        lines = fixed.copy()
+        for n, line, names in varying:
+            lines[n] = _line(line, names, values)
+        return _joined(lines)
 
     def fits(text: str) -> bool:
         counted[text], refused_for = measure(text, limits)
