@@ -265,4 +265,8 @@ def weighted_length(text: str, url_weight: int = 23) -> int:
 
 def invalid_characters(text: str) -> list[str]:
     """Return the characters of `text` that X refuses in any post (U+FFFE, U+FEFF, U+FFFF)."""
+    # NFC never makes nor unmakes these three (none is composed or decomposed), so a text
+    # without them needs no normalizing.
+    if not any(map(text.__contains__, INVALID_CHARACTERS)):
+        return []
     return sorted({c for c in unicodedata.normalize("NFC", text) if c in INVALID_CHARACTERS})
