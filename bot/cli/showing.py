@@ -260,7 +260,8 @@ def change_note(item, now) -> str:
 
 def stream_json(items, written, shown: Tally, progress, *, config, loaded, now, catch_up,
                  ledger, event=None) -> None:
-    """Write preview's JSON document one post at a time (docs/json/preview.schema.json)."""
+    """Write preview's JSON document as the posts come (docs/json/preview.schema.json), in
+    writes of about `_FLUSH_AT` characters: only those posts' text is held at a time."""
     errors = sum(1 for p in loaded.problems if p.severity == "error")
     head = {"schema": PREVIEW_SCHEMA, "now": now.isoformat(), "site": str(config.site.root),
             "timezone": str(config.site.timezone), "ledger": str(ledger), "catch_up": catch_up,
@@ -271,14 +272,21 @@ def stream_json(items, written, shown: Tally, progress, *, config, loaded, now, 
     for name, value in head.items():
         click.echo(f"  {json.dumps(name)}: {json.dumps(value, ensure_ascii=False)},")
     click.echo('  "posts": [', nl=False)
-    separator = "\n"
+    separator = "\n    "
+    waiting: list[str] = []             # posts written since the last flush
+    size = 0
     for item in items:
         shown.add(item)
-        click.echo(separator + "    " + indented(item_json(item, written(item), config), "    "),
-                   nl=False)
-        separator = ",\n"
-        progress.say(f"preview: {plural(shown.posts, 'post')} so far ...")
-    click.echo("\n  ]," if shown.posts else "],")
+        text = separator + _item_text(item_json(item, written(item), config))
+        waiting.append(text)
+        size += len(text)
+        if size >= _FLUSH_AT:
+            click.echo("".join(waiting), nl=False)
+            waiting, size = [], 0
+        separator = ",\n    "
+        if progress.enabled:
+            progress.say(f"preview: {plural(shown.posts, 'post')} so far ...")
+    click.echo("".join(waiting) + ("\n  ]," if shown.posts else "],"))
     summary = {"posts": shown.posts, "going": shown.going, "not_going": shown.not_going,
                "unfit": shown.unfit, "cost": round(shown.cost, 6)}
     click.echo(f'  "summary": {json.dumps(summary)}')
@@ -334,6 +342,20 @@ def _flat(inner: str) -> Callable[[object], str]:
         encode = _FLAT[inner] = json.JSONEncoder(
             ensure_ascii=False, separators=(",\n" + inner, ": ")).encode
     return encode
+
+
+_FLUSH_AT = 1 << 16
+"""Characters of posts `stream_json` gathers before writing them out."""
+_NESTED = ("image", "media", "link_card", "written", "warnings", "change")
+"""The keys of `item_json` that may hold a container."""
+
+
+def _item_text(data: dict) -> str:
+    """`indented(data, "    ")` for a dict made by `item_json`, checking only the keys that
+    may hold a container."""
+    if any(data[key] for key in _NESTED):
+        return indented(data, "    ")
+    return "{\n      " + _flat("      ")(data)[1:-1] + "\n    }"
 
 
 def item_json(item, written, config) -> dict:
