@@ -277,7 +277,7 @@ def stream_json(items, written, shown: Tally, progress, *, config, loaded, now, 
     size = 0
     for item in items:
         shown.add(item)
-        text = separator + _item_text(item_json(item, written(item), config))
+        text = separator + item_text(item, written(item), config)
         waiting.append(text)
         size += len(text)
         if size >= _FLUSH_AT:
@@ -348,6 +348,11 @@ _FLUSH_AT = 1 << 16
 """Characters of posts `stream_json` gathers before writing them out."""
 _NESTED = ("image", "media", "link_card", "written", "warnings", "change")
 """The keys of `item_json` that may hold a container."""
+
+
+def item_text(item, written, config) -> str:
+    """One post of `herald preview --json` as it is written: `item_json`, indented."""
+    return _item_text(item_json(item, written, config))
 
 
 def _item_text(data: dict) -> str:
