@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from ..model import Limits
 from . import graphemes, twitter
@@ -33,8 +34,8 @@ _PATH_PART = r"""\([^\s()<>?]*\)|[^\s()<>?]"""
 _PATH_END = r"""\([^\s()<>?]*\)|[^\s()<>?!*"'「」;:=,.$%\[\]~&|@”’…{}]"""
 MASTODON_URL = re.compile(
     rf"""
-    (?<![\w@＠$\#＃/])
-    https?://
+    h(?<![\w@＠$\#＃/]h)ttps?://       # not after a word character, @, $, # or /; the
+                                    # `h` first lets the engine skip to where one is
     (?:
         (?:[^\W_](?:[\w-]*[^\W_])?\.)+(?:[^\W\d_]{{2,}}|xn--[a-z0-9-]+)
       | \d{{1,3}}(?:\.\d{{1,3}}){{3}}
@@ -110,7 +111,7 @@ def has_link(text: str, limits: Limits) -> bool:
     """Return whether the platform sees a link in `text` (X charges more for a post with one)."""
     if limits.counting == "twitter":
         return bool(twitter.urls(text))
-    return MASTODON_URL.search(text) is not None
+    return "://" in text and MASTODON_URL.search(text) is not None
 
 
 def _mastodon(text: str, limits: Limits) -> int:
@@ -124,11 +125,13 @@ def _mastodon(text: str, limits: Limits) -> int:
             return match.group()
         return "@" + match.group(1)
 
-    countable = MASTODON_URL.sub(url, text)
-    countable = MASTODON_MENTION.sub(mention, countable)
+    countable = MASTODON_URL.sub(url, text) if "://" in text else text
+    if countable.count("@") > 1:        # a remote mention has two
+        countable = MASTODON_MENTION.sub(mention, countable)
     return graphemes.length(countable)
 
 
+@lru_cache(maxsize=1024)
 def _linkable(url: str) -> bool:
     """Mastodon links a URL only when its host is a valid IDN and it is 4,096 characters at most."""
     host = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].rsplit(":", 1)[0]

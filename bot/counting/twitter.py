@@ -184,6 +184,18 @@ def urls(text: str) -> list[tuple[int, int]]:
     """
     if "." not in text:
         return []
+    if _last_urls[0] == text:           # a post's text is counted, then priced (`has_link`)
+        return list(_last_urls[1])
+    found = _find_urls(text)
+    _last_urls[:] = [text, tuple(found)]
+    return found
+
+
+_last_urls: list = [None, ()]
+"""The last text `urls` looked at with a dot in it, and its URLs."""
+
+
+def _find_urls(text: str) -> list[tuple[int, int]]:
     found: list[tuple[int, int]] = []
     backwards, end = "", 0
     for dot in _DOT_LETTER.finditer(text):
