@@ -70,6 +70,8 @@ with fewer it is left out entirely."""
 MAX_GRAPHEME_CUTS = 5000
 """How far into an excerpt without spaces a cut is looked for."""
 
+_SPACE = re.compile(" ")
+
 _TRAILING = " ,;:.!?-–—(/[{\"'“‘„«"
 """Characters a shortened excerpt does not end with before its ellipsis."""
 
@@ -424,7 +426,7 @@ def _excerpt_cuts(excerpt: str) -> list[int]:
             map(len, grapheme.graphemes(excerpt)), MAX_GRAPHEME_CUTS)))
         return [0, *[end for end in ends[MIN_EXCERPT_WORDS - 1:] if end < len(excerpt)],
                 len(excerpt)]
-    ends = [m.start() for m in re.finditer(" ", excerpt)]
+    ends = [m.start() for m in _SPACE.finditer(excerpt)]
     return [0, *ends[MIN_EXCERPT_WORDS - 1:], len(excerpt)]
 
 

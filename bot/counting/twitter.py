@@ -221,7 +221,7 @@ def _urls_in(text: str) -> tuple[tuple[int, int], ...]:
         if not _valid_host(domain, end - start, protocol):
             continue
         if protocol is None:
-            if re.search(r"[-_./]$", match["before"]):
+            if match["before"] in ("-", "_", ".", "/"):     # (one character, or none)
                 continue
             pieces = [(start + m.start(), start + m.end())
                       for m in _ascii_domain().finditer(domain)]
