@@ -2,6 +2,7 @@
 counts and JSON that composing everything anew gives, on real and synthetic sites."""
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -66,11 +67,17 @@ def test_posts_composed_through_the_memo_are_those_composed_without_it(site, now
 
 
 @pytest.mark.parametrize("site, now", [(FIXTURES, "2018-01-01T00:00+01:00"),
+                                       (DATES_SITE, "2019-01-01T00:00+01:00"),
                                        ("synthetic", "2026-03-01T12:00+01:00")])
 def test_each_post_of_preview_json_is_the_text_json_dumps_writes_with_indent(site, now, request):
     folder = request.getfixturevalue("synthetic") if site == "synthetic" else site
     items, config = every_item(folder, now)
-    for item in items:
+    unfit = [items[0].unfit("cannot compose it: unknown template field {x}"),
+             replace(items[1], post=replace(items[1].post, error="3 characters over the limit")),
+             replace(items[2], post=replace(items[2].post, warnings=("left out #a",))),
+             replace(items[3], fate=replace(items[3].fate, at=None, state="skipped",
+                                             reason="already due on a first run"))]
+    for item in items + unfit:
         data = item_json(item, [], config)
         lines = json.dumps(data, ensure_ascii=False, indent=2).split("\n")
         expected = "\n".join(lines[:1] + ["    " + line for line in lines[1:]])
