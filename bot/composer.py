@@ -83,15 +83,17 @@ Template = tuple[tuple[str, frozenset[str]], ...]
 
 
 class _Memo:
-    """What the composer keeps between posts: parsed templates, and each event's fields in a
-    language at a time of writing (the posts of one event come one after another). Each
-    table holds at most `_MEMO_SIZE` entries; what it keeps depends only on its key, so
-    composing with it or without it (`uncached`) gives the same posts."""
+    """What the composer keeps between posts: parsed templates, each event's fields in a
+    language at a time of writing, and a template's lines filled in from them (the posts of
+    one event come one after another). Each table holds at most `_MEMO_SIZE` entries; what
+    it keeps depends only on its key, so composing with it or without it (`uncached`) gives
+    the same posts."""
 
     def __init__(self):
         self.on = True
         self.templates: dict[tuple[str, tuple[str, ...]], Template] = {}
         self.fields: dict[tuple[int, str, datetime | None], tuple[Event, dict[str, str]]] = {}
+        self.lines: dict[tuple[int, int], tuple] = {}
 
 
 _memo = _Memo()
@@ -105,6 +107,7 @@ def uncached() -> Iterator[None]:
     was, _memo.on = _memo.on, False
     _memo.templates.clear()
     _memo.fields.clear()
+    _memo.lines.clear()
     try:
         yield
     finally:
@@ -362,6 +365,30 @@ def _joined(lines: Sequence[str | None]) -> str:
     return "\n".join(out).strip("\n")
 
 
+def _filled(template: Template, fields: Mapping[str, str]) -> tuple[
+        list[str | None], list[tuple[int, str, frozenset[str]]]]:
+    """The lines of `template` filled in from `fields`, but for those with the excerpt or the
+    hashtags (None there), and those lines with their places: only they change from one try
+    of a post's fit to the next. Kept for the posts of one event and stage on each account."""
+    if not _memo.on:
+        return _fill(template, fields)
+    key = (id(template), id(fields))
+    found = _memo.lines.get(key)
+    if found is None or found[0] is not template or found[1] is not fields:
+        if len(_memo.lines) >= _MEMO_SIZE:
+            _memo.lines.clear()
+        found = _memo.lines[key] = (template, fields, *_fill(template, fields))
+    return found[2], found[3]
+
+
+def _fill(template: Template, fields: Mapping[str, str]) -> tuple[
+        list[str | None], list[tuple[int, str, frozenset[str]]]]:
+    fixed = [None if names & _FITTED else _line(line, names, fields)
+             for line, names in template]
+    varying = [(n, line, names) for n, (line, names) in enumerate(template) if names & _FITTED]
+    return fixed, varying
+
+
 @dataclass(frozen=True)
 class _Fitted:
     text: str
@@ -376,10 +403,7 @@ def _fit(template: Template, fields: Mapping[str, str], excerpt: str, tags: tupl
     """Return the longest text that fits: shorten the excerpt, then drop hashtags from the end."""
     cuts = _excerpt_cuts(excerpt)
     counted: dict[str, int] = {}       # each text tried, with its length
-    # Only the lines with the excerpt or the hashtags change from one try to the next.
-    fixed = [None if names & _FITTED else _line(line, names, fields)
-             for line, names in template]
-    varying = [(n, line, names) for n, (line, names) in enumerate(template) if names & _FITTED]
+    fixed, varying = _filled(template, fields)
 
     def render(cut: int, n_tags: int) -> str:
         values = {**fields, "excerpt": _shortened(excerpt, cuts, cut),
