@@ -253,9 +253,9 @@ def _format_wall(wall: datetime, zone, fold: int, pattern: str, lang: str) -> st
 
 
 _FIELDS = {
-    "E": lambda at, n, locale: get_day_names(_WIDTH[n], "format", locale)[at.weekday()],
-    "M": lambda at, n, locale: get_month_names(_WIDTH[n], "format", locale)[at.month],
-    "L": lambda at, n, locale: get_month_names(_WIDTH[n], "stand-alone", locale)[at.month],
+    "E": lambda at, n, locale: _names("E", n, locale)[at.weekday()],
+    "M": lambda at, n, locale: _names("M", n, locale)[at.month],
+    "L": lambda at, n, locale: _names("L", n, locale)[at.month],
     "d": lambda at, n, locale: "%0*d" % (n, at.day),
     "y": lambda at, n, locale: "%0*d" % (n, at.year),
     "H": lambda at, n, locale: "%0*d" % (n, at.hour),
@@ -263,6 +263,14 @@ _FIELDS = {
 }
 """The pattern fields Herald's phrases use, written as Babel writes them (`DateTimeFormat`)."""
 _WIDTH = {3: "abbreviated", 4: "wide"}
+
+
+@lru_cache(maxsize=64)
+def _names(field: str, width: int, locale: Locale):
+    """Babel's names of the weekdays (`E`) or months (`M`, `L` standing alone) in `locale`."""
+    if field == "E":
+        return get_day_names(_WIDTH[width], "format", locale)
+    return get_month_names(_WIDTH[width], "format" if field == "M" else "stand-alone", locale)
 
 
 @lru_cache(maxsize=64)

@@ -138,6 +138,11 @@ def _url_pattern() -> re.Pattern[str]:
         re.IGNORECASE)
 
 
+_PLAIN_DOMAIN = re.compile(r"[a-z0-9.\-]+", re.IGNORECASE)
+"""A domain the URL grammar found that `_ascii_domain` would find whole: letters, digits,
+hyphens and dots of ASCII alone."""
+
+
 @lru_cache(maxsize=1)
 def _ascii_domain() -> re.Pattern[str]:
     from .tlds import COUNTRY, GENERIC
@@ -223,8 +228,11 @@ def _urls_in(text: str) -> tuple[tuple[int, int], ...]:
         if protocol is None:
             if match["before"] in ("-", "_", ".", "/"):     # (one character, or none)
                 continue
-            pieces = [(start + m.start(), start + m.end())
-                      for m in _ascii_domain().finditer(domain)]
+            if _PLAIN_DOMAIN.fullmatch(domain):     # all of it, one piece (and the long
+                pieces = [(start, start + len(domain))]  # pattern is not compiled)
+            else:
+                pieces = [(start + m.start(), start + m.end())
+                          for m in _ascii_domain().finditer(domain)]
             if not pieces:
                 continue
             if match["path"]:               # the path goes with the last ASCII domain
