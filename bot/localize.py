@@ -248,29 +248,33 @@ def _format_wall(wall: datetime, zone, fold: int, pattern: str, lang: str) -> st
     fields = _plain_fields(pattern)
     if fields is None or hasattr(zone, "normalize"):        # (a pytz zone: Babel's way)
         return format_datetime(start, pattern, tzinfo=zone, locale=_locale(lang))
-    shown, locale = start.astimezone(zone), _locale(lang)  # as Babel shows it
-    return fields[0] % {name: _FIELDS[name[0]](shown, len(name), locale) for name in fields[1]}
+    shown = start.astimezone(zone)                          # as Babel shows it
+    return fields[0] % {name: _FIELDS[name[0]](shown, len(name), lang) for name in fields[1]}
 
 
 _FIELDS = {
-    "E": lambda at, n, locale: _names("E", n, locale)[at.weekday()],
-    "M": lambda at, n, locale: _names("M", n, locale)[at.month],
-    "L": lambda at, n, locale: _names("L", n, locale)[at.month],
-    "d": lambda at, n, locale: "%0*d" % (n, at.day),
-    "y": lambda at, n, locale: "%0*d" % (n, at.year),
-    "H": lambda at, n, locale: "%0*d" % (n, at.hour),
-    "m": lambda at, n, locale: "%0*d" % (n, at.minute),
+    "E": lambda at, n, lang: _names("E", n, lang)[at.weekday()],
+    "M": lambda at, n, lang: _names("M", n, lang)[at.month],
+    "L": lambda at, n, lang: _names("L", n, lang)[at.month],
+    "d": lambda at, n, lang: "%0*d" % (n, at.day),
+    "y": lambda at, n, lang: "%0*d" % (n, at.year),
+    "H": lambda at, n, lang: "%0*d" % (n, at.hour),
+    "m": lambda at, n, lang: "%0*d" % (n, at.minute),
 }
 """The pattern fields Herald's phrases use, written as Babel writes them (`DateTimeFormat`)."""
 _WIDTH = {3: "abbreviated", 4: "wide"}
 
 
 @lru_cache(maxsize=64)
-def _names(field: str, width: int, locale: Locale):
-    """Babel's names of the weekdays (`E`) or months (`M`, `L` standing alone) in `locale`."""
+def _names(field: str, width: int, lang: str) -> dict[int, str]:
+    """Babel's names of the weekdays (`E`) or months (`M`, `L` standing alone) in `lang`."""
+    locale = _locale(lang)
     if field == "E":
-        return get_day_names(_WIDTH[width], "format", locale)
-    return get_month_names(_WIDTH[width], "format" if field == "M" else "stand-alone", locale)
+        names = get_day_names(_WIDTH[width], "format", locale)
+    else:
+        names = get_month_names(_WIDTH[width], "format" if field == "M" else "stand-alone",
+                                locale)
+    return {key: names[key] for key in names}      # resolved once (Babel resolves on each look)
 
 
 @lru_cache(maxsize=64)
