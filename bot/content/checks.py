@@ -5,7 +5,8 @@
 A post that cannot fit its platform even without its excerpt and hashtags would fail on every
 run. The composer decides that, with each account's declared limits, so validate and preview
 agree. Composing every post of a large site is slow (X's counting above all), so a post is
-composed only when a cheap upper bound of its length does not already prove that it fits.
+composed only when a cheap upper bound of its length does not already prove that it fits, and
+the verdict about an event whose files have not changed is remembered (`verdicts.py`).
 
 The bound never says "fits" for a post that does not (tests/test_checks.py holds it against
 the exact length): every character counts the most any platform counts it (after X's NFC
@@ -58,8 +59,12 @@ def ref_problems(events: Iterable[Event]) -> list[Problem]:
 
 
 def fit_problems(events: Iterable[Event], config: Config,
-                 limits_for: Callable[[Account], Limits]) -> list[Problem]:
-    """Return an error for each file and account whose post can never fit the platform."""
+                 limits_for: Callable[[Account], Limits], *, verdicts=None) -> list[Problem]:
+    """Return an error for each file and account whose post can never fit the platform.
+
+    With `verdicts` (a `verdicts.Verdicts`), an event whose files are unchanged since an
+    earlier check under the same configuration gets that check's answer without composing.
+    """
     limits = {a.name: limits_for(a) for a in config.accounts}
     if not limits:
         return []
@@ -69,8 +74,17 @@ def fit_problems(events: Iterable[Event], config: Config,
     problems: list[Problem] = []
     checker = None
     for versions in groups.values():
+        key = verdicts.key(versions) if verdicts is not None else None
+        known = verdicts.get("fit", key) if key is not None else None
+        if known is not None:
+            problems.extend(Problem(source, "title", message, "error")
+                            for source, message in known)
+            continue
         checker = checker or _Checker(config, limits)
-        problems.extend(checker.problems(versions))
+        found = checker.problems(versions)
+        if key is not None:
+            verdicts.put("fit", key, [[p.source, p.message] for p in found])
+        problems.extend(found)
     return problems
 
 
