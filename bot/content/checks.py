@@ -102,7 +102,9 @@ class _Checker:
 
     def problems(self, versions: Mapping[str, Event]) -> list[Problem]:
         """The errors of one event's language versions."""
-        if all(self.tightest.fits(e) and not _own_texts(e) for e in versions.values()):
+        measured = {lang: measure(event) for lang, event in versions.items()}
+        if all(self.tightest.fits(e, measured[lang]) and not _own_texts(e)
+               for lang, e in versions.items()):
             return []
         config = self.config
         rules = control(versions)
@@ -117,7 +119,8 @@ class _Checker:
                 if (event.source, account.name) in reported:
                     continue
                 for stage in config.stages:
-                    if bounds[stage.name].fits(event) and not _own_texts(event):
+                    if bounds[stage.name].fits(event, measured[event.lang]) \
+                            and not _own_texts(event):
                         continue
                     error = _misfit(event, versions, lang, stage, account, own, config)
                     if error is not None:
@@ -166,18 +169,30 @@ class _Bound:
                         sum(len(piece.encode("utf-8", "surrogatepass")) for piece in pieces),
                         counts)
                        for pieces, counts in shapes]
+        heaviest: dict[tuple, tuple[int, int]] = {}
+        for weight, size, counts in self.shapes:
+            known = heaviest.get(counts, (weight, size))
+            heaviest[counts] = (max(weight, known[0]), max(size, known[1]))
+        self._heaviest = [(weight, size, counts) for counts, (weight, size) in heaviest.items()]
+        """The shapes `fits` holds: of those with the same fields, the heaviest fixed text."""
         used = frozenset(name for _, counts in shapes for name, _ in counts)
         self.dates = (used | ({"when"} if "when_desc" in used else set())) & _DATE_FIELDS
         """The date fields the templates use (each costs formatting dates to bound)."""
 
-    def fits(self, event: Event) -> bool:
-        """Whether every post of `event`, without excerpt and hashtags, surely fits."""
-        loose = self.upper(event, exact=False)
-        if loose is None:
-            return False
-        if all(self._within(*found) for found in loose):
-            return True
-        return all(self._within(*found) for found in self.upper(event))
+    def fits(self, event: Event, measured: Mapping | None = None) -> bool:
+        """Whether every post of `event`, without excerpt and hashtags, surely fits.
+
+        `measured` is `measure(event)`, when the caller holds it."""
+        measured = measured or measure(event)
+        for exact in (False, True):     # X's URL grammar only where the rest cannot tell
+            found = self._upper(event, measured, self._heaviest, exact=exact)
+            if found is None:
+                return False
+            if all(weight <= self.max_chars
+                   and (self.max_bytes is None or size <= self.max_bytes)
+                   for weight, size in found):
+                return True
+        return False
 
     def upper(self, event: Event, *, exact: bool = True) -> list[tuple[int, int]] | None:
         """For each shape, an upper bound of the weight and the UTF-8 size of the post of
@@ -186,35 +201,48 @@ class _Bound:
         With `exact`, a URL field set apart weighs what the platforms count for it (which, for
         X, needs its URL grammar, compiled on first use); else as any other text.
         """
-        if self.refused:
+        return self._upper(event, measure(event), self.shapes, exact=exact)
+
+    def _upper(self, event: Event, measured: Mapping, shapes: list, *,
+               exact: bool) -> list[tuple[int, int]] | None:
+        if self.refused or _refused(measured["text"], self.limits):
             return None
-        own = {"title": event.title, "place": event.place, "link": event.url.strip(),
-               "signup": event.signup, "when_desc": event.when_desc}
-        if _refused("".join(own.values()), self.limits):
-            return None
-        weights = {name: _weight(text, self.url_weight) for name, text in own.items()}
-        sizes = {name: len(text.encode("utf-8", "surrogatepass")) for name, text in own.items()}
+        url_weight = self.url_weight
+        weights, sizes = {}, {}
+        for name, (base, dots, size) in measured["fields"].items():
+            weights[name] = base + url_weight * dots
+            sizes[name] = size
         for name in _URL_FIELDS:
-            found = _apart_weight(own[name], self.limits) if exact else None
+            found = _apart_weight(measured["urls"][name], self.limits) if exact else None
             weights[name + _APART] = weights[name] if found is None else min(found,
                                                                                 weights[name])
             sizes[name + _APART] = sizes[name]
-        dates = _date_bounds(event.lang, self.url_weight, self.dates)
-        weights.update((name, weight) for name, (weight, _) in dates.items())
-        sizes.update((name, size) for name, (_, size) in dates.items())
+        dates = _date_bounds(event.lang, url_weight, self.dates)
+        for name, (weight, size) in dates.items():
+            weights[name], sizes[name] = weight, size
         when = dates.get("when", (0, 0))
         weights["when_desc"] = max(weights["when_desc"], when[0])
         sizes["when_desc"] = max(sizes["when_desc"], when[1])
         found = []
-        for weight, size, counts in self.shapes:
+        for weight, size, counts in shapes:
             for name, count in counts:  # excerpt and hashtags count 0: they may go
                 weight += count * weights.get(name, 0)
                 size += count * sizes.get(name, 0)
             found.append((weight, size))
         return found
 
-    def _within(self, weight: int, size: int) -> bool:
-        return weight <= self.max_chars and (self.max_bytes is None or size <= self.max_bytes)
+
+def measure(event: Event) -> dict:
+    """What the bounds need of an event's own texts, whatever the platform: for each field its
+    weight without URLs, its dots that may start one and its UTF-8 size; the texts of its URL
+    fields; all its texts together (for refused characters)."""
+    own = {"title": event.title, "place": event.place, "link": event.url.strip(),
+           "signup": event.signup, "when_desc": event.when_desc}
+    return {"fields": {name: (_weight(text, 0), len(_MAYBE_URL.findall(text)),
+                              len(text.encode("utf-8", "surrogatepass")))
+                       for name, text in own.items()},
+            "urls": {name: own[name] for name in _URL_FIELDS},
+            "text": "".join(own.values())}
 
 
 def _weight(text: str, url_weight: int) -> int:
@@ -237,7 +265,8 @@ def _extra(char: str) -> int:
     return max(1, weighted_length(char)) - 1
 
 
-def _apart_weight(text: str, limits: Sequence[Limits]) -> int | None:
+@functools.lru_cache(maxsize=1024)
+def _apart_weight(text: str, limits: tuple[Limits, ...]) -> int | None:
     """The most any platform counts `text` standing between whitespace in a post, or None when
     that depends on what stands around it (only a plain ASCII word is counted here)."""
     if not text or not text.isascii() or not text.isprintable() or " " in text:
@@ -247,7 +276,8 @@ def _apart_weight(text: str, limits: Sequence[Limits]) -> int | None:
     return max(length(f" {text} ", lim) for lim in limits) - 2
 
 
-def _refused(text: str, limits: Sequence[Limits]) -> bool:
+@functools.lru_cache(maxsize=1024)
+def _refused(text: str, limits: tuple[Limits, ...]) -> bool:
     from ..counting import refused
 
     return any(refused(text, lim) for lim in limits)
