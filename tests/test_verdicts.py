@@ -125,7 +125,7 @@ def test_no_answer_is_kept_about_a_file_changed_in_the_last_two_seconds(tmp_path
     assert validate(tmp_path, site).output.count(PLANTED) == 1
 
 
-@pytest.mark.parametrize("damage", ["garbage", "not json", "shared", "link"])
+@pytest.mark.parametrize("damage", ["garbage", "not json", "answers", "shared", "link"])
 def test_a_damaged_or_foreign_answers_file_is_ignored_and_rewritten(tmp_path, site, damage):
     validate(tmp_path, site)
     path = kept(tmp_path)
@@ -134,6 +134,11 @@ def test_a_damaged_or_foreign_answers_file_is_ignored_and_rewritten(tmp_path, si
         path.write_bytes(b"\x00\xff" * 100)
     elif damage == "not json":
         path.write_text('{"format": "herald-verdicts/1", "context": [', encoding="utf-8")
+    elif damage == "answers":
+        document = json.loads(path.read_text())
+        document["answers"]["fit"] = {key: {"planted": PLANTED} if i % 2 else [PLANTED]
+                                      for i, key in enumerate(document["answers"]["fit"])}
+        path.write_text(json.dumps(document), encoding="utf-8")
     elif damage == "shared":
         path.chmod(0o666)
     else:
@@ -144,7 +149,7 @@ def test_a_damaged_or_foreign_answers_file_is_ignored_and_rewritten(tmp_path, si
     assert PLANTED not in result.output
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
-    if damage != "link":
+    if damage not in ("link", "answers"):
         assert "validate cache" in result.output          # said under --verbose
     assert not path.is_symlink() and path.stat().st_mode & 0o777 == 0o600
     assert len(json.loads(path.read_text())["answers"]["fit"]) == 2

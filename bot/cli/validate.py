@@ -147,7 +147,8 @@ def _image_problem(path, verdicts) -> str:
     from ..content.verdicts import image_key
 
     key = image_key(path) if verdicts is not None else None
-    if key is not None and (known := verdicts.get("image", key)) is not None:
+    if key is not None and (known := verdicts.get("image", key,
+                                                   lambda v: isinstance(v, str))) is not None:
         return known
     from ..errors import ImageError
     from ..images import open_image, read_source

@@ -75,7 +75,7 @@ def fit_problems(events: Iterable[Event], config: Config,
     checker = None
     for versions in groups.values():
         key = verdicts.key(versions) if verdicts is not None else None
-        known = verdicts.get("fit", key) if key is not None else None
+        known = verdicts.get("fit", key, _is_answer) if key is not None else None
         if known is not None:
             problems.extend(Problem(source, "title", message, "error")
                             for source, message in known)
@@ -86,6 +86,13 @@ def fit_problems(events: Iterable[Event], config: Config,
             verdicts.put("fit", key, [[p.source, p.message] for p in found])
         problems.extend(found)
     return problems
+
+
+def _is_answer(value) -> bool:
+    """A remembered fit answer: a list of [file, message] pairs of text."""
+    return isinstance(value, list) and all(
+        isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
+        for pair in value)
 
 
 class _Checker:

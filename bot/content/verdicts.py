@@ -27,7 +27,7 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -91,12 +91,13 @@ class Verdicts:
                           None if event.image is None else str(event.image)])
         return _digest(parts)
 
-    def get(self, kind: str, key: str) -> Any:
-        """The answer kept under `key`, or None."""
+    def get(self, kind: str, key: str, valid: Callable[[Any], bool] = lambda value: True) -> Any:
+        """The answer kept under `key`, or None (also when it is not `valid`: damaged)."""
         self._load()
         value = self._stored.get(kind, {}).get(key)
-        if value is None:
+        if value is None or not valid(value):
             self.misses += 1
+            self._dirty = self._dirty or value is not None
             return None
         self.hits += 1
         self._used.setdefault(kind, {})[key] = value
