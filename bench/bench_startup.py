@@ -75,29 +75,32 @@ def main() -> None:
         trees = {"this": ROOT}
         if args.baseline is not None:
             trees["baseline"] = args.baseline.resolve()
-        envs = {}
+        envs = {}       # each checkout, and each site, with caches of its own
         for name, tree in trees.items():
-            envs[name] = environment(folder, f"home-{name}")
-            envs[name]["PYTHONPATH"] = str(tree)
-            for argv in commands(tree, sites).values():         # fill the caches, compile
-                subprocess.run(argv, env=envs[name], cwd=tree, capture_output=True)
+            for measure, argv in commands(tree, sites).items():
+                slug = "-".join("".join(c if c.isalnum() else " " for c in measure).split())
+                envs[name, measure] = environment(folder, f"home-{name}-{slug}")
+                envs[name, measure]["PYTHONPATH"] = str(tree)
+                subprocess.run(argv, env=envs[name, measure], cwd=tree,     # fill the caches
+                               capture_output=True)
         samples: dict[tuple[str, str], list[dict]] = {}
-        answers = Path(envs["this"]["XDG_CACHE_HOME"]) / "herald" / "content"
         for _ in range(args.runs):
             for size, site in sites.items():
                 naive = [sys.executable, "-c", NAIVE.format(events=str(site / "_events"))]
                 samples.setdefault(("naive loop", f"validate {size:,} files"), []).append(
-                    timed(naive, envs["this"]))
+                    timed(naive, envs["this", "herald --version"]))
             for name, tree in trees.items():
                 for measure, argv in commands(tree, sites).items():
                     samples.setdefault((name, measure), []).append(
-                        timed(argv, envs[name], cwd=tree))
+                        timed(argv, envs[name, measure], cwd=tree))
             for size in sites:
+                measure = f"validate {size:,} files"
+                answers = Path(envs["this", measure]["XDG_CACHE_HOME"]) / "herald" / "content"
                 for path in answers.glob("*.verdicts.json"):
                     path.unlink()
-                argv = commands(ROOT, sites)[f"validate {size:,} files"]
-                samples.setdefault(("answers removed", f"validate {size:,} files"), []).append(
-                    timed(argv, envs["this"], cwd=ROOT))
+                samples.setdefault(("answers removed", measure), []).append(
+                    timed(commands(ROOT, sites)[measure], envs["this", measure], cwd=ROOT))
+                timed(commands(ROOT, sites)[measure], envs["this", measure], cwd=ROOT)  # again
             print(".", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
         report(samples, trees)
