@@ -22,6 +22,7 @@ an escape sequence in a file name cannot forge a line of output or drive a termi
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,13 @@ def auth_command(platform: str, account: str | None = None) -> str:
     Without `account`, the command stores those of the platform's first account.
     """
     return f"herald auth {platform}" + (f" --account {account}" if account else "")
+
+
+def env_name(account: str, field: str) -> str:
+    """Return the environment variable that holds `field` of `account`, as bot.secrets reads it:
+    `env_name("x-events", "api_key")` is HERALD_X_EVENTS_API_KEY (upper-cased, anything not a
+    letter or digit turned into `_`)."""
+    return "HERALD_" + re.sub(r"[^A-Z0-9]", "_", f"{account}_{field}".upper())
 
 
 def printable(text: str, *, backslash: bool = True) -> str:
@@ -168,7 +176,7 @@ class Duplicate(Rejected):
     """
 
     def __init__(self, message: str, *, account: str | None = None,
-                 platform_message: str | None = None, published: "Published | None" = None):
+                 platform_message: str | None = None, published: Published | None = None):
         self.published = published
         super().__init__(message, account=account, platform_message=platform_message)
 

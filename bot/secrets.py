@@ -32,7 +32,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .errors import AuthFailed, ConfigError, auth_command
+from .errors import AuthFailed, ConfigError, auth_command, env_name
 from .masking import MASK, mask
 
 ENV_PREFIX = "HERALD_"
@@ -46,11 +46,6 @@ def default_secrets_path() -> Path:
 def env_prefix(account: str) -> str:
     """Return the prefix of the environment variables for `account`, e.g. `HERALD_MASTODON_`."""
     return ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", account.upper()) + "_"
-
-
-def env_name(account: str, field: str) -> str:
-    """Return the environment variable that holds `field` of `account`."""
-    return env_prefix(account) + re.sub(r"[^A-Z0-9]", "_", field.upper())
 
 
 class Credentials(Mapping[str, str]):

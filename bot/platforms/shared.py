@@ -7,26 +7,19 @@ Plain Python only: no SDK and no HTTP library is imported here (import-linter ch
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from ..errors import PublishError, RateLimited
+from ..errors import PublishError, RateLimited, env_name
 from ..masking import MASK, mask
 from ..model import Media
 
 __all__ = ["MASK", "RateGate", "Uploads", "digest", "env_name", "mask"]
 
 V = TypeVar("V")
-
-
-def env_name(account: str, field: str) -> str:
-    """Return the environment variable that holds `field` of `account`, as bot.secrets reads it:
-    `env_name("x-events", "api_key")` is HERALD_X_EVENTS_API_KEY."""
-    return "HERALD_" + re.sub(r"[^A-Z0-9]", "_", f"{account}_{field}".upper())
 
 
 class RateGate:
