@@ -9,11 +9,12 @@ composed only when a cheap upper bound of its length does not already prove that
 the verdict about an event whose files have not changed is remembered (`verdicts.py`).
 
 The bound never says "fits" for a post that does not (tests/test_checks.py holds it against
-the exact length): every character counts the most any platform counts it (after X's NFC
-normalization, which can turn one character into three), every dot that may belong to a web
-address adds a whole URL's weight, and a character a platform refuses fails it. Only the event's
-link and registration link, on their own between spaces or lines as the templates place them,
-count exactly what each platform counts for them (a link X takes whole is 23).
+the exact length): every character counts the most its platforms count it (for X, after its
+NFC normalization, which can turn one character into three), every dot that may belong to a
+web address adds a whole URL's weight where a URL counts as one, and a character a platform
+refuses fails it. Only the event's link and registration link, on their own between spaces or
+lines as the templates place them, count exactly what each platform counts for them (a link X
+takes whole is 23).
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ _APART = " "
 """Suffix of a URL field's name in a shape where the template sets it apart (see `_shapes`)."""
 _SPACES = (" ", "\n")
 """What sets a field apart in a template: a space or a line break on either side."""
+_LIGHT_RULES = frozenset({"mastodon", "codepoints", "strictest", "graphemes"})
+"""Counting rules that never count a code point as more than 1 (a grapheme is at least one
+code point); under any other (X's) a character may count 2, or 6 after normalizing."""
+_CHARACTER_RULES = frozenset({"codepoints", "graphemes"})
+"""Counting rules that count a URL's characters, so that it never weighs `url_weight`."""
 _DATE_MARGIN = 10
 """What a date field may weigh beyond the heaviest sample (another weekday in another month)."""
 
@@ -168,11 +174,15 @@ class _Bound:
         self.max_chars = min(lim.max_chars for lim in self.limits)
         self.max_bytes = min((lim.max_bytes for lim in self.limits if lim.max_bytes is not None),
                              default=None)
-        self.url_weight = max(_url_weight(lim) for lim in self.limits)
+        self.url_weight = max((_url_weight(lim) for lim in self.limits
+                               if lim.counting not in _CHARACTER_RULES), default=0)
+        """What a URL may weigh: 0 where every rule counts a URL's characters instead."""
+        self.heavy = any(lim.counting not in _LIGHT_RULES for lim in self.limits)
+        """Whether a character may count more than 1 (X's rule)."""
         shapes = tuple(shapes)
         self.refused = any(_refused("".join(pieces), self.limits) for pieces, _ in shapes)
         """A template holds a character a platform refuses: nothing can be proved to fit."""
-        self.shapes = [(sum(_weight(piece, self.url_weight) for piece in pieces),
+        self.shapes = [(sum(_weight(piece, self.url_weight, self.heavy) for piece in pieces),
                         sum(len(piece.encode("utf-8", "surrogatepass")) for piece in pieces),
                         counts)
                        for pieces, counts in shapes]
@@ -216,15 +226,16 @@ class _Bound:
             return None
         url_weight = self.url_weight
         weights, sizes = {}, {}
-        for name, (base, dots, size) in measured["fields"].items():
-            weights[name] = base + url_weight * dots
+        heavy = self.heavy
+        for name, (chars, extra, dots, size) in measured["fields"].items():
+            weights[name] = chars + (extra if heavy else 0) + url_weight * dots
             sizes[name] = size
         for name in _URL_FIELDS:
             found = _apart_weight(measured["urls"][name], self.limits) if exact else None
             weights[name + _APART] = weights[name] if found is None else min(found,
                                                                                 weights[name])
             sizes[name + _APART] = sizes[name]
-        dates = _date_bounds(event.lang, url_weight, self.dates)
+        dates = _date_bounds(event.lang, url_weight, heavy, self.dates)
         for name, (weight, size) in dates.items():
             weights[name], sizes[name] = weight, size
         when = dates.get("when", (0, 0))
@@ -241,26 +252,28 @@ class _Bound:
 
 def measure(event: Event) -> dict:
     """What the bounds need of an event's own texts, whatever the platform: for each field its
-    weight without URLs, its dots that may start one and its UTF-8 size; the texts of its URL
-    fields; all its texts together (for refused characters)."""
+    characters, what X may count beyond them, its dots that may start a URL and its UTF-8 size;
+    the texts of its URL fields; all its texts together (for refused characters)."""
     own = {"title": event.title, "place": event.place, "link": event.url.strip(),
            "signup": event.signup, "when_desc": event.when_desc}
-    return {"fields": {name: (_weight(text, 0), len(_MAYBE_URL.findall(text)),
+    return {"fields": {name: (len(text), _weight(text, 0) - len(text),
+                              len(_MAYBE_URL.findall(text)),
                               len(text.encode("utf-8", "surrogatepass")))
                        for name, text in own.items()},
             "urls": {name: own[name] for name in _URL_FIELDS},
             "text": "".join(own.values())}
 
 
-def _weight(text: str, url_weight: int) -> int:
-    """An upper bound of the length of `text` under every counting rule Herald knows.
+def _weight(text: str, url_weight: int, heavy: bool = True) -> int:
+    """An upper bound of the length of `text` under the counting rules of a bound.
 
-    A character counts the most X counts it (X normalizes to NFC first, where one character can
-    become three, and counts most non-Latin ones as 2), at least 1; no other rule counts a
-    character as more than 1, except in a URL, which counts `url_weight` however short it is.
-    Every URL has a dot followed by a letter or digit (`example.org`, `127.0.0.1`).
+    With `heavy`, a character counts the most X counts it (X normalizes to NFC first, where one
+    character can become three, and counts most non-Latin ones as 2), at least 1; no other rule
+    counts a character as more than 1. A URL counts `url_weight` however short it is (0 where
+    the rules count its characters), and every URL has a dot followed by a letter or digit
+    (`example.org`, `127.0.0.1`).
     """
-    extra = 0 if text.isascii() else sum(_extra(c) for c in text if c > "\x7f")
+    extra = 0 if not heavy or text.isascii() else sum(_extra(c) for c in text if c > "\x7f")
     return len(text) + extra + url_weight * len(_MAYBE_URL.findall(text))
 
 
@@ -329,7 +342,8 @@ def _shape(text: str) -> Shape:
 
 
 @functools.lru_cache(maxsize=16)
-def _date_bounds(lang: str, url_weight: int, used: frozenset[str]) -> dict[str, tuple[int, int]]:
+def _date_bounds(lang: str, url_weight: int, heavy: bool,
+                 used: frozenset[str]) -> dict[str, tuple[int, int]]:
     """An upper bound of the weight and the UTF-8 size of each date field in `lang`.
 
     The heaviest over every month and every weekday (a text's length is the sum of its parts,
@@ -358,7 +372,8 @@ def _date_bounds(lang: str, url_weight: int, used: frozenset[str]) -> dict[str, 
     for name, found in texts.items():
         if name in used:
             samples = found()
-            bounds[name] = (max(_weight(text, url_weight) for text in samples) + _DATE_MARGIN,
+            bounds[name] = (max(_weight(text, url_weight, heavy) for text in samples)
+                            + _DATE_MARGIN,
                             max(len(text.encode("utf-8")) for text in samples)
                             + 4 * _DATE_MARGIN)
     return bounds
