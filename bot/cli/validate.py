@@ -76,7 +76,7 @@ def validate(config_path, site, strict, upcoming, everything, now_text, list_ref
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity != "error"]
     refs = [(ref, next(iter(loaded.versions(ref).values())), sorted(loaded.versions(ref)))
-            for ref in loaded.refs()]
+            for ref in loaded.refs()] if as_json or list_refs else []
     drafts = [d for d in loaded.drafts if not upcoming or d.upcoming_until > now]
     if as_json:
         import json

@@ -56,12 +56,14 @@ Shape = tuple[tuple[str, ...], tuple[tuple[str, int], ...]]
 
 def ref_problems(events: Iterable[Event]) -> list[Problem]:
     """Warn about each file whose ref cannot name a file as it is."""
+    events = list(events)
+    unsafe = {ref for ref in {e.ref for e in events} if not is_safe_file_name(ref)}
     return [Problem(e.source, "ref", f"{shown(e.ref)} cannot name a file as it is (a slash, a "
                                      f"leading dot, characters that are not letters, digits, "
                                      f"'.', '_' or '-', or longer than 80 characters); "
                                      f"preview --images names its files {file_slug(e.ref)!r} "
                                      f"instead")
-            for e in events if not is_safe_file_name(e.ref)]
+            for e in events if e.ref in unsafe]
 
 
 def fit_problems(events: Iterable[Event], config: Config,

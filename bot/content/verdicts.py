@@ -81,15 +81,16 @@ class Verdicts:
     def key(self, versions: Mapping[str, Event]) -> str | None:
         """The key of an answer about an event's language versions, or None when one of its
         files has no trusted fingerprint."""
-        parts: list[Any] = []
+        parts: list[str] = []
         for lang in sorted(versions):
             event = versions[lang]
             found = self.files.get(event.source)
             if found is None:
                 return None
-            parts.append([event.source, lang, event.ref, event.published, *found,
-                          None if event.image is None else str(event.image)])
-        return _digest(parts)
+            parts.append(repr((event.source, lang, event.ref, event.published, *found,
+                               None if event.image is None else str(event.image))))
+        text = "\n".join(parts).encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(text, digest_size=16).hexdigest()
 
     def get(self, kind: str, key: str, valid: Callable[[Any], bool] = lambda value: True) -> Any:
         """The answer kept under `key`, or None (also when it is not `valid`: damaged)."""
