@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from string import Formatter
 
 import grapheme
 
-from .counting import byte_length, fits, length, refusal, refused
+from .counting import byte_length, length, measure, refusal, refused
 from .localize import format_date, format_time, format_when, relative_day, shows_year
 from .model import Event, ImageRef, Limits, PlannedPost, Post, Stage
 
@@ -69,11 +70,48 @@ with fewer it is left out entirely."""
 MAX_GRAPHEME_CUTS = 5000
 """How far into an excerpt without spaces a cut is looked for."""
 
+_SPACE = re.compile(" ")
+
 _TRAILING = " ,;:.!?-–—(/[{\"'“‘„«"
 """Characters a shortened excerpt does not end with before its ellipsis."""
 
+_FITTED = frozenset({"excerpt", "hashtags"})
+"""The fields that fitting a post to its limit shortens."""
+
 Template = tuple[tuple[str, frozenset[str]], ...]
 """A parsed template: each line with the names of the fields it holds."""
+
+
+class _Memo:
+    """What the composer keeps between posts: parsed templates, each event's fields in a
+    language at a time of writing, and a template's lines filled in from them (the posts of
+    one event come one after another). Each table holds at most `_MEMO_SIZE` entries; what
+    it keeps depends only on its key, so composing with it or without it (`uncached`) gives
+    the same posts."""
+
+    def __init__(self):
+        self.on = True
+        self.templates: dict[tuple[str, tuple[str, ...]], Template] = {}
+        self.fields: dict[tuple[int, str, datetime | None], tuple[Event, dict[str, str]]] = {}
+        self.lines: dict[tuple[int, int], tuple] = {}
+
+
+_memo = _Memo()
+_MEMO_SIZE = 512
+
+
+@contextmanager
+def uncached() -> Iterator[None]:
+    """Compose without the memo inside this block: every template parsed and every field
+    written anew for each post (the tests compare the two)."""
+    was, _memo.on = _memo.on, False
+    _memo.templates.clear()
+    _memo.fields.clear()
+    _memo.lines.clear()
+    try:
+        yield
+    finally:
+        _memo.on = was
 
 
 def check_template(text: str, fields: Sequence[str] = FIELDS) -> None:
@@ -111,9 +149,10 @@ def compose(
         tried = ", ".join(repr(v) for v in versions)
         return _post(planned, event, limits, "", "", lang, warnings,
                      error=f"no {planned.stage.template_name!r} template in {tried}")
-    parsed = parse_template(template)
-    fields = event_fields(_shared_span(event, versions), lang, planned.due)
-    fields["changed"] = changed_text(changed, lang)
+    parsed = _parsed(template, FIELDS)
+    fields = _event_fields(_shared_span(event, versions), lang, planned.due)
+    if changed:
+        fields = {**fields, "changed": changed_text(changed, lang)}
     uses_excerpt = any("excerpt" in names for _, names in parsed)
     excerpt = _one_line(event.excerpt) if uses_excerpt else ""
     tags = clean_hashtags([*own_hashtags(event, versions), *hashtags])
@@ -124,7 +163,7 @@ def compose(
         dropped = " ".join("#" + t for t in tags[fitted.tags:])
         warnings += (f"left out {dropped} to fit {limits.platform}'s limit",)
     return _post(planned, event, limits, fitted.text, fitted.excerpt, lang, warnings,
-                 error=fitted.error)
+                 error=fitted.error, counted=fitted.length)
 
 
 def event_fields(event: Event, lang: str, at: datetime | None) -> dict[str, str]:
@@ -149,6 +188,21 @@ def event_fields(event: Event, lang: str, at: datetime | None) -> dict[str, str]
         "signup": event.signup,
         "changed": "",
     }
+
+
+def _event_fields(event: Event, lang: str, at: datetime | None) -> dict[str, str]:
+    """`event_fields`, worked out once per event, language and time of writing: the posts
+    of one event and stage on every account are written from the same fields. The dict is
+    shared: never change it."""
+    if not _memo.on:
+        return event_fields(event, lang, at)
+    key = (id(event), lang, at)
+    found = _memo.fields.get(key)
+    if found is None or found[0] is not event:
+        if len(_memo.fields) >= _MEMO_SIZE:
+            _memo.fields.clear()
+        found = _memo.fields[key] = (event, event_fields(event, lang, at))
+    return found[1]
 
 
 def own_hashtags(event: Event, versions: Mapping[str, Event]) -> tuple[str, ...]:
@@ -237,6 +291,23 @@ def parse_template(text: str, fields: Sequence[str] = FIELDS) -> Template:
     (`{title.__class__}`, `{title[0]}`) would let a template hang, crash or read Python
     objects, so only `{title}`-style fields (and `{{`/`}}` for braces) are allowed.
     """
+    return _parsed(text, tuple(fields))
+
+
+def _parsed(text: str, fields: tuple[str, ...]) -> Template:
+    """`parse_template`, once per template text and fields (a site has a few templates and
+    thousands of posts); a template in error is parsed again each time, to raise again."""
+    if not _memo.on:
+        return _parse(text, fields)
+    found = _memo.templates.get((text, fields))
+    if found is None:
+        if len(_memo.templates) >= _MEMO_SIZE:
+            _memo.templates.clear()
+        found = _memo.templates[text, fields] = _parse(text, fields)
+    return found
+
+
+def _parse(text: str, fields: tuple[str, ...]) -> Template:
     lines = []
     for line in text.replace("\r\n", "\n").split("\n"):
         try:
@@ -276,14 +347,46 @@ def _short(text: str, *, quote: bool = True, limit: int = 60) -> str:
 
 def render_template(template: Template, values: Mapping[str, str]) -> str:
     """Fill in `values`, drop lines whose fields are all empty and collapse blank lines."""
+    return _joined([_line(line, names, values) for line, names in template])
+
+
+def _line(line: str, names: frozenset[str], values: Mapping[str, str]) -> str | None:
+    """One line of a template filled in, or None when all its fields are empty."""
+    if names and not any(map(values.__getitem__, names)):
+        return None
+    return line.format_map(values).rstrip()
+
+
+def _joined(lines: Sequence[str | None]) -> str:
     out: list[str] = []
-    for line, names in template:
-        if names and not any(values[name] for name in names):
-            continue
-        rendered = line.format_map(values).rstrip()
-        if rendered or (out and out[-1]):
+    for rendered in lines:
+        if rendered is not None and (rendered or (out and out[-1])):
             out.append(rendered)
     return "\n".join(out).strip("\n")
+
+
+def _filled(template: Template, fields: Mapping[str, str]) -> tuple[
+        list[str | None], list[tuple[int, str, frozenset[str]]]]:
+    """The lines of `template` filled in from `fields`, but for those with the excerpt or the
+    hashtags (None there), and those lines with their places: only they change from one try
+    of a post's fit to the next. Kept for the posts of one event and stage on each account."""
+    if not _memo.on:
+        return _fill(template, fields)
+    key = (id(template), id(fields))
+    found = _memo.lines.get(key)
+    if found is None or found[0] is not template or found[1] is not fields:
+        if len(_memo.lines) >= _MEMO_SIZE:
+            _memo.lines.clear()
+        found = _memo.lines[key] = (template, fields, *_fill(template, fields))
+    return found[2], found[3]
+
+
+def _fill(template: Template, fields: Mapping[str, str]) -> tuple[
+        list[str | None], list[tuple[int, str, frozenset[str]]]]:
+    fixed = [None if names & _FITTED else _line(line, names, fields)
+             for line, names in template]
+    varying = [(n, line, names) for n, (line, names) in enumerate(template) if names & _FITTED]
+    return fixed, varying
 
 
 @dataclass(frozen=True)
@@ -292,33 +395,44 @@ class _Fitted:
     excerpt: str
     tags: int
     error: str | None = None
+    length: int | None = None
 
 
 def _fit(template: Template, fields: Mapping[str, str], excerpt: str, tags: tuple[str, ...],
          limits: Limits) -> _Fitted:
     """Return the longest text that fits: shorten the excerpt, then drop hashtags from the end."""
     cuts = _excerpt_cuts(excerpt)
+    counted: dict[str, int] = {}       # each text tried, with its length
+    fixed, varying = _filled(template, fields)
 
     def render(cut: int, n_tags: int) -> str:
         values = {**fields, "excerpt": _shortened(excerpt, cuts, cut),
                   "hashtags": " ".join("#" + t for t in tags[:n_tags])}
-        return render_template(template, values)
+        lines = fixed.copy()
+        for n, line, names in varying:
+            lines[n] = _line(line, names, values)
+        return _joined(lines)
+
+    def fits(text: str) -> bool:
+        counted[text], refused_for = measure(text, limits)
+        return refused_for is None
 
     def best_excerpt(n_tags: int) -> int | None:
-        return largest(len(cuts), lambda cut: fits(render(cut, n_tags), limits))
+        return largest(len(cuts), lambda cut: fits(render(cut, n_tags)))
 
     full = len(cuts) - 1
-    if fits(text := render(full, len(tags)), limits):
-        return _Fitted(text, excerpt, len(tags))
+    if fits(text := render(full, len(tags))):
+        return _Fitted(text, excerpt, len(tags), length=counted[text])
     n_tags = len(tags)
     cut = best_excerpt(n_tags)
     if cut is None:
-        fewer = largest(len(tags), lambda n: fits(render(0, n), limits))
+        fewer = largest(len(tags), lambda n: fits(render(0, n)))
         if fewer is None:
             text = render(0, 0)
             return _Fitted(text, "", 0, error=_overflow(text, limits))
         n_tags, cut = fewer, best_excerpt(fewer) or 0
-    return _Fitted(render(cut, n_tags), _shortened(excerpt, cuts, cut), n_tags)
+    text = render(cut, n_tags)
+    return _Fitted(text, _shortened(excerpt, cuts, cut), n_tags, length=counted.get(text))
 
 
 def _excerpt_cuts(excerpt: str) -> list[int]:
@@ -336,7 +450,7 @@ def _excerpt_cuts(excerpt: str) -> list[int]:
             map(len, grapheme.graphemes(excerpt)), MAX_GRAPHEME_CUTS)))
         return [0, *[end for end in ends[MIN_EXCERPT_WORDS - 1:] if end < len(excerpt)],
                 len(excerpt)]
-    ends = [m.start() for m in re.finditer(" ", excerpt)]
+    ends = [m.start() for m in _SPACE.finditer(excerpt)]
     return [0, *ends[MIN_EXCERPT_WORDS - 1:], len(excerpt)]
 
 
@@ -383,13 +497,14 @@ def _overflow(text: str, limits: Limits) -> str:
 
 
 def _post(planned: PlannedPost, event: Event, limits: Limits, text: str, excerpt: str, lang: str,
-          warnings: tuple[str, ...], *, error: str | None = None) -> Post:
+          warnings: tuple[str, ...], *, error: str | None = None,
+          counted: int | None = None) -> Post:
     return Post(
         key=planned.key,
         platform=limits.platform,
         due=planned.due,
         text=text,
-        length=length(text, limits),
+        length=length(text, limits) if counted is None else counted,
         limit=limits.max_chars,
         link=event.url.strip(),
         title=_one_line(event.title),

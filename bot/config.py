@@ -12,11 +12,10 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import config_accounts, config_digests, planner
@@ -24,8 +23,10 @@ from . import config_read as read
 from .config_read import MAX_DURATION, parse_clock_period, parse_duration
 from .errors import ConfigError, UsageError
 from .localize import is_language
-from .digest import Digest
 from .model import Account, Stage
+
+if TYPE_CHECKING:
+    from .digest import Digest
 
 __all__ = ["Config", "ImageConfig", "SiteConfig", "find_config", "known_keys", "load_config",
            "parse_clock_period", "parse_config", "parse_duration"]
@@ -211,6 +212,8 @@ def _read(found: Path) -> dict[str, Any]:
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{found}: too large for a config file (at most "
                           f"{MAX_CONFIG_BYTES:,} bytes)")
+    import tomllib
+
     try:
         return tomllib.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:

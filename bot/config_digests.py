@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import config_read as read
-from .composer import check_template
-from .digest import DEFAULT_TEXTS, HEADER_FIELDS, LINE_FIELDS, Digest, DigestTexts, parse_every
 from .errors import ConfigError
 from .model import Account
+
+if TYPE_CHECKING:
+    from .digest import Digest, DigestTexts
+
+# The digest and composer modules are imported where a digest or its texts are read: a
+# configuration without them (and every command that reads one) does not load them.
 
 DIGEST_KEYS = ("name", "every", "window", "accounts", "languages", "empty")
 TEXT_KEYS = ("header", "line", "footer")
 TEMPLATE = "digest"
 """The name of the digests' table under [templates]: `[templates.digest.sv]`."""
-NEUTRAL_TEXTS = DigestTexts(header="", line=DEFAULT_TEXTS["en"].line,
-                            footer=DEFAULT_TEXTS["en"].footer)
-"""The line and footer a language without built-in digest texts starts from (no words)."""
-
 _NAME = re.compile(r"[\w-]{1,64}")
 
 
@@ -53,6 +53,8 @@ def digests(data: Any, templates: Any, site_languages: tuple[str, ...],
 
 def _digest(item: dict[str, Any], prefix: str, texts: Mapping[str, dict[str, str]],
             site_languages: tuple[str, ...], accounts: tuple[Account, ...]) -> Digest:
+    from .digest import Digest, parse_every
+
     read.known(item, prefix, DIGEST_KEYS)
     name = read.string(item, "name", None, prefix)
     if not _NAME.fullmatch(name):
@@ -112,6 +114,8 @@ def _languages(item: dict[str, Any], prefix: str, site: tuple[str, ...]) -> tupl
 
 def _empty(value: Any, prefix: str, site: tuple[str, ...]) -> dict[str, str]:
     """The "nothing this week" text per language: one text for all, or a table per language."""
+    from .digest import HEADER_FIELDS
+
     where = f"{prefix}.empty"
     if value is None:
         return {}
@@ -132,6 +136,8 @@ def _templates(data: Any, site: tuple[str, ...]) -> dict[str, dict[str, str]]:
     """Read `[templates.digest.LANG]` tables of header, line and footer."""
     if data is None:
         return {}
+    from .digest import HEADER_FIELDS, LINE_FIELDS
+
     prefix = f"templates.{TEMPLATE}"
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix}: expected tables such as [{prefix}.sv], "
@@ -156,12 +162,14 @@ def _templates(data: Any, site: tuple[str, ...]) -> dict[str, dict[str, str]]:
 
 def _texts(lang: str, configured: Mapping[str, str], empty: str | None) -> DigestTexts:
     """The texts of one language: the configured ones over the built-in (or word-free) ones."""
+    from .digest import DEFAULT_TEXTS, DigestTexts
+
     base = DEFAULT_TEXTS.get(lang)
     if base is None and "header" not in configured:
         raise ConfigError(f"templates.{TEMPLATE}.{lang}.header: missing; Herald has built-in "
                           f"digest texts in {', '.join(DEFAULT_TEXTS)} only, so a digest in "
                           f"{lang!r} needs its header")
-    base = base or NEUTRAL_TEXTS
+    base = base or neutral_texts()
     return DigestTexts(header=configured.get("header", base.header),
                        line=configured.get("line", base.line),
                        footer=configured.get("footer", base.footer),
@@ -170,6 +178,8 @@ def _texts(lang: str, configured: Mapping[str, str], empty: str | None) -> Diges
 
 def _check(text: Any, where: str, fields: tuple[str, ...], *, required: bool = False) -> None:
     """Check a text's fields; only a `required` text may not be empty."""
+    from .composer import check_template
+
     if not isinstance(text, str):
         raise ConfigError(f"{where}: expected a text, got {read.shown(text)}")
     if required or text.strip():
@@ -178,6 +188,14 @@ def _check(text: Any, where: str, fields: tuple[str, ...], *, required: bool = F
         check_template(text, fields)
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def neutral_texts() -> DigestTexts:
+    """The line and footer a language without built-in digest texts starts from (no words)."""
+    from .digest import DEFAULT_TEXTS, DigestTexts
+
+    return DigestTexts(header="", line=DEFAULT_TEXTS["en"].line,
+                       footer=DEFAULT_TEXTS["en"].footer)
 
 
 def known_keys() -> tuple[str, ...]:

@@ -7,7 +7,6 @@ found value shortened so that a huge or odd value cannot flood or forge the outp
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
@@ -63,6 +62,8 @@ def suggestion(name: object, known: Iterable[str]) -> str:
     text = str(name)
     if len(text) > 100:
         return ""
+    import difflib
+
     close = difflib.get_close_matches(text, list(known), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -41,8 +41,11 @@ class Calls:
 
 def cost(limits: Limits, calls: Calls) -> float:
     """Return what `calls` cost in USD at the prices `limits` declares (rounded to 1/10,000 ¢)."""
-    total = sum(limits.cost_per_link_post if has_link(text, limits) else limits.cost_per_post
-                for text in calls.posts)
+    if limits.cost_per_link_post == limits.cost_per_post:  # a free platform: no link to look for
+        total = len(calls.posts) * limits.cost_per_post
+    else:
+        total = sum(limits.cost_per_link_post if has_link(text, limits) else limits.cost_per_post
+                    for text in calls.posts)
     total += (calls.alt_texts * limits.cost_per_alt_text + calls.deletes * limits.cost_per_delete
               + calls.reads * limits.cost_per_read)
     return round(total, 6)

@@ -13,7 +13,8 @@ from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import (format_datetime, format_interval, format_skeleton, format_timedelta,
-                         get_date_format, get_datetime_format)
+                         get_date_format, get_datetime_format, get_day_names, get_month_names,
+                         parse_pattern)
 
 TIME_PATTERN = "HH:mm"
 _LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*")
@@ -244,7 +245,48 @@ def _format_wall(wall: datetime, zone, fold: int, pattern: str, lang: str) -> st
     """Format with Babel once per wall time, zone, pattern and language (a preview of many
     posts writes each event's date for every account and stage)."""
     start = wall.replace(tzinfo=zone, fold=fold)
-    return format_datetime(start, pattern, tzinfo=zone, locale=_locale(lang))
+    fields = _plain_fields(pattern)
+    if fields is None or hasattr(zone, "normalize"):        # (a pytz zone: Babel's way)
+        return format_datetime(start, pattern, tzinfo=zone, locale=_locale(lang))
+    shown = start.astimezone(zone)                          # as Babel shows it
+    return fields[0] % {name: _FIELDS[name[0]](shown, len(name), lang) for name in fields[1]}
+
+
+_FIELDS = {
+    "E": lambda at, n, lang: _names("E", n, lang)[at.weekday()],
+    "M": lambda at, n, lang: _names("M", n, lang)[at.month],
+    "L": lambda at, n, lang: _names("L", n, lang)[at.month],
+    "d": lambda at, n, lang: "%0*d" % (n, at.day),
+    "y": lambda at, n, lang: "%0*d" % (n, at.year),
+    "H": lambda at, n, lang: "%0*d" % (n, at.hour),
+    "m": lambda at, n, lang: "%0*d" % (n, at.minute),
+}
+"""The pattern fields Herald's phrases use, written as Babel writes them (`DateTimeFormat`)."""
+_WIDTH = {3: "abbreviated", 4: "wide"}
+
+
+@lru_cache(maxsize=64)
+def _names(field: str, width: int, lang: str) -> dict[int, str]:
+    """Babel's names of the weekdays (`E`) or months (`M`, `L` standing alone) in `lang`."""
+    locale = _locale(lang)
+    if field == "E":
+        names = get_day_names(_WIDTH[width], "format", locale)
+    else:
+        names = get_month_names(_WIDTH[width], "format" if field == "M" else "stand-alone",
+                                locale)
+    return {key: names[key] for key in names}      # resolved once (Babel resolves on each look)
+
+
+@lru_cache(maxsize=64)
+def _plain_fields(pattern: str) -> tuple[str, tuple[str, ...]] | None:
+    """Babel's %-template of `pattern` and its fields, when `_FIELDS` writes them all."""
+    template = parse_pattern(pattern).format
+    names = tuple(re.findall(r"%\((\w+)\)s", template))
+    for name in names:
+        if name[0] not in _FIELDS or (name[0] in "EML" and len(name) not in _WIDTH) \
+                or (name[0] == "y" and len(name) != 1):
+            return None
+    return template, names
 
 
 def _phrases(lang: str) -> Phrases | None:

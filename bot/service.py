@@ -190,11 +190,10 @@ def _items(site: Site, config: Config, found: Survey, *, now: datetime,
         except ValueError as exc:   # a template field or a language the composer cannot use
             yield item.unfit(f"cannot compose it: {exc}")
             continue
-        item = Item(fate, account, post)
-        if not post.fits and item.state != "skipped":
-            item = item.unfit(post.error or "does not fit")
+        if not post.fits and fate.state != "skipped":
+            fate = item.unfit(post.error or "does not fit").fate
         extras = None
-        if attach is not None and item.state in ("due", "later", "waiting", "stopped"):
+        if attach is not None and fate.state in ("due", "later", "waiting", "stopped"):
             extras = attach(post, versions.get(post.lang) or next(iter(versions.values())),
                             account, limits)
         if extras is not None:
@@ -203,8 +202,7 @@ def _items(site: Site, config: Config, found: Survey, *, now: datetime,
             pictured = post.image is not None or config.images.cards
             alts = [post.image.alt if post.image else post.title] \
                 if pictured and not limits.link_cards and limits.images_per_post else []
-        yield Item(item.fate, account, post, extras,
-                   cost(limits, Calls.publishing(post.text, alts)))
+        yield Item(fate, account, post, extras, cost(limits, Calls.publishing(post.text, alts)))
 
 
 def _change_item(item: Item, pending: PendingChange, site: Site, config: Config, *,

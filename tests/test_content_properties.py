@@ -289,7 +289,7 @@ def test_a_post_validate_lets_pass_without_composing_always_fits(title, place, l
     from bot import app
     from bot.composer import compose
     from bot.config import DEFAULT_ACCOUNTS, DEFAULT_STAGES
-    from bot.content.checks import _Bound, _shapes, _url_weight
+    from bot.content.checks import _Bound, _shapes
     from bot.model import Event, PlannedPost, PostKey
 
     config = parse_config({}, base=Path(__file__).resolve().parents[1] / "content")
@@ -299,8 +299,7 @@ def test_a_post_validate_lets_pass_without_composing_always_fits(title, place, l
     for account in DEFAULT_ACCOUNTS:
         limits = app.declared_limits(account, config)
         for stage in DEFAULT_STAGES:
-            bound = _Bound(limits.max_chars, limits.max_bytes, _url_weight(limits),
-                           _shapes(stage, config.templates))
+            bound = _Bound([limits], _shapes(stage, config.templates))
             if bound.fits(event):
                 due = start - (stage.before or (start - start))
                 post = compose(PlannedPost(PostKey("x", stage.name, account.name, lang), due,

@@ -351,3 +351,17 @@ def test_graphemes_at_the_edges_of_a_text_are_counted_as_the_grapheme_package_co
     from bot.counting.graphemes import length as fast
 
     assert fast(text) == grapheme.length(text)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(["a", "civictech", "se", "com", "co", "uk", "xn--p1ai", "-",
+                                 ".", "1", "Se", "COM", "_", "é", "ж", "museum", "s", "app",
+                                 "/x", " "]), min_size=1, max_size=10).map("".join))
+def test_an_ascii_domain_without_protocol_is_one_piece_as_the_long_pattern_finds_it(text):
+    from bot.counting import twitter
+
+    for match in twitter._url_pattern().finditer(text):
+        domain = match["domain"]
+        if match["protocol"] is None and twitter._PLAIN_DOMAIN.fullmatch(domain):
+            assert [m.span() for m in twitter._ascii_domain().finditer(domain)] == \
+                [(0, len(domain))]

@@ -16,7 +16,7 @@ from bot.content import load_site, parse_event
 from bot.content.when import read_desc
 from bot.counting import length
 from bot.errors import ConfigError
-from bot.localize import _format, format_when, relative_day, shows_year
+from bot.localize import PHRASES, _format, format_when, relative_day, shows_year
 from bot.model import Account, Event, Limits, PlannedPost, PostKey, Stage
 from bot.planner import plan
 
@@ -365,3 +365,31 @@ def test_an_hour_repeated_when_clocks_go_back_keeps_its_own_offset_in_the_text()
     second = datetime(2026, 10, 25, 2, 30, tzinfo=zone, fold=1)
     assert _format(first, "HH:mm xxx", "en") == "02:30 +02:00"
     assert _format(second, "HH:mm xxx", "en") == "02:30 +01:00"
+
+
+DATE_PATTERNS = sorted({pattern for phrases in PHRASES.values()
+                        for pattern in (phrases.date, phrases.date + phrases.year,
+                                        phrases.date + phrases.year + phrases.at,
+                                        phrases.date + phrases.at_range, phrases.until,
+                                        phrases.first_day, phrases.weekday, phrases.day,
+                                        phrases.day + phrases.year, phrases.short_date)}
+                       | {"HH:mm", "LLLL", "EEEE d MMMM y", "y-MM-dd", "yy", "EEEE d. MMMM y"})
+
+
+@pytest.mark.parametrize("zone", ["Europe/Stockholm", "America/New_York", "Asia/Kolkata"])
+def test_dates_are_written_exactly_as_babel_writes_them_in_every_pattern_and_language(zone):
+    from babel.dates import format_datetime
+
+    from bot.localize import _locale
+
+    tz = ZoneInfo(zone)
+    walls = [datetime(2026, 1, 1, 9, 0) + timedelta(hours=37 * n + n % 5) for n in range(300)]
+    walls += [datetime(2026, 3, 29, 2, 30), datetime(2026, 10, 25, 2, 30),    # a gap, a fold
+              datetime(2026, 3, 8, 2, 30), datetime(2026, 11, 1, 1, 30), datetime(2027, 12, 31)]
+    for wall in walls:
+        for fold in (0, 1):
+            start = wall.replace(tzinfo=tz, fold=fold)
+            for lang in ("sv", "en", "en-GB", "de", "fi"):
+                for pattern in DATE_PATTERNS:
+                    assert _format(start, pattern, lang) == format_datetime(
+                        start, pattern, tzinfo=tz, locale=_locale(lang)), (start, lang, pattern)

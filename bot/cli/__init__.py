@@ -3,7 +3,9 @@
 Each module registers its commands on the group in `common`; importing this package builds it.
 """
 
-from . import accounts, posting, preview, service  # noqa: F401  (they register the commands)
+# Importing the command modules registers their commands; each imports what its command
+# needs only when it runs, so `herald --version` or `herald validate` loads no more.
+from . import accounts, posting, preview, service, validate  # noqa: F401
 from .common import EXIT_CODES, main
 
 __all__ = ["EXIT_CODES", "main"]

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import traceback
 from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -73,6 +70,8 @@ class HeraldGroup(click.Group):
                 return super().invoke(ctx)
             except HeraldError as exc:
                 if ctx.obj and ctx.obj.get("verbose"):
+                    import traceback
+
                     traceback.print_exc()
                 click.echo(f"Error: {exc}", err=True)
                 ctx.exit(exc.exit_code)
@@ -138,6 +137,9 @@ def parse_now(text: str | None, config) -> datetime:
 def _ledger(config, dry_run: bool, command: str | None = None):
     """Open the real ledger (holding its lock for `command`), or for a dry run a throw-away
     copy of it; either refuses a ledger it cannot use in one line (exit 5)."""
+    import tempfile
+    from pathlib import Path
+
     from .. import app
     from ..ledger import Ledger
 

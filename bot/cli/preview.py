@@ -1,14 +1,12 @@
-"""`herald preview` and `herald validate`: what Herald would post, and what is wrong with the content."""
+"""`herald preview`: what Herald would post, when, and why not."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from ..localize import plural
 from .common import config_options, load, main, parse_now
 
 
@@ -44,6 +42,7 @@ def preview(config_path, site, now_text, event, digest, platform, account, lang,
     """
     from .. import app
     from ..errors import UsageError
+    from ..localize import plural
     from ..service import Selection, forecast
     from ..status import reading
     from ..survey import survey_ledger
@@ -99,11 +98,12 @@ def preview(config_path, site, now_text, event, digest, platform, account, lang,
                 progress.say(f"preview: {plural(shown.posts, 'post')} so far ...")
         if html_dir is not None:
             from ..page import build_page, write_page
+            from .validate import image_problems
 
             progress.say("writing the page ...", force=True)
             index = write_page(Path(html_dir), build_page(
                 entries, loaded=loaded, config=config, now=now,
-                problems=_image_problems(loaded, config)))
+                problems=image_problems(loaded, config)))
             progress.clear()
             if not as_json:
                 click.echo(f"{shown.summary(cost=False)}: {index}")
@@ -169,122 +169,3 @@ def _write_images(post, extras, folder: Path) -> list[str]:
                               f"({exc.strerror or type(exc).__name__})") from None
         paths.append(str(path))
     return paths
-
-
-def _image_problems(loaded, config) -> list:
-    """Warn about event images Herald cannot read (decoding only their headers)."""
-    from ..errors import ImageError
-    from ..images import open_image, read_source
-    from ..model import Problem
-
-    found, checked = [], {}
-    for event in loaded.events + loaded.drafts:
-        if event.image is None:
-            continue
-        if event.image not in checked:
-            try:
-                open_image(read_source(event.image), event.image.name).close()
-                checked[event.image] = None
-            except ImageError as exc:
-                checked[event.image] = str(exc)
-        if checked[event.image]:
-            fallback = "a drawn card goes instead" if config.images.cards else "posting without it"
-            found.append(Problem(event.source, "image", f"{checked[event.image]}; {fallback}"))
-    return found
-
-
-@main.command()
-@config_options
-@click.option("--strict", is_flag=True, help="Exit 1 when there are warnings.")
-@click.option("--upcoming", is_flag=True,
-              help="Only what can still be posted: upcoming events and unreadable files.")
-@click.option("--all", "everything", is_flag=True,
-              help="List every problem of past events too, not only their count by kind.")
-@click.option("--now", "now_text", metavar="TIME",
-              help="Pretend it is this time (ISO 8601): what counts as past.")
-@click.option("--refs", "list_refs", is_flag=True,
-              help="Also list every event's ref, start and languages.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def validate(config_path, site, strict, upcoming, everything, now_text, list_refs, as_json):
-    """Check the site's events: errors, warnings and drafts, grouped by event.
-
-    Upcoming events come first, each problem once with every file it is in; the problems of
-    past events, which can no longer be posted, are counted by kind (--all lists them,
-    --upcoming leaves them out). Exits 0 when clean, 1 for warnings only with --strict, 2 when
-    any file has an error.
-    """
-    from .. import app
-    from ..content import ParseCache, load_site
-    from ..content.assumed import control_problems, date_only_problems
-    from ..content.checks import fit_problems, ref_problems
-    from .validation import VALIDATE_SCHEMA, events_of, lines, upcoming_problems
-
-    from .progress import Progress
-
-    config = load(config_path, site)
-    now = parse_now(now_text, config)
-    zone = config.site.timezone
-    progress = Progress()
-    progress.say(f"reading the events in {config.site.root} ...", force=True)
-    cache = ParseCache.for_site(config.site, config.images.cache_dir)
-    loaded = load_site(config.site, cache=cache)
-    cache.save()
-    if (click.get_current_context().obj or {}).get("verbose"):
-        for note in cache.notes:
-            click.echo(f"note: {note}", err=True)
-    progress.say(f"checking the images of {plural(len(loaded.events), 'event file')} ...",
-                 force=True)
-    files = loaded.events + loaded.drafts
-    problems = (list(loaded.problems) + _image_problems(loaded, config) + ref_problems(files)
-                + date_only_problems(files, config) + control_problems(files, config)
-                + fit_problems([e for e in files if e.upcoming_until > now], config,
-                               lambda a: app.declared_limits(a, config)))
-    problems.sort(key=lambda p: p.source)         # stable: a file's own problems keep their order
-    progress.clear()
-    if upcoming:
-        problems = upcoming_problems(problems, loaded, now)
-    errors = [p for p in problems if p.severity == "error"]
-    warnings = [p for p in problems if p.severity != "error"]
-    refs = [(ref, next(iter(loaded.versions(ref).values())), sorted(loaded.versions(ref)))
-            for ref in loaded.refs()]
-    drafts = [d for d in loaded.drafts if not upcoming or d.upcoming_until > now]
-    if as_json:
-        files = events_of(loaded)
-        click.echo(json.dumps({
-            "schema": VALIDATE_SCHEMA,
-            "now": now.isoformat(),
-            "upcoming_only": upcoming,
-            "events": len(loaded.refs()),
-            "refs": [{"ref": ref, "start": first.start.astimezone(zone).isoformat(),
-                      "languages": langs, "upcoming": first.upcoming_until > now}
-                     for ref, first, langs in refs],
-            "files": len(loaded.events),
-            "drafts": [d.source for d in drafts],
-            "problems": [{"severity": p.severity, "file": p.source, "field": p.field,
-                          "message": p.message,
-                          "ref": files.get(p.source, (None, None))[0],
-                          "upcoming": p.source not in files or files[p.source][1] > now}
-                         for p in problems],
-            "counts": {"errors": len(errors), "warnings": len(warnings)},
-        }, ensure_ascii=False, indent=2))
-    else:
-        for line in lines(problems, loaded, now=now, zone=zone, upcoming_only=upcoming,
-                          everything=everything):
-            click.echo(line)
-        for draft in drafts:
-            click.echo(f"draft: {draft.source}: published: false, not announced")
-        if list_refs:
-            for ref, first, langs in refs:
-                if upcoming and first.upcoming_until <= now:
-                    continue
-                start = first.start.astimezone(zone)
-                when = f"{start:%Y-%m-%d}" if first.date_only else f"{start:%Y-%m-%d %H:%M %Z}"
-                click.echo(f"event: {ref}: {when} ({', '.join(langs)})")
-        click.echo(f"{plural(len(loaded.events), 'event file')} "
-                   f"({plural(len(loaded.refs()), 'event')}), "
-                   f"{plural(len(drafts), 'draft')}, {plural(len(errors), 'error')}, "
-                   f"{plural(len(warnings), 'warning')}")
-    if errors:
-        sys.exit(2)
-    if warnings and strict:
-        sys.exit(1)

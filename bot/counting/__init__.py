@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from ..model import Limits
 from . import graphemes, twitter
@@ -33,8 +34,8 @@ _PATH_PART = r"""\([^\s()<>?]*\)|[^\s()<>?]"""
 _PATH_END = r"""\([^\s()<>?]*\)|[^\s()<>?!*"'「」;:=,.$%\[\]~&|@”’…{}]"""
 MASTODON_URL = re.compile(
     rf"""
-    (?<![\w@＠$\#＃/])
-    https?://
+    h(?<![\w@＠$\#＃/]h)ttps?://       # not after a word character, @, $, # or /; the
+                                    # `h` first lets the engine skip to where one is
     (?:
         (?:[^\W_](?:[\w-]*[^\W_])?\.)+(?:[^\W\d_]{{2,}}|xn--[a-z0-9-]+)
       | \d{{1,3}}(?:\.\d{{1,3}}){{3}}
@@ -73,16 +74,26 @@ def byte_length(text: str) -> int:
 
 def fits(text: str, limits: Limits) -> bool:
     """Return whether the platform takes `text`: characters, bytes and refused characters."""
-    return refusal(text, limits) is None
+    return _refusal(text, limits, None) is None
 
 
 def refusal(text: str, limits: Limits) -> str | None:
     """Say in a few words why the platform would refuse `text`, or None when it fits."""
+    return _refusal(text, limits, None)
+
+
+def measure(text: str, limits: Limits) -> tuple[int, str | None]:
+    """Return `length(text, limits)` and `refusal(text, limits)`, counting the text once."""
+    counted = length(text, limits)
+    return counted, _refusal(text, limits, counted)
+
+
+def _refusal(text: str, limits: Limits, counted: int | None) -> str | None:
     bad = refused(text, limits)
     if bad:
         names = ", ".join(f"U+{ord(c):04X}" for c in bad)
         return f"holds {names}, which {limits.platform.capitalize()} refuses in any post"
-    over = length(text, limits) - limits.max_chars
+    over = (length(text, limits) if counted is None else counted) - limits.max_chars
     if over > 0:
         return f"{over} character{'s' * (over != 1)} over the {limits.max_chars} limit"
     if limits.max_bytes is not None and (extra := byte_length(text) - limits.max_bytes) > 0:
@@ -100,7 +111,7 @@ def has_link(text: str, limits: Limits) -> bool:
     """Return whether the platform sees a link in `text` (X charges more for a post with one)."""
     if limits.counting == "twitter":
         return bool(twitter.urls(text))
-    return MASTODON_URL.search(text) is not None
+    return "://" in text and MASTODON_URL.search(text) is not None
 
 
 def _mastodon(text: str, limits: Limits) -> int:
@@ -114,11 +125,13 @@ def _mastodon(text: str, limits: Limits) -> int:
             return match.group()
         return "@" + match.group(1)
 
-    countable = MASTODON_URL.sub(url, text)
-    countable = MASTODON_MENTION.sub(mention, countable)
+    countable = MASTODON_URL.sub(url, text) if "://" in text else text
+    if countable.count("@") > 1:        # a remote mention has two
+        countable = MASTODON_MENTION.sub(mention, countable)
     return graphemes.length(countable)
 
 
+@lru_cache(maxsize=1024)
 def _linkable(url: str) -> bool:
     """Mastodon links a URL only when its host is a valid IDN and it is 4,096 characters at most."""
     host = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].rsplit(":", 1)[0]

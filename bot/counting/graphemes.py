@@ -20,32 +20,30 @@ ALONE = ("\n\x20-\x7e\xa0-\xa8\xaa-\xac\xaf-\u02ff\u0370-\u0482\u048a-\u0590"
 """Characters that are a grapheme of their own whatever stands around them (as a regex class;
 `\\n` too: a line feed is a boundary on both sides, and a carriage return is not in here)."""
 
-_ALL_ALONE = re.compile(f"[{ALONE}]*")
-_JOINING = re.compile(f"[^{ALONE}]+")
+_JOINING = re.compile(f"(?s)[^{ALONE}]+(?:.[^{ALONE}]+)*")
+"""Characters that may join their neighbours, in runs; two runs one character apart are one
+(that character may join both). A run starts with a class of characters, which the regular
+expression engine scans for quickly."""
 _KNOWN: dict[str, int] = {}
 """The count of each short part handed to `grapheme` ("\n📍 ", " 🗓️ " recur in every post)."""
 _KNOWN_MAX = 4096
 
 
 def length(text: str) -> int:
-    """Return the number of graphemes in `text`: `grapheme.length(text)`, without its cost."""
-    if _ALL_ALONE.fullmatch(text):
-        return len(text)
-    size = len(text)
-    total = 0
-    start = end = 0             # text[start:end] waits to be counted by `grapheme`
+    """Return the number of graphemes in `text`: `grapheme.length(text)`, without its cost.
+
+    Each run of joining characters is counted by `grapheme` with the character on either side
+    of it; every other character is a grapheme of its own.
+    """
+    size = total = len(text)
     for run in _JOINING.finditer(text):
-        before, after = max(run.start() - 1, 0), min(run.end() + 1, size)
-        if before < end:        # shares a character with the waiting part: one part
-            end = after
-            continue
-        if end > start:
-            total += _part(text[start:end])
-        total += before - end   # characters alone between the two parts
-        start, end = before, after
-    if end > start:
-        total += _part(text[start:end])
-    return total + size - end
+        start, end = run.span()
+        if start:
+            start -= 1
+        if end < size:
+            end += 1
+        total += _part(text[start:end]) - (end - start)
+    return total
 
 
 def _part(part: str) -> int:
