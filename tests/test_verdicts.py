@@ -72,7 +72,7 @@ def test_validate_keeps_its_answers_beside_the_parse_cache_readable_only_by_its_
     result = validate(tmp_path, site)
     assert result.exit_code == 0, result.output
     path = kept(tmp_path)
-    assert path.with_name(path.name.replace(".verdicts", "")).exists()    # the parse cache
+    assert path.with_name(path.name.replace(".verdicts.json", ".cache")).exists()  # parse cache
     assert path.stat().st_mode & 0o777 == 0o600
     assert len(json.loads(path.read_text())["answers"]["fit"]) == 2
     assert not [p for p in site.rglob("*") if "verdicts" in p.name]
