@@ -15,9 +15,12 @@ a warning that says what Herald did instead.
     uploads.py  the event's image, looked up among the site's files
     pairing.py  files that share a ref
     cache.py    parsed files kept by (path, size, mtime): in memory and on disk
+    private.py  reading and writing a cache file only its owner wrote
     site.py     load_site() and the Site, indexed by ref
+    live.py     the daemon's site, updated file by file as files change
     checks.py   what `herald validate` adds: refs that cannot name a file, titles that cannot fit
     assumed.py  ... and dates without a time, and `herald:` names only the config can check
+    verdicts.py validate's answers for unchanged files, kept beside the parse cache
     names.py    printing file names safely, and safe output file names
 """
 

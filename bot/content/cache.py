@@ -23,8 +23,6 @@ import functools
 import hashlib
 import marshal
 import os
-import stat
-import tempfile
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -38,6 +36,7 @@ from ..config import SiteConfig
 from ..model import Problem
 from .fields import Parsed
 from .files import EventFile
+from .private import read_private, write_private
 
 FORMAT = "herald-content-cache/3"
 MAGIC = FORMAT.encode() + b"\n"
@@ -160,17 +159,8 @@ class ParseCache:
                 files[key] = (size, mtime_ns, _encode_parsed(parsed, same))
         try:
             payload = marshal.dumps((self._fingerprint, files), 4)
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".content-",
-                                             suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    out.write(MAGIC + hashlib.sha256(payload).digest())
-                    out.write(payload)
-                os.replace(temporary, self.path)
-            except BaseException:
-                os.unlink(temporary)
-                raise
+            write_private(self.path, MAGIC, hashlib.sha256(payload).digest(), payload,
+                          prefix=".content-")
         except (OSError, TypeError, ValueError) as exc:
             self.notes.append(f"cannot write the parse cache {self.path} ({exc})")
             return False
@@ -189,21 +179,9 @@ class ParseCache:
 
     def _load(self, fingerprint: str) -> dict[str, tuple]:
         try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-                         | getattr(os, "O_NONBLOCK", 0))
-        except (FileNotFoundError, NotADirectoryError):  # none yet
-            return {}
-        except OSError as exc:
-            self.notes.append(f"cannot read the parse cache {self.path} ({exc}); rewriting it")
-            return {}
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_CACHE_BYTES:
-                raise ValueError("not a cache file")
-            if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
-                raise ValueError("written by another user, or writable by others")
-            with os.fdopen(os.dup(fd), "rb") as stream:
-                data = stream.read()
+            data = read_private(self.path, MAX_CACHE_BYTES)
+            if data is None:    # none yet
+                return {}
             digest = data[len(MAGIC):len(MAGIC) + 32]
             payload = memoryview(data)[len(MAGIC) + 32:]
             if not data.startswith(MAGIC):
@@ -226,8 +204,6 @@ class ParseCache:
             self.notes.append(f"ignored the parse cache {self.path} ({exc}); rewriting it")
             self._dirty = True
             return {}
-        finally:
-            os.close(fd)
 
 
 # --- what a fingerprint covers ---------------------------------------------------------------

@@ -23,9 +23,7 @@ import functools
 import hashlib
 import json
 import os
-import stat
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -34,6 +32,7 @@ from typing import Any
 from ..model import Event
 from .cache import RECENT_SECONDS
 from .files import EventFile
+from .private import read_private, write_private
 
 FORMAT = "herald-verdicts/1"
 MAX_BYTES = 64 * 1024 * 1024
@@ -124,16 +123,8 @@ class Verdicts:
             return False
         document = {"format": FORMAT, "context": self.context, "answers": self._used}
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".verdicts-",
-                                             suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(document, out, separators=(",", ":"))
-                os.replace(temporary, self.path)
-            except BaseException:
-                os.unlink(temporary)
-                raise
+            data = json.dumps(document, separators=(",", ":")).encode("utf-8")
+            write_private(self.path, data, prefix=".verdicts-")
         except (OSError, TypeError, ValueError) as exc:
             self.notes.append(f"cannot write the validate cache {self.path} ({exc})")
             return False
@@ -148,23 +139,10 @@ class Verdicts:
         if self.path is None:
             return
         try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-                         | getattr(os, "O_NONBLOCK", 0))
-        except (FileNotFoundError, NotADirectoryError):  # none yet
-            return
-        except OSError as exc:
-            self.notes.append(f"cannot read the validate cache {self.path} ({exc}); "
-                              f"rewriting it")
-            self._dirty = True
-            return
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BYTES:
-                raise ValueError("not a cache file")
-            if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
-                raise ValueError("written by another user, or writable by others")
-            with os.fdopen(os.dup(fd), "rb") as stream:
-                document = json.loads(stream.read())
+            data = read_private(self.path, MAX_BYTES)
+            if data is None:    # none yet
+                return
+            document = json.loads(data)
             if not isinstance(document, dict) or document.get("format") != FORMAT:
                 raise ValueError("not a validate cache of this Herald")
             if document.get("context") != self.context:
@@ -179,8 +157,6 @@ class Verdicts:
         except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             self.notes.append(f"ignored the validate cache {self.path} ({exc}); rewriting it")
             self._dirty = True
-        finally:
-            os.close(fd)
 
 
 def context(*parts: Any) -> str:
