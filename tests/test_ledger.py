@@ -352,12 +352,6 @@ def test_only_posted_and_skipped_identities_count_as_done(ledger):
     assert ledger.posted_keys() == {KEY, other}
 
 
-def test_a_ledger_is_new_until_it_first_reserves_or_skips(ledger):
-    assert ledger.is_new()
-    ledger.skip(KEY, "safe first run", NOW)
-    assert not ledger.is_new()
-
-
 def test_one_off_posts_before_the_first_run_leave_it_a_first_run(ledger):
     ledger.record(ledger.reserve(KEY, text="Hej!", now=NOW), Published("1", "u"), NOW)
     manual = PostKey("post-0123456789abcdef", "manual", "mastodon", "sv")

@@ -18,10 +18,6 @@ class Sightings:
     def _write(self) -> AbstractContextManager[None]:
         raise NotImplementedError
 
-    def is_new(self) -> bool:
-        """True when this ledger has never reserved, posted or skipped anything."""
-        return self._conn.execute("SELECT 1 FROM posts LIMIT 1").fetchone() is None
-
     def first_seen(self, ref: str, now: datetime) -> datetime:
         """Return when Herald first saw event `ref`, recording `now` if this is the first time."""
         with self._write():
