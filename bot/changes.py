@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from .composer import DEFAULT_TEMPLATES, compose
+from .composer import compose
 from .model import Event, Limits, PlannedPost, Post, PostKey, Stage
+from .templates import DEFAULT_TEMPLATES
 
 CORRECTION = "correction"
 CANCELLATION = "cancellation"

@@ -3,52 +3,25 @@
 Pure: the due time comes from the planned post, the limits from the platform's adapter. A post
 that is too long loses words from the end of its excerpt, then the whole excerpt, then hashtags;
 the title, the date and time, the registration link and the link are never cut. If that is
-still not enough the Post comes back with `error` set, never silently cut.
+still not enough the Post comes back with `error` set, never silently cut. The templates
+themselves (the built-in texts, parsing, filling in) are `bot.templates`.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from string import Formatter
 
 import grapheme
 
 from .counting import byte_length, length, measure, refusal, refused
 from .localize import format_date, format_time, format_when, relative_day, shows_year
 from .model import Event, ImageRef, Limits, PlannedPost, Post, Stage
-
-FIELDS = ("title", "excerpt", "when", "date", "time", "relative", "place", "link", "hashtags",
-          "when_desc", "signup", "changed")
-
-DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
-    "announcement": {
-        "sv": ("{title}\n\n{excerpt}\n\n🗓\ufe0f {when}\n📍 {place}\n📝 Anmälan: {signup}\n"
-               "{link}\n\n{hashtags}"),
-        "en": ("{title}\n\n{excerpt}\n\n🗓\ufe0f {when}\n📍 {place}\n📝 Register: {signup}\n"
-               "{link}\n\n{hashtags}"),
-    },
-    "reminder": {
-        "sv": ("⏰ {title}\n\n🗓\ufe0f Börjar {relative} kl. {time}.\n📍 {place}\n"
-               "📝 Anmälan: {signup}\n{link}\n\n{hashtags}"),
-        "en": ("⏰ {title}\n\n🗓\ufe0f Starts {relative} at {time}.\n📍 {place}\n"
-               "📝 Register: {signup}\n{link}\n\n{hashtags}"),
-    },
-}
-
-DATE_ONLY_TEMPLATES: dict[str, dict[str, str]] = {
-    "reminder": {
-        "sv": ("⏰ {title}\n\n🗓\ufe0f Äger rum {relative}.\n📍 {place}\n"
-               "📝 Anmälan: {signup}\n{link}\n\n{hashtags}"),
-        "en": ("⏰ {title}\n\n🗓\ufe0f Takes place {relative}.\n📍 {place}\n"
-               "📝 Register: {signup}\n{link}\n\n{hashtags}"),
-    },
-}
-"""The built-in texts for an event without a time of day, where they differ."""
+from .templates import (DATE_ONLY_TEMPLATES, DEFAULT_TEMPLATES, MEMO_SIZE, Template,
+                        fill_line, filled_lines, joined, memo, parse_template)
 
 CHANGED: dict[str, tuple[dict[str, str], str, str]] = {
     "sv": ({"date": "nytt datum", "time": "ny tid", "place": "ny plats"}, "", " och "),
@@ -74,50 +47,6 @@ _SPACE = re.compile(" ")
 
 _TRAILING = " ,;:.!?-–—(/[{\"'“‘„«"
 """Characters a shortened excerpt does not end with before its ellipsis."""
-
-_FITTED = frozenset({"excerpt", "hashtags"})
-"""The fields that fitting a post to its limit shortens."""
-
-Template = tuple[tuple[str, frozenset[str]], ...]
-"""A parsed template: each line with the names of the fields it holds."""
-
-
-class _Memo:
-    """What the composer keeps between posts: parsed templates, each event's fields in a
-    language at a time of writing, and a template's lines filled in from them (the posts of
-    one event come one after another). Each table holds at most `_MEMO_SIZE` entries; what
-    it keeps depends only on its key, so composing with it or without it (`uncached`) gives
-    the same posts."""
-
-    def __init__(self):
-        self.on = True
-        self.templates: dict[tuple[str, tuple[str, ...]], Template] = {}
-        self.fields: dict[tuple[int, str, datetime | None], tuple[Event, dict[str, str]]] = {}
-        self.lines: dict[tuple[int, int], tuple] = {}
-
-
-_memo = _Memo()
-_MEMO_SIZE = 512
-
-
-@contextmanager
-def uncached() -> Iterator[None]:
-    """Compose without the memo inside this block: every template parsed and every field
-    written anew for each post (the tests compare the two)."""
-    was, _memo.on = _memo.on, False
-    _memo.templates.clear()
-    _memo.fields.clear()
-    _memo.lines.clear()
-    try:
-        yield
-    finally:
-        _memo.on = was
-
-
-def check_template(text: str, fields: Sequence[str] = FIELDS) -> None:
-    """Raise ValueError naming the first field of `text` that is not one of `fields`."""
-    parse_template(text, fields)
-
 
 def compose(
     planned: PlannedPost,
@@ -149,7 +78,7 @@ def compose(
         tried = ", ".join(repr(v) for v in versions)
         return _post(planned, event, limits, "", "", lang, warnings,
                      error=f"no {planned.stage.template_name!r} template in {tried}")
-    parsed = _parsed(template, FIELDS)
+    parsed = parse_template(template)
     fields = _event_fields(_shared_span(event, versions), lang, planned.due)
     if changed:
         fields = {**fields, "changed": changed_text(changed, lang)}
@@ -194,14 +123,14 @@ def _event_fields(event: Event, lang: str, at: datetime | None) -> dict[str, str
     """`event_fields`, worked out once per event, language and time of writing: the posts
     of one event and stage on every account are written from the same fields. The dict is
     shared: never change it."""
-    if not _memo.on:
+    if not memo.on:
         return event_fields(event, lang, at)
     key = (id(event), lang, at)
-    found = _memo.fields.get(key)
+    found = memo.fields.get(key)
     if found is None or found[0] is not event:
-        if len(_memo.fields) >= _MEMO_SIZE:
-            _memo.fields.clear()
-        found = _memo.fields[key] = (event, event_fields(event, lang, at))
+        if len(memo.fields) >= MEMO_SIZE:
+            memo.fields.clear()
+        found = memo.fields[key] = (event, event_fields(event, lang, at))
     return found[1]
 
 
@@ -284,111 +213,6 @@ def own_text(event: Event, stage: Stage, account: str, platform: str) -> str | N
     return None
 
 
-def parse_template(text: str, fields: Sequence[str] = FIELDS) -> Template:
-    """Split `text` into lines with their fields; raise ValueError for anything but plain fields.
-
-    A format spec (`{title:>9999}`), a conversion (`{title!r}`) or an attribute or index
-    (`{title.__class__}`, `{title[0]}`) would let a template hang, crash or read Python
-    objects, so only `{title}`-style fields (and `{{`/`}}` for braces) are allowed.
-    """
-    return _parsed(text, tuple(fields))
-
-
-def _parsed(text: str, fields: tuple[str, ...]) -> Template:
-    """`parse_template`, once per template text and fields (a site has a few templates and
-    thousands of posts); a template in error is parsed again each time, to raise again."""
-    if not _memo.on:
-        return _parse(text, fields)
-    found = _memo.templates.get((text, fields))
-    if found is None:
-        if len(_memo.templates) >= _MEMO_SIZE:
-            _memo.templates.clear()
-        found = _memo.templates[text, fields] = _parse(text, fields)
-    return found
-
-
-def _parse(text: str, fields: tuple[str, ...]) -> Template:
-    lines = []
-    for line in text.replace("\r\n", "\n").split("\n"):
-        try:
-            parts = list(Formatter().parse(line))
-        except ValueError as exc:
-            raise ValueError(f"template line {_short(line)}: {exc} (write {{{{ and }}}} for "
-                             f"braces)") from None
-        names = []
-        for _, name, spec, conversion in parts:
-            if name is None:
-                continue
-            if name not in fields or spec or conversion:
-                raise ValueError(_field_problem(name, spec, conversion, fields))
-            names.append(name)
-        lines.append((line, frozenset(names)))
-    return tuple(lines)
-
-
-def _field_problem(name: str, spec: str, conversion: str | None,
-                   fields: Sequence[str]) -> str:
-    written = _short("{" + name + (f"!{conversion}" if conversion else "")
-                     + (f":{spec}" if spec else "") + "}", quote=False)
-    plain = re.match(r"\w*", name).group()
-    known = ", ".join("{" + f + "}" for f in fields)
-    if plain in fields:
-        return (f"{written}: only the plain field {{{plain}}} is allowed (no format, "
-                f"conversion, attribute or index)")
-    return f"unknown template field {written} (known fields: {known})"
-
-
-def _short(text: str, *, quote: bool = True, limit: int = 60) -> str:
-    """Show `text` on one short line, control characters escaped."""
-    shown = repr(text) if quote else "".join(c if c.isprintable() else repr(c)[1:-1]
-                                             for c in text)
-    return shown if len(shown) <= limit else shown[:limit - 1] + "…"
-
-
-def render_template(template: Template, values: Mapping[str, str]) -> str:
-    """Fill in `values`, drop lines whose fields are all empty and collapse blank lines."""
-    return _joined([_line(line, names, values) for line, names in template])
-
-
-def _line(line: str, names: frozenset[str], values: Mapping[str, str]) -> str | None:
-    """One line of a template filled in, or None when all its fields are empty."""
-    if names and not any(map(values.__getitem__, names)):
-        return None
-    return line.format_map(values).rstrip()
-
-
-def _joined(lines: Sequence[str | None]) -> str:
-    out: list[str] = []
-    for rendered in lines:
-        if rendered is not None and (rendered or (out and out[-1])):
-            out.append(rendered)
-    return "\n".join(out).strip("\n")
-
-
-def _filled(template: Template, fields: Mapping[str, str]) -> tuple[
-        list[str | None], list[tuple[int, str, frozenset[str]]]]:
-    """The lines of `template` filled in from `fields`, but for those with the excerpt or the
-    hashtags (None there), and those lines with their places: only they change from one try
-    of a post's fit to the next. Kept for the posts of one event and stage on each account."""
-    if not _memo.on:
-        return _fill(template, fields)
-    key = (id(template), id(fields))
-    found = _memo.lines.get(key)
-    if found is None or found[0] is not template or found[1] is not fields:
-        if len(_memo.lines) >= _MEMO_SIZE:
-            _memo.lines.clear()
-        found = _memo.lines[key] = (template, fields, *_fill(template, fields))
-    return found[2], found[3]
-
-
-def _fill(template: Template, fields: Mapping[str, str]) -> tuple[
-        list[str | None], list[tuple[int, str, frozenset[str]]]]:
-    fixed = [None if names & _FITTED else _line(line, names, fields)
-             for line, names in template]
-    varying = [(n, line, names) for n, (line, names) in enumerate(template) if names & _FITTED]
-    return fixed, varying
-
-
 @dataclass(frozen=True)
 class _Fitted:
     text: str
@@ -403,15 +227,15 @@ def _fit(template: Template, fields: Mapping[str, str], excerpt: str, tags: tupl
     """Return the longest text that fits: shorten the excerpt, then drop hashtags from the end."""
     cuts = _excerpt_cuts(excerpt)
     counted: dict[str, int] = {}       # each text tried, with its length
-    fixed, varying = _filled(template, fields)
+    fixed, varying = filled_lines(template, fields)
 
     def render(cut: int, n_tags: int) -> str:
         values = {**fields, "excerpt": _shortened(excerpt, cuts, cut),
                   "hashtags": " ".join("#" + t for t in tags[:n_tags])}
         lines = fixed.copy()
         for n, line, names in varying:
-            lines[n] = _line(line, names, values)
-        return _joined(lines)
+            lines[n] = fill_line(line, names, values)
+        return joined(lines)
 
     def fits(text: str) -> bool:
         counted[text], refused_for = measure(text, limits)

@@ -365,7 +365,7 @@ def _stages(data: Any) -> tuple[Stage, ...]:
 
 def _templates(data: Any, stages: tuple[Stage, ...],
                languages: tuple[str, ...]) -> dict[str, dict[str, str]]:
-    from .composer import check_template
+    from .templates import check_template
 
     if not isinstance(data, dict):
         raise ConfigError(f"templates: expected tables such as [templates.announcement], "
@@ -399,7 +399,7 @@ def _templates(data: Any, stages: tuple[Stage, ...],
 
 def _stage_templates(stages: tuple[Stage, ...], templates: dict[str, dict[str, str]]) -> None:
     """Refuse a stage whose `template` names no template (it would quietly use the default)."""
-    from .composer import DEFAULT_TEMPLATES
+    from .templates import DEFAULT_TEMPLATES
 
     names = dict.fromkeys([*templates, *DEFAULT_TEMPLATES])
     for i, stage in enumerate(stages):

@@ -178,7 +178,7 @@ def _texts(lang: str, configured: Mapping[str, str], empty: str | None) -> Diges
 
 def _check(text: Any, where: str, fields: tuple[str, ...], *, required: bool = False) -> None:
     """Check a text's fields; only a `required` text may not be empty."""
-    from .composer import check_template
+    from .templates import check_template
 
     if not isinstance(text, str):
         raise ConfigError(f"{where}: expected a text, got {read.shown(text)}")

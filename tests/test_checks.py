@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.cli import main
-from bot.composer import (DATE_ONLY_TEMPLATES, DEFAULT_TEMPLATES, event_fields, parse_template,
-                          render_template)
+from bot.composer import event_fields
+from bot.templates import DATE_ONLY_TEMPLATES, DEFAULT_TEMPLATES, parse_template, render_template
 from bot.config import DEFAULT_STAGES, parse_config
 from bot.content import load_site
 from bot.content.checks import _Bound, _shape

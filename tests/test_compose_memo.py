@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.synthetic_site import build_site
-from bot import app, composer
+from bot import app, templates
 from bot.cli.showing import indented, item_json, item_text
 from bot.config import load_config
 from bot.content import load_site
@@ -53,7 +53,7 @@ def synthetic(tmp_path_factory):
 def test_posts_composed_through_the_memo_are_those_composed_without_it(site, now, request):
     folder = request.getfixturevalue("synthetic") if site == "synthetic" else site
     memoized, config = every_item(folder, now)
-    with composer.uncached():
+    with templates.uncached():
         forget_counts()
         anew, _ = every_item(folder, now)
     assert len(memoized) > 20
@@ -98,4 +98,4 @@ def test_a_post_with_nested_values_is_written_as_json_dumps_writes_it():
 def test_a_template_in_error_raises_each_time_it_is_used():
     for _ in range(2):
         with pytest.raises(ValueError, match="unknown template field"):
-            composer.parse_template("{title} {nope}")
+            templates.parse_template("{title} {nope}")

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.composer import DEFAULT_TEMPLATES, check_template, compose
+from bot.composer import compose
+from bot.templates import DEFAULT_TEMPLATES, check_template
 from bot.counting import byte_length, length
 from bot.localize import format_date, format_time, format_when, relative_day
 from bot.model import Event, Limits, PlannedPost, PostKey, Stage

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import EXIT_CODES, main
-from bot.composer import FIELDS
+from bot.templates import FIELDS
 from bot.config import known_keys, parse_config
 from bot.config_accounts import PLATFORM_OPTIONS
 from bot.content.control import KEYS as HERALD_BLOCK_KEYS

@@ -318,7 +318,7 @@ def _shapes(stage: Stage, configured: Mapping[str, Mapping[str, str]]) -> tuple[
     side is named with `_APART` after it: the composer renders a template line by line and
     strips each line's end, so nothing else can stand against the field there.
     """
-    from ..composer import DATE_ONLY_TEMPLATES, DEFAULT_TEMPLATES
+    from ..templates import DATE_ONLY_TEMPLATES, DEFAULT_TEMPLATES
 
     found: dict[Shape, None] = {}
     for source in (configured, DEFAULT_TEMPLATES, DATE_ONLY_TEMPLATES):

@@ -156,7 +156,7 @@ def _texts(value: Any, report: Report) -> tuple[tuple[str, str, str], ...]:
 
 
 def _template(value: Any, where: str, report: Report) -> str | None:
-    from ..composer import check_template
+    from ..templates import check_template
 
     written = text(value) if isinstance(value, str) else None
     if not written:

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 import grapheme
 
-from ..composer import (ELLIPSIS, Template, clean_hashtags, largest, parse_template,
-                        render_template)
+from ..composer import ELLIPSIS, clean_hashtags, largest
+from ..templates import Template, parse_template, render_template
 from ..counting import byte_length, fits, length, refusal
 from ..localize import (format_month, format_short_date, format_short_when, format_span,
                         format_time)
