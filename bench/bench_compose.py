@@ -5,7 +5,7 @@
 Loads SITE (through the parse cache on disk, as `herald preview` does), surveys it on a new
 ledger, then times, N times each (default 5), interleaved: composing every post
 (`service.forecast`, without images, as `preview --json` does), writing each post's JSON
-(`showing.item_text`, the exact text `preview --json` prints), and the
+(`showing_json.item_text`, the exact text `preview --json` prints), and the
 two together. Prints the median of each, per post. `--profile [tottime|cumulative]` prints a
 cProfile summary of one compose + JSON pass instead.
 """
@@ -32,7 +32,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from bot import app
-    from bot.cli.showing import item_text
+    from bot.cli.showing_json import item_text
     from bot.config import load_config
     from bot.service import forecast
     from bot.survey import survey

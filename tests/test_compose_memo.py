@@ -10,7 +10,7 @@ import pytest
 
 from bench.synthetic_site import build_site
 from bot import app, templates
-from bot.cli.showing import indented, item_json, item_text
+from bot.cli.showing_json import indented, item_json, item_text
 from bot.config import load_config
 from bot.content import load_site
 from bot.counting import graphemes, length, twitter

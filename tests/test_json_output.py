@@ -136,7 +136,7 @@ def test_validate_all_lists_every_problem_of_past_events_under_their_event():
 
 
 def test_preview_json_is_written_as_json_dumps_writes_it_and_keeps_a_line_separator_in_its_string():
-    from bot.cli.showing import indented
+    from bot.cli.showing_json import indented
 
     item = {"ref": "möte", "text": "Rad ett\u2028rad två\u2029\x85slut", "goes": True,
             "at": None, "length": 12, "cost": 0.0015, "media": [], "image": {},

@@ -47,7 +47,8 @@ def preview(config_path, site, now_text, event, digest, platform, account, lang,
     from ..status import reading
     from ..survey import survey_ledger
     from .progress import Progress
-    from .showing import Tally, print_preview, stream_json
+    from .showing import Tally, print_preview
+    from .showing_json import stream_json
 
     config = load(config_path, site)
     now = parse_now(now_text, config)
